@@ -148,5 +148,6 @@ def manifest(seed: int, family: str, items: dict[str, tuple[np.ndarray, list[Rec
         mask, rects = items[image_id]
         digest = mask_digest(image_id, mask)
         total.update(digest.encode())
-        masks[image_id] = {"rects": [r.as_list() for r in rects], "area": float(mask.mean()), "sha256": digest}
+        masks[image_id] = {"shape": list(mask.shape), "rects": [r.as_list() for r in rects],
+                           "area": float(mask.mean()), "sha256": digest}
     return {"family": family, "seed": seed, "count": len(masks), "sha256": total.hexdigest(), "masks": masks}

@@ -1,0 +1,38 @@
+"""The ``bench`` command line. Subcommands load lazily so ``bench --help`` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click command. Each feature area owns its module.
+COMMANDS = {
+    "run": "bench.commands.run:run",
+    "list": "bench.commands.listing:list_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it is used."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="inpaint-bench")
+def cli() -> None:
+    """inpaint-bench: compare inpainting methods on identical images, masks and metrics."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,1 @@
+"""Click subcommands of ``bench``, one module each."""

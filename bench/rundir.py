@@ -1,0 +1,174 @@
+"""The layout of a run directory, in one place for writers and readers.
+
+::
+
+    RUN/
+      config.json        versions, seed, dataset, preprocessing, mask family and hash, methods, metrics
+      masks.json         mask manifest (every image's rectangles, per-mask and total SHA-256)
+      skipped.json       images that could not be loaded, with the reason
+      records.jsonl      one JSON object per (method, image); appended and fsynced row by row
+      records.csv        the same rows as a table, rewritten atomically at the end of a run
+      set_metrics.json   {method: {metric: {value, low, high, details}}} for FID, KID, ...
+      summary.csv        long table: method, metric, value, low, high, n
+      summary.md         wide Markdown table of the same
+      images/ID.png      ground-truth images (8-bit PNG) as the methods' targets
+      outputs/METHOD/ID.png  composited outputs of each method (METHOD = method_dirname(spec))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def method_dirname(spec: str) -> str:
+    """File-system-safe folder name for a method spec (``patch:size=9`` -> ``patch__size-9``)."""
+    safe = spec.replace(":", "__").replace("=", "-").replace(",", "_")
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", safe)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old or the new file, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON (NaN written as null)."""
+    atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return None if np.isnan(f) else f
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+class RunDir:
+    """Paths and readers of one run directory.
+
+    Parameters
+    ----------
+    path : str or Path
+        The run directory (``--out`` of ``bench run``).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.json")
+    masks = property(lambda self: self.path / "masks.json")
+    skipped = property(lambda self: self.path / "skipped.json")
+    records_jsonl = property(lambda self: self.path / "records.jsonl")
+    records_csv = property(lambda self: self.path / "records.csv")
+    set_metrics = property(lambda self: self.path / "set_metrics.json")
+    summary_csv = property(lambda self: self.path / "summary.csv")
+    summary_md = property(lambda self: self.path / "summary.md")
+    images_dir = property(lambda self: self.path / "images")
+
+    def image_path(self, image_id: str) -> Path:
+        """Ground-truth PNG of an image."""
+        return self.images_dir / f"{image_id}.png"
+
+    def output_path(self, spec: str, image_id: str) -> Path:
+        """Composited output PNG of a method on an image."""
+        return self.path / "outputs" / method_dirname(spec) / f"{image_id}.png"
+
+    def read_json(self, which: Path) -> Any:
+        """Parse one of the JSON files of the run."""
+        return json.loads(Path(which).read_text())
+
+    def read_records(self) -> list[dict[str, Any]]:
+        """All complete rows of ``records.jsonl``.
+
+        A row cut short by a kill (the last line without its newline or not valid
+        JSON) is ignored: its work is simply redone on resume.
+        """
+        rows: list[dict[str, Any]] = []
+        if not self.records_jsonl.is_file():
+            return rows
+        with open(self.records_jsonl, "rb") as fh:
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return rows
+
+    def records_frame(self):
+        """Records as a pandas DataFrame (one row per method and image)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.read_records())
+
+    def load_image(self, image_id: str) -> np.ndarray:
+        """Ground truth as a contract image."""
+        return _read_png(self.image_path(image_id))
+
+    def load_output(self, spec: str, image_id: str) -> np.ndarray:
+        """A method's composited output as a contract image."""
+        return _read_png(self.output_path(spec, image_id))
+
+    def load_mask(self, image_id: str) -> np.ndarray:
+        """The image's mask rebuilt from the manifest."""
+        from bench.masks import Rect, rects_to_mask
+
+        manifest = self.read_json(self.masks)
+        entry = manifest["masks"][image_id]
+        h, w = entry["shape"]
+        return rects_to_mask([Rect(*r) for r in entry["rects"]], (h, w))
+
+
+def _read_png(path: Path) -> np.ndarray:
+    import cv2
+
+    raw = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if raw is None:
+        raise FileNotFoundError(f"{path}: missing or unreadable")
+    return (raw[..., ::-1].astype(np.float32) / 255.0).copy()
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Save a contract image as an 8-bit PNG (atomically)."""
+    import cv2
+
+    from bench.images import to_uint8
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".png", to_uint8(image)[..., ::-1])
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(buf.tobytes())
+    os.replace(tmp, path)
