@@ -1,0 +1,72 @@
+"""``bench run``: evaluate methods on identical images and masks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+
+def _split_specs(value: str) -> list[str]:
+    """Split ``telea,patch:size=9,features=0,mean`` into specs.
+
+    A comma starts a new spec unless the text after it is a ``key=value`` option
+    of the current spec (it contains ``=`` before any ``:``).
+    """
+    specs: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        head = part.split(":", 1)[0]
+        if specs and "=" in head and ":" in specs[-1]:
+            specs[-1] += "," + part
+        else:
+            specs.append(part)
+    return specs
+
+
+@click.command()
+@click.option("--methods", "methods_", required=True,
+              help="Comma-separated registry specs, e.g. 'telea,patch:size=9,features=0,mean' (see `bench list methods`).")
+@click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"]),
+              help="Data source; builtin needs no download.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="CelebA root (containing img_align_celeba/) or an image folder.")
+@click.option("--split", default="test", show_default=True, help="Split for celeba/builtin.")
+@click.option("--size", default=160, show_default=True, help="Centre crop and resize to SIZE x SIZE (0 = native, folder only).")
+@click.option("--n", "n", default=280, show_default=True, help="Number of usable images (0 = all).")
+@click.option("--seed", default=0, show_default=True, help="Mask seed.")
+@click.option("--masks", "mask_family", default="rects", show_default=True, type=click.Choice(["rects", "center"]),
+              help="rects: 1-3 rectangles <= 25 %% (the study); center: one 64x64 hole.")
+@click.option("--metrics", default="all", show_default=True,
+              help="Comma-separated metric names (see `bench list metrics`) or 'all'.")
+@click.option("--jobs", default=1, show_default=True, help="Worker processes for CPU methods.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (rerun the same command to resume). Default runs/<dataset>-n<N>-s<seed>.")
+@click.option("--fid-features", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="TorchScript feature extractor for FID/KID instead of the standard Inception.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Cache for reference statistics.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics, jobs, out, fid_features,
+        cache_dir, progress):
+    """Run METHODS on the same seeded masks and print a summary table."""
+    from bench.runner import RunConfig, RunConflictError, run as run_bench
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    out = Path(out or f"runs/{dataset}-n{n}-s{seed}")
+    metric_list = None if metrics.strip().lower() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
+    cfg = RunConfig(methods=_split_specs(methods_), out=out, dataset=dataset, data_root=data_root, split=split,
+                    size=size, n=n or None, seed=seed, mask_family=mask_family, metrics=metric_list, jobs=jobs,
+                    fid_features=fid_features, cache_dir=Path(cache_dir) if cache_dir else None, progress=progress)
+    try:
+        result = run_bench(cfg)
+    except (RunConflictError, FileNotFoundError, ValueError, KeyError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo("")
+    click.echo(result.rundir.summary_md.read_text())
+    click.echo(f"{result.rows} rows ({result.computed} computed now, {result.rows - result.computed} resumed), "
+               f"{result.errors} errors, {len(result.skipped_images)} images skipped; "
+               f"mask sha256 {result.mask_hash}")
+    click.echo(f"run directory: {result.rundir.path}")

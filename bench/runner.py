@@ -1,0 +1,369 @@
+"""The benchmark runner: the same images, masks and metrics for every method.
+
+Data flows one way: source -> (image, mask) -> blank the hole -> method ->
+composite the known pixels back -> metrics -> records. A run is resumable:
+each finished (method, image) row is appended to ``records.jsonl`` and fsynced,
+so a killed run loses at most the image in flight, and rerunning the same
+command skips every finished row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from bench.data import Sample, get_source
+from bench.images import ContractError, blank_hole, check_image, composite
+from bench.masks import Rect, make_mask, manifest
+from bench.metrics import SetMetricContext, all_metrics, evaluate_image, get_metric
+from bench.rundir import RunDir, atomic_write_json, atomic_write_text, write_png
+from bench.summary import summarize, to_markdown
+
+log = logging.getLogger("bench")
+
+
+class RunConflictError(RuntimeError):
+    """The output directory holds a run that this one cannot resume (different images or masks)."""
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run.
+
+    Attributes
+    ----------
+    methods : list of str
+        Registry specs, e.g. ``["telea", "patch:size=9"]``.
+    out : Path
+        Run directory; rerunning with the same ``out`` resumes.
+    dataset, data_root, split, size : str, path, str, int
+        Data source (see :func:`bench.data.get_source`).
+    n : int or None
+        Number of usable images (None = all).
+    seed : int
+        Mask seed (also seeds bootstraps).
+    mask_family : str
+        ``rects`` (the study's protocol) or ``center``.
+    metrics : list of str or None
+        Metric names; None = every registered metric (per-image and set-level).
+    jobs : int
+        Worker processes for methods that are parallel-safe and not batched.
+    fid_features : str or None
+        Optional TorchScript feature extractor for set metrics.
+    cache_dir : Path or None
+        Cache of reference statistics; default ``$XDG_CACHE_HOME/inpaint-bench``.
+    progress : bool
+        Show progress bars.
+    """
+
+    methods: list[str]
+    out: Path
+    dataset: str = "builtin"
+    data_root: str | None = None
+    split: str = "test"
+    size: int = 160
+    n: int | None = 280
+    seed: int = 0
+    mask_family: str = "rects"
+    metrics: list[str] | None = None
+    jobs: int = 1
+    fid_features: str | None = None
+    cache_dir: Path | None = None
+    progress: bool = True
+    command: str = field(default_factory=lambda: " ".join(sys.argv))
+
+
+@dataclass
+class RunResult:
+    """What a finished run produced."""
+
+    rundir: RunDir
+    summary: Any  # pandas DataFrame
+    markdown: str
+    mask_hash: str
+    rows: int
+    errors: int
+    computed: int
+    skipped_images: list[dict[str, str]]
+
+
+def default_cache_dir() -> Path:
+    """Where reference statistics are cached between runs."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "inpaint-bench"
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("inpaint-bench", "numpy", "scipy", "scikit-image", "opencv-python-headless", "numba", "torch"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _ids_hash(ids: list[str]) -> str:
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- method execution
+
+_WORKER_METHOD = None
+
+
+def _worker_init(spec: str) -> None:
+    global _WORKER_METHOD
+    import methods
+
+    _WORKER_METHOD = methods.create(spec)
+
+
+def _worker_call(image: np.ndarray, mask: np.ndarray):
+    return _timed_call(_WORKER_METHOD, image, mask)
+
+
+def _timed_call(method, image: np.ndarray, mask: np.ndarray):
+    start = time.perf_counter()
+    try:
+        out = method.inpaint(image, mask)
+        return out, time.perf_counter() - start, None
+    except Exception as err:  # one bad image must not end the run
+        return None, time.perf_counter() - start, f"{type(err).__name__}: {err}"
+
+
+def _execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int) -> Iterator:
+    """Yield ``(sample, mask, output or None, seconds, error or None)`` for each pending image."""
+    if method.batch_size > 1:
+        for start in range(0, len(todo), method.batch_size):
+            chunk = todo[start : start + method.batch_size]
+            images = [blank_hole(s.image, m) for s, m in chunk]
+            masks = [m for _, m in chunk]
+            t0 = time.perf_counter()
+            try:
+                outs, err = method.inpaint_batch(images, masks), None
+            except Exception as exc:
+                outs, err = [None] * len(chunk), f"{type(exc).__name__}: {exc}"
+            per_image = (time.perf_counter() - t0) / len(chunk)
+            for (sample, mask), out in zip(chunk, outs):
+                yield sample, mask, out, per_image, err
+    elif jobs > 1 and method.parallel_safe and len(todo) > 1:
+        import multiprocessing as mp
+
+        # spawn, not fork: torch and numba keep thread pools that fork can deadlock.
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                 initargs=(spec,)) as pool:
+            futures = {pool.submit(_worker_call, blank_hole(s.image, m), m): (s, m) for s, m in todo}
+            for fut in as_completed(futures):
+                sample, mask = futures[fut]
+                out, seconds, err = fut.result()
+                yield sample, mask, out, seconds, err
+    else:
+        for sample, mask in todo:
+            out, seconds, err = _timed_call(method, blank_hole(sample.image, mask), mask)
+            yield sample, mask, out, seconds, err
+
+
+def _record(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, seconds: float,
+            err: str | None, metrics) -> tuple[dict[str, Any], np.ndarray | None]:
+    row: dict[str, Any] = {"method": spec, "image_id": sample.id, "status": "ok", "error": None,
+                           "seconds": seconds, "mask_area": float(mask.mean()), "n_rects": len(rects),
+                           "output": "composited"}
+    if err is None:
+        try:
+            check_image(out, name=f"{spec} output for {sample.id}")
+            if out.shape != sample.image.shape:
+                raise ContractError(f"{spec} output for {sample.id}: shape {out.shape} != input {sample.image.shape}")
+        except ContractError as exc:
+            err = str(exc)
+    if err is not None:
+        row.update(status="error", error=err)
+        return row, None
+    # How much the raw output changed known pixels tells raw from composited methods apart.
+    known = ~mask
+    row["raw_known_max_abs"] = float(np.abs(out[known] - sample.image[known]).max()) if known.any() else 0.0
+    final = composite(out, sample.image, mask)
+    row.update(evaluate_image(final, sample.image, mask, metrics))
+    return row, final
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _check_resumable(rundir: RunDir, mask_manifest: dict, identity: dict) -> None:
+    if rundir.masks.is_file():
+        old = rundir.read_json(rundir.masks)
+        if old.get("sha256") != mask_manifest["sha256"]:
+            raise RunConflictError(
+                f"{rundir.path} holds a run with different masks (sha256 {old.get('sha256', '?')[:12]} vs "
+                f"{mask_manifest['sha256'][:12]}): same --dataset/--n/--seed/--masks are needed to resume; "
+                "use a new --out for a different run")
+    if rundir.config.is_file():
+        old = rundir.read_json(rundir.config).get("identity", {})
+        diff = {k: (old.get(k), v) for k, v in identity.items() if old.get(k) != v}
+        if diff:
+            detail = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+            raise RunConflictError(f"{rundir.path} holds a different run ({detail}); use a new --out")
+
+
+def run(cfg: RunConfig) -> RunResult:
+    """Run every method of ``cfg`` on the same images and masks; resume where possible.
+
+    Returns
+    -------
+    RunResult
+        Summary table, mask hash and counts. Files are written under ``cfg.out``
+        (layout in :mod:`bench.rundir`).
+    """
+    import methods as registry
+    from tqdm import tqdm
+
+    rundir = RunDir(cfg.out)
+    rundir.path.mkdir(parents=True, exist_ok=True)
+    chosen = [get_metric(m) for m in cfg.metrics] if cfg.metrics else all_metrics()
+    image_metrics = [m for m in chosen if m.kind == "image"]
+    set_metrics = [m for m in chosen if m.kind == "set"]
+    # Build every method up front so a typo in the last spec fails before hours of work.
+    built = [registry.create(spec) for spec in cfg.methods]
+    specs = [m.spec for m in built]
+    if len(set(specs)) != len(specs):
+        raise ValueError(f"a method is listed twice: {', '.join(specs)}")
+
+    source = get_source(cfg.dataset, cfg.data_root, split=cfg.split, size=cfg.size)
+
+    def warn_skip(err):
+        log.warning("skipping %s", err)
+
+    samples, skipped = source.take(cfg.n, on_skip=warn_skip)
+    if not samples:
+        raise RuntimeError(f"no usable images in {cfg.dataset} ({len(skipped)} skipped)")
+    if cfg.n is not None and len(samples) < cfg.n:
+        log.warning("only %d usable images in %s (asked for %d)", len(samples), cfg.dataset, cfg.n)
+
+    masks = {s.id: make_mask(cfg.seed, s.id, s.image.shape[:2], cfg.mask_family) for s in samples}
+    mask_manifest = manifest(cfg.seed, cfg.mask_family, masks)
+    ids = [s.id for s in samples]
+    identity = {"dataset": source.describe(), "n": len(samples), "seed": cfg.seed,
+                "mask_family": cfg.mask_family, "ids_sha256": _ids_hash(ids)}
+    _check_resumable(rundir, mask_manifest, identity)
+
+    old_methods = rundir.read_json(rundir.config).get("methods", []) if rundir.config.is_file() else []
+    config = {
+        "identity": identity,
+        "methods": list(dict.fromkeys(old_methods + specs)),
+        "metrics": [m.name for m in chosen],
+        "mask_sha256": mask_manifest["sha256"],
+        "versions": _versions(),
+        "command": cfg.command,
+        "run": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+    }
+    atomic_write_json(rundir.config, config)
+    atomic_write_json(rundir.masks, mask_manifest)
+    atomic_write_json(rundir.skipped, skipped)
+    for s in samples:
+        if not rundir.image_path(s.id).is_file():
+            write_png(rundir.image_path(s.id), s.image)
+
+    previous = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
+    computed = 0
+    with open(rundir.records_jsonl, "a", buffering=1) as records_file:
+        for method, spec in zip(built, specs):
+            todo = [(s, masks[s.id][0]) for s in samples
+                    if previous.get((spec, s.id), {}).get("status") != "ok"]
+            if not todo:
+                continue
+            bar = tqdm(total=len(todo), desc=spec, unit="img", disable=not cfg.progress, leave=True)
+            for sample, mask, out, seconds, err in _execute(method, spec, todo, cfg.jobs):
+                row, final = _record(spec, sample, mask, masks[sample.id][1], out, seconds, err, image_metrics)
+                if final is not None:
+                    write_png(rundir.output_path(spec, sample.id), final)
+                else:
+                    log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
+                records_file.write(json.dumps(row) + "\n")
+                records_file.flush()
+                os.fsync(records_file.fileno())
+                previous[(spec, sample.id)] = row
+                computed += 1
+                bar.update(1)
+            bar.close()
+
+    rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
+    set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity)
+
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    atomic_write_text(rundir.records_csv, frame.to_csv(index=False))
+    summary = summarize(frame, set_results, methods=specs, seed=cfg.seed)
+    atomic_write_text(rundir.summary_csv, summary.to_csv(index=False))
+    markdown = to_markdown(summary, metrics=_headline(summary))
+    atomic_write_text(rundir.summary_md, _summary_header(config, len(samples)) + markdown)
+    errors = sum(r["status"] != "ok" for r in rows)
+    return RunResult(rundir, summary, markdown, mask_manifest["sha256"], len(rows), errors, computed, skipped)
+
+
+def _headline(summary) -> list[str]:
+    order = ["mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim", "l1", "hole_l1", "fid", "kid", "seconds"]
+    present = list(dict.fromkeys(summary["metric"]))
+    return [m for m in order if m in present] + [m for m in present if m not in order]
+
+
+def _summary_header(config: dict, n: int) -> str:
+    ident = config["identity"]
+    return (f"# Summary\n\n{ident['dataset']['dataset']} ({ident['dataset'].get('split', '-')}), n = {n}, "
+            f"masks: {ident['mask_family']} seed {ident['seed']} (sha256 {config['mask_sha256'][:12]}); "
+            "mean [95 % bootstrap interval]; `seconds` is time per image.\n\n")
+
+
+def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list[Sample],
+                 rows: list[dict], metrics, identity: dict) -> dict[str, dict[str, Any]]:
+    """Compute set-level metrics per method, reusing results whose inputs are unchanged."""
+    if not metrics:
+        return {}
+    stored = rundir.read_json(rundir.set_metrics) if rundir.set_metrics.is_file() else {}
+    ctx = SetMetricContext(reference_key=dict(identity), cache_dir=cfg.cache_dir or default_cache_dir(),
+                           seed=cfg.seed, options={"fid_features": cfg.fid_features}, progress=cfg.progress)
+    # Real and fake both go through the same 8-bit PNG round trip, so quantisation cannot bias the distance.
+    real = {s.id: rundir.load_image(s.id) for s in samples}
+    if len(real) < 2048:
+        log.warning("n = %d < 2048 (the Inception feature dimension): FID is biased upwards at this n and only "
+                    "comparable between runs of equal n; KID is unbiased", len(real))
+    ok_ids = {(r["method"], r["image_id"]) for r in rows if r["status"] == "ok"}
+    results: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        ids = [s.id for s in samples if (spec, s.id) in ok_ids]
+        # Fingerprint the outputs so a resumed run recomputes only what changed.
+        fingerprint = _ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids])
+        results[spec] = {}
+        for metric in metrics:
+            key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
+            old = stored.get(spec, {}).get(metric.name)
+            if old and old.get("details", {}).get("key") == key:
+                results[spec][metric.name] = old
+                continue
+            if len(ids) < 2:
+                log.warning("%s: too few successful outputs for %s", spec, metric.name)
+                continue
+            fake = [rundir.load_output(spec, i) for i in ids]
+            # Compare like with like: the real set is restricted to the images the method completed.
+            real_subset = [real[i] for i in ids]
+            ctx.reference_key = {**identity, "ids_sha256": _ids_hash(ids)}
+            res = metric.fn(real_subset, fake, ctx)
+            entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
+            results[spec][metric.name] = entry
+            stored.setdefault(spec, {})[metric.name] = entry
+            atomic_write_json(rundir.set_metrics, stored)
+    return results
