@@ -59,8 +59,9 @@ def psnr(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "
     err = mse(pred, target, mask, region)
     if np.isnan(err):
         return err
-    with np.errstate(divide="ignore"):
-        return float(10.0 * np.log10(DATA_RANGE**2 / err))
+    if err == 0.0:
+        return float("inf")
+    return float(10.0 * np.log10(DATA_RANGE**2 / err))
 
 
 @register_metric("ssim", kind="image", higher_is_better=True,
