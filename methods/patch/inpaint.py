@@ -1,0 +1,389 @@
+"""Newson et al.'s multiscale patch-based inpainting, driven level by level.
+
+Newson, Almansa, Gousseau, Perez, "Non-Local Patch-Based Image Inpainting",
+IPOL 7 (2017) 373-385. The numerical work happens in :mod:`.kernels` and
+:mod:`.pyramid`; this module holds the schedule:
+
+1. masked Gaussian pyramid of the image; texture features at full resolution,
+   subsampled to every level;
+2. at the coarsest level, an onion-peel initialisation: the hole is filled ring
+   by ring from partial patches;
+3. at every level, alternate a PatchMatch search and a weighted-mean
+   reconstruction of image and features until the mean change is below
+   ``tol`` or ``iters`` iterations have run;
+4. upsample the nearest-neighbour field to the next finer level and rebuild
+   the hole from it;
+5. at the finest level, a last pass copies every hole pixel from its best patch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.ndimage import binary_dilation
+
+from . import kernels as K
+from .pyramid import auto_levels, build_pyramid, texture_features
+
+# Random-stream ids: every use of randomness gets its own stream so that no
+# two draws share a sequence.
+_STREAM_INIT, _STREAM_ONION, _STREAM_PM, _STREAM_UPSAMPLE = 1, 2, 3, 4
+_ONION_PASSES = 2
+_DUMMY_VALID = np.ones((1, 1), dtype=np.bool_)
+
+
+@dataclass(frozen=True)
+class PatchParams:
+    """Parameters of the patch method (the registry keys).
+
+    Attributes
+    ----------
+    size : int
+        Patch side (odd, >= 3).
+    levels : int
+        Pyramid levels; 0 chooses them from the hole (``auto_levels``).
+    features : bool
+        Add the texture features to the patch distance.
+    lam : float
+        Weight of the features in the squared patch distance (50 in the article).
+    iters : int
+        Cap on search/reconstruction iterations per level; 0 keeps the
+        onion-peel initialisation alone (a deliberately weak setting).
+    pm_iters : int
+        PatchMatch sweeps per search (the field is warm-started between searches).
+    tol : float
+        Stop a level when the mean absolute change of the hole's colour values
+        falls below this (0.1 grey level of 255 in the article).
+    percentile : float
+        Percentile of the patch distances used as sigma of the vote weights.
+    seed : int
+        Seed of every random draw.
+    """
+
+    size: int = 7
+    levels: int = 0
+    features: bool = True
+    lam: float = 50.0
+    iters: int = 10
+    pm_iters: int = 2
+    tol: float = 0.1 / 255.0
+    percentile: float = 75.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.size < 3 or self.size % 2 == 0:
+            raise ValueError(f"patch size must be odd and >= 3, got size={self.size}")
+        if self.levels < 0:
+            raise ValueError(f"levels must be 'auto' or >= 1, got levels={self.levels}")
+        if self.iters < 0:
+            raise ValueError(f"iters must be >= 0, got iters={self.iters}")
+        if self.pm_iters < 1:
+            raise ValueError(f"pm_iters must be >= 1, got pm_iters={self.pm_iters}")
+        if self.lam < 0:
+            raise ValueError(f"lam must be >= 0, got lam={self.lam}")
+        if not 0 < self.percentile <= 100:
+            raise ValueError(f"percentile must be in (0, 100], got percentile={self.percentile}")
+        if self.tol < 0:
+            raise ValueError(f"tol must be >= 0, got tol={self.tol}")
+
+
+@dataclass
+class Level:
+    """Targets, sources and the nearest-neighbour field of one pyramid level."""
+
+    data: np.ndarray          # float32 H x W x C (colour, then weighted features)
+    hole: np.ndarray          # bool H x W
+    ty: np.ndarray            # int64 target centres, raster order
+    tx: np.ndarray
+    tidx: np.ndarray          # int64 H x W, target index or -1
+    src_ok: np.ndarray        # bool H x W, valid source centres
+    src_y: np.ndarray         # int64 list of valid source centres
+    src_x: np.ndarray
+    hole_y: np.ndarray        # int64 hole pixels, raster order
+    hole_x: np.ndarray
+    ny: np.ndarray = field(default=None)
+    nx: np.ndarray = field(default=None)
+    d2: np.ndarray = field(default=None)
+
+
+@dataclass
+class PatchStats:
+    """What one run did: levels, iterations and residuals per level, distance evaluations."""
+
+    levels: int = 0
+    hole_pixels: int = 0
+    iterations: list[int] = field(default_factory=list)
+    residuals: list[list[float]] = field(default_factory=list)
+    distance_evals: int = 0
+
+
+def _square(size: int) -> np.ndarray:
+    return np.ones((size, size), dtype=bool)
+
+
+def make_level(data: np.ndarray, hole: np.ndarray, size: int) -> Level:
+    """Targets (centres of patches overlapping the hole) and sources of one level.
+
+    Raises
+    ------
+    ValueError
+        If no patch of the level lies wholly in the image and outside the hole.
+    """
+    h = size // 2
+    height, width = hole.shape
+    # A patch overlaps the hole iff its centre is in the hole dilated by the patch.
+    near = binary_dilation(hole, structure=_square(size)) if hole.any() else hole.copy()
+    src_ok = ~near
+    src_ok[:h, :] = False
+    src_ok[height - h:, :] = False
+    src_ok[:, :h] = False
+    src_ok[:, width - h:] = False
+    if not src_ok.any():
+        raise ValueError(
+            f"no {size}x{size} source patch lies outside the hole in a {width}x{height} image "
+            f"with {int(hole.sum())} hole pixels: the hole is too large for this patch size")
+    ty, tx = np.nonzero(near)
+    tidx = np.full(hole.shape, -1, dtype=np.int64)
+    tidx[ty, tx] = np.arange(ty.size)
+    sy, sx = np.nonzero(src_ok)
+    hy, hx = np.nonzero(hole)
+    n = ty.size
+    return Level(data=data, hole=hole, ty=ty.astype(np.int64), tx=tx.astype(np.int64), tidx=tidx,
+                 src_ok=src_ok, src_y=sy.astype(np.int64), src_x=sx.astype(np.int64),
+                 hole_y=hy.astype(np.int64), hole_x=hx.astype(np.int64),
+                 ny=np.zeros(n, np.int64), nx=np.zeros(n, np.int64), d2=np.zeros(n, np.float64))
+
+
+def _chunks(n: int) -> np.ndarray:
+    # A fixed partition (not tied to the thread count): results are identical on
+    # any machine. 16 chunks keep 2-16 cores busy; small levels use fewer so
+    # that propagation still runs along long sequential sweeps.
+    parts = max(1, min(16, n // 256))
+    return np.linspace(0, n, parts + 1).round().astype(np.int64)
+
+
+def _weights(d2: np.ndarray, percentile: float, mask: np.ndarray | None = None) -> np.ndarray:
+    """Vote weights ``exp(-d^2 / (2 sigma^2))`` with sigma the given percentile of the distances."""
+    pool = d2 if mask is None else d2[mask]
+    if pool.size == 0:
+        return np.zeros_like(d2)
+    sigma = float(np.percentile(np.sqrt(np.maximum(pool, 0.0)), percentile))
+    if sigma <= 0.0:
+        # Perfect matches only: every exact match votes equally, imperfect ones not at all.
+        w = (d2 <= 0.0).astype(np.float64)
+    else:
+        w = np.exp(-d2 / (2.0 * sigma * sigma))
+    if mask is not None:
+        w = np.where(mask, w, 0.0)
+    return w
+
+
+def _full_counts(lv: Level, h: int) -> np.ndarray:
+    height, width = lv.hole.shape
+    return K.target_counts(lv.ty, lv.tx, h, height, width, _DUMMY_VALID, False)
+
+
+def _search(lv: Level, p: PatchParams, counts: np.ndarray, level: int, it: int, evals: np.ndarray) -> None:
+    """``pm_iters`` PatchMatch sweeps on full patches, alternating direction."""
+    h = p.size // 2
+    chunks = _chunks(lv.ty.size)
+    per_chunk = np.zeros(chunks.size - 1, dtype=np.int64)
+    for s in range(p.pm_iters):
+        stream = ((_STREAM_PM * 64 + level) * 4096 + it) * 64 + s
+        K.patchmatch_pass(lv.data, _DUMMY_VALID, False, lv.src_ok, lv.ty, lv.tx, lv.tidx,
+                          lv.ny, lv.nx, lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream,
+                          chunks, per_chunk)
+    evals[0] += per_chunk.sum()
+
+
+def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> None:
+    """Fill the coarsest hole ring by ring from partial patches (Newson et al.'s initialisation)."""
+    h = p.size // 2
+    height, width = lv.hole.shape
+    n = lv.ty.size
+    K.random_init(lv.ty, lv.src_y, lv.src_x, p.seed, _STREAM_INIT * 64 + level, lv.ny, lv.nx, lv.d2)
+    filled = ~lv.hole
+    assigned = np.zeros(n, dtype=bool)
+    # Targets centred on known pixels first get their neighbours from their known pixels.
+    ring = ~lv.hole[lv.ty, lv.tx]
+    ring_idx = np.flatnonzero(ring)
+    if ring_idx.size:
+        counts = K.target_counts(lv.ty, lv.tx, h, height, width, filled, True)
+        counts = np.where(ring, counts, 0.0)
+        chunks = _chunks(n)
+        per_chunk = np.zeros(chunks.size - 1, dtype=np.int64)
+        for s in range(p.pm_iters):
+            stream = ((_STREAM_ONION * 64 + level) * 4096) * 64 + s
+            K.patchmatch_pass(lv.data, filled, True, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx,
+                              lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream, chunks, per_chunk)
+        evals[0] += per_chunk.sum()
+        assigned[ring_idx] = True
+    remaining = lv.hole.copy()
+    neighbours = _square(3)
+    layer_no = 0
+    delta = np.zeros(0)
+    while remaining.any():
+        # The next layer: hole pixels touching a filled pixel (8-connectivity).
+        layer_mask = remaining & binary_dilation(filled, structure=neighbours)
+        if not layer_mask.any():
+            raise ValueError("onion peel: hole has no filled neighbour (the image has no known pixel)")
+        ly, lx = np.nonzero(layer_mask)
+        layer = lv.tidx[ly, lx]
+        K.onion_layer_search(lv.data, filled, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx, lv.d2,
+                             assigned, layer, h, p.seed, (_STREAM_ONION * 64 + level) * 4096 + 64 * (1 + layer_no),
+                             _ONION_PASSES, evals)
+        weights = _weights(lv.d2, p.percentile, assigned)
+        delta = np.zeros(ly.size)
+        K.reconstruct(lv.data, ly.astype(np.int64), lx.astype(np.int64), lv.tidx, lv.ny, lv.nx,
+                      weights, h, 3, delta)
+        filled |= layer_mask
+        remaining &= ~layer_mask
+        layer_no += 1
+
+
+def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: PatchStats) -> None:
+    """Alternate search and weighted-mean reconstruction until the change is below ``tol``."""
+    h = p.size // 2
+    counts = _full_counts(lv, h)
+    residuals: list[float] = []
+    delta = np.zeros(lv.hole_y.size)
+    for it in range(p.iters):
+        _search(lv, p, counts, level, it, evals)
+        weights = _weights(lv.d2, p.percentile)
+        K.reconstruct(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, weights, h, 3, delta)
+        residuals.append(float(delta.mean()) if delta.size else 0.0)
+        if residuals[-1] < p.tol:
+            break
+    stats.iterations.append(len(residuals))
+    stats.residuals.append(residuals)
+
+
+def _upsample(coarse: Level, fine: Level, p: PatchParams, level: int) -> None:
+    """Fine field from the coarse one (shifts doubled), then the fine hole rebuilt from it.
+
+    A fine target inherits its parent's source, moved to the same sub-pixel
+    offset; where that is not a valid source it is clamped into the image, and
+    drawn at random if still invalid. The first reconstruction weighs each vote
+    with the parent's distance, as the fine hole holds no estimate yet.
+    """
+    h = p.size // 2
+    height, width = fine.hole.shape
+    ch, cw = coarse.hole.shape
+    pyc = np.minimum(fine.ty // 2, ch - 1)
+    pxc = np.minimum(fine.tx // 2, cw - 1)
+    parent = coarse.tidx[pyc, pxc]
+    has = parent >= 0
+    safe = np.where(has, parent, 0)
+    sy = np.where(has, 2 * coarse.ny[safe] + (fine.ty - 2 * pyc), fine.ty)
+    sx = np.where(has, 2 * coarse.nx[safe] + (fine.tx - 2 * pxc), fine.tx)
+    sy = np.clip(sy, h, height - 1 - h)
+    sx = np.clip(sx, h, width - 1 - h)
+    ok = has & fine.src_ok[sy, sx]
+    K.random_init(fine.ty, fine.src_y, fine.src_x, p.seed, _STREAM_UPSAMPLE * 64 + level,
+                  fine.ny, fine.nx, fine.d2)
+    fine.ny[ok] = sy[ok]
+    fine.nx[ok] = sx[ok]
+    parent_d2 = np.where(has, coarse.d2[safe], np.inf)
+    finite = np.isfinite(parent_d2)
+    fill = parent_d2[finite].max() if finite.any() else 1.0
+    fine.d2[:] = np.where(ok, parent_d2, fill)
+    weights = _weights(fine.d2, p.percentile)
+    K.reconstruct(fine.data, fine.hole_y, fine.hole_x, fine.tidx, fine.ny, fine.nx, weights, h, 3,
+                  np.zeros(fine.hole_y.size))
+
+
+def _final_pass(lv: Level, p: PatchParams, evals: np.ndarray) -> None:
+    """Copy each hole pixel from the best patch covering it (no averaging, so no blur)."""
+    h = p.size // 2
+    counts = _full_counts(lv, h)
+    if p.iters > 0:
+        _search(lv, p, counts, 0, 4095, evals)
+    else:
+        K.nnf_distances(lv.data, _DUMMY_VALID, False, lv.ty, lv.tx, lv.ny, lv.nx, h, counts, lv.d2)
+        evals[0] += lv.ty.size
+    K.reconstruct_best(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2,
+                       np.ones(lv.ty.size, dtype=bool), h)
+
+
+def choose_levels(mask: np.ndarray, p: PatchParams) -> int:
+    """Requested levels, or the automatic choice; reduced while the coarsest level has no source."""
+    levels = p.levels if p.levels > 0 else auto_levels(mask, p.size)
+    return levels
+
+
+def inpaint_patch(image: np.ndarray, mask: np.ndarray, params: PatchParams) -> tuple[np.ndarray, PatchStats]:
+    """Inpaint a contract image with Newson et al.'s method.
+
+    Parameters
+    ----------
+    image : np.ndarray
+        float32 ``H x W x 3`` in [0, 1]; pixels under ``mask`` are never read.
+    mask : np.ndarray
+        bool ``H x W``, True = missing.
+    params : PatchParams
+        Method parameters.
+
+    Returns
+    -------
+    output : np.ndarray
+        float32 ``H x W x 3`` in [0, 1]; known pixels are returned unchanged.
+    stats : PatchStats
+
+    Raises
+    ------
+    ValueError
+        If the image has no known pixel, or the hole leaves no source patch.
+    """
+    stats = PatchStats(hole_pixels=int(mask.sum()))
+    out = image.copy()
+    if not mask.any():
+        return out, stats
+    if mask.all():
+        raise ValueError("mask covers the whole image: there is nothing to copy patches from")
+    size = params.size
+    if min(mask.shape) < size:
+        raise ValueError(f"image {mask.shape[1]}x{mask.shape[0]} is smaller than the {size}x{size} patch")
+    levels = choose_levels(mask, params)
+    # Coarse levels whose hole leaves no source patch are dropped (a huge hole
+    # in a small image); the finest level must have sources or we fail loudly.
+    while True:
+        clean = np.where(mask[..., None], np.float32(0.0), image)
+        colours, holes = build_pyramid(clean, mask, levels)
+        coarse_hole = holes[-1]
+        if levels == 1 or _has_source(coarse_hole, size):
+            break
+        levels -= 1
+    stats.levels = levels
+    if params.features:
+        feats = texture_features(clean, mask, 2 ** levels) * np.float32(math.sqrt(params.lam))
+    evals = np.zeros(1, dtype=np.int64)
+    lvls: list[Level] = []
+    for l in range(levels):
+        parts = [colours[l]]
+        if params.features:
+            step = 2 ** l
+            parts.append(feats[::step, ::step])
+        data = np.ascontiguousarray(np.concatenate(parts, axis=-1), dtype=np.float32)
+        data[holes[l]] = 0.0
+        lvls.append(make_level(data, holes[l], size))
+    top = levels - 1
+    _onion_peel(lvls[top], params, top, evals)
+    _iterate(lvls[top], params, top, evals, stats)
+    for l in range(top - 1, -1, -1):
+        _upsample(lvls[l + 1], lvls[l], params, l)
+        _iterate(lvls[l], params, l, evals, stats)
+    _final_pass(lvls[0], params, evals)
+    stats.distance_evals = int(evals[0])
+    fine = lvls[0]
+    out[fine.hole_y, fine.hole_x] = np.clip(fine.data[fine.hole_y, fine.hole_x, :3], 0.0, 1.0)
+    return out, stats
+
+
+def _has_source(hole: np.ndarray, size: int) -> bool:
+    h = size // 2
+    if min(hole.shape) < size:
+        return False
+    near = binary_dilation(hole, structure=_square(size)) if hole.any() else hole
+    return bool((~near)[h:hole.shape[0] - h, h:hole.shape[1] - h].any())
