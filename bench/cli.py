@@ -11,8 +11,6 @@ COMMANDS = {
     "run": "bench.commands.run:run",
     "list": "bench.commands.listing:list_cmd",
     "time": "bench.commands.timing:time_cmd",
-    "report": "bench.commands.report:report",
-    "check": "bench.commands.check:check",
 }
 
 
