@@ -1,0 +1,65 @@
+"""``bench check``: the regression gate (compare a run with results/baseline.json)."""
+
+from __future__ import annotations
+
+
+import click
+
+
+class CannotCompare(click.ClickException):
+    """The run and the baseline cannot be compared (exit 2, unlike a regression's 1)."""
+
+    exit_code = 2
+
+
+@click.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option("--baseline", type=click.Path(dir_okay=False), default="results/baseline.json", show_default=True,
+              help="Baseline file with reference numbers and per-metric tolerances.")
+@click.option("--map", "mapping", type=(str, str), multiple=True, metavar="RUN_SPEC BASELINE_NAME",
+              help="Check the run's method RUN_SPEC against the baseline entry BASELINE_NAME "
+                   "(e.g. --map 'telea:radius=1' telea). Repeatable.")
+@click.option("--allow-missing", is_flag=True, help="Do not fail on baseline methods absent from the run.")
+@click.option("--metrics", default=None, help="Check only these comma-separated metric columns [default: all].")
+@click.option("--update", is_flag=True,
+              help="Rewrite the baseline from RUN (tolerances kept; methods not in RUN dropped) and exit 0.")
+@click.option("--all-rows/--problems-only", default=True, show_default=True, help="Rows printed in the diff table.")
+def check(run, baseline, mapping, allow_missing, metrics, update, all_rows):
+    """Exit 1 when RUN is worse than the baseline beyond a metric's tolerance (2 if they cannot be compared)."""
+    from pathlib import Path
+
+    from bench import regression as reg
+
+    path = Path(baseline)
+    mapping = dict(mapping)
+    try:
+        old = reg.read_baseline(path) if path.is_file() or not update else None
+        if update:
+            new = reg.make_baseline(run, old=old, mapping=mapping)
+            if old is not None:
+                try:
+                    table = reg.compare(run, old, mapping, allow_missing=True)
+                    click.echo("changes against the previous baseline:")
+                    click.echo(reg.format_table(table, only_problems=True))
+                except reg.BaselineError as err:
+                    click.echo(f"previous baseline not comparable ({err}); replacing it")
+                dropped = sorted(set(old["methods"]) - set(new["methods"]))
+                if dropped:
+                    click.echo(f"dropped from the baseline (not in {run}): {', '.join(dropped)}")
+            reg.write_baseline(path, new)
+            click.echo(f"baseline {path} written: {', '.join(new['methods'])} "
+                       f"({len(new['tolerances'])} metrics with tolerances)")
+            return
+        only = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+        table = reg.compare(run, old, mapping, allow_missing=allow_missing, metrics=only)
+    except (FileNotFoundError, reg.BaselineError, ValueError) as err:
+        raise CannotCompare(str(err)) from None
+    click.echo(reg.format_table(table, only_problems=not all_rows))
+    counts = table["status"].value_counts().to_dict()
+    summary = ", ".join(f"{counts[s]} {s}" for s in reg.STATUS_ORDER if s in counts)
+    if reg.failed(table):
+        click.echo(f"FAIL: {summary} (baseline {path})", err=True)
+        click.get_current_context().exit(1)
+    click.echo(f"PASS: {summary} (baseline {path})")
+    if counts.get("better"):
+        click.echo("some metrics improved beyond their tolerance: consider `bench check RUN --update`")
