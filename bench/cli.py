@@ -11,6 +11,8 @@ COMMANDS = {
     "run": "bench.commands.run:run",
     "list": "bench.commands.listing:list_cmd",
     "time": "bench.commands.timing:time_cmd",
+    "report": "bench.commands.report:report",
+    "check": "bench.commands.check:check",
 }
 
 
