@@ -103,9 +103,9 @@ class Level:
     src_x: np.ndarray
     hole_y: np.ndarray        # int64 hole pixels, raster order
     hole_x: np.ndarray
-    ny: np.ndarray = field(default=None)
-    nx: np.ndarray = field(default=None)
-    d2: np.ndarray = field(default=None)
+    ny: np.ndarray            # int64 source centre of each target
+    nx: np.ndarray
+    d2: np.ndarray            # float64 normalised squared distance of each target
 
 
 @dataclass
@@ -223,7 +223,6 @@ def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> Non
     remaining = lv.hole.copy()
     neighbours = _square(3)
     layer_no = 0
-    delta = np.zeros(0)
     while remaining.any():
         # The next layer: hole pixels touching a filled pixel (8-connectivity).
         layer_mask = remaining & binary_dilation(filled, structure=neighbours)
@@ -308,9 +307,8 @@ def _final_pass(lv: Level, p: PatchParams, evals: np.ndarray) -> None:
 
 
 def choose_levels(mask: np.ndarray, p: PatchParams) -> int:
-    """Requested levels, or the automatic choice; reduced while the coarsest level has no source."""
-    levels = p.levels if p.levels > 0 else auto_levels(mask, p.size)
-    return levels
+    """The requested number of levels, or the automatic choice (:func:`auto_levels`)."""
+    return p.levels if p.levels > 0 else auto_levels(mask, p.size)
 
 
 def inpaint_patch(image: np.ndarray, mask: np.ndarray, params: PatchParams) -> tuple[np.ndarray, PatchStats]:
