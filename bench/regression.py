@@ -108,10 +108,18 @@ def read_baseline(path: str | Path) -> dict[str, Any]:
     return data
 
 
+# Where the data sits on one machine, and how many files it holds there, do not change the numbers:
+# the image-id and mask hashes pin exactly which images and holes were used.
+MACHINE_FIELDS = ("root", "available")
+
+
 def run_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """What must agree for two runs' numbers to be comparable: data, n, seed, masks."""
+    """What must agree for two runs' numbers to be comparable: data, n, seed, masks (not local paths)."""
     ident = config.get("identity", {})
-    return {"dataset": ident.get("dataset"), "n": ident.get("n"), "seed": ident.get("seed"),
+    dataset = ident.get("dataset")
+    if isinstance(dataset, dict):
+        dataset = {k: v for k, v in dataset.items() if k not in MACHINE_FIELDS}
+    return {"dataset": dataset, "n": ident.get("n"), "seed": ident.get("seed"),
             "mask_family": ident.get("mask_family"), "ids_sha256": ident.get("ids_sha256"),
             "mask_sha256": config.get("mask_sha256")}
 

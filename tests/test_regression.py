@@ -164,3 +164,11 @@ def test_update_is_deterministic(small_run, tmp_path):
     reg.write_baseline(a, reg.make_baseline(small_run))
     reg.write_baseline(b, reg.make_baseline(small_run))
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_identity_ignores_where_the_data_lives():
+    def config(root, available, ids):
+        return {"identity": {"dataset": {"dataset": "celeba", "root": root, "available": available, "split": "test"},
+                             "n": 32, "seed": 0, "mask_family": "rects", "ids_sha256": ids}, "mask_sha256": "m"}
+    assert reg.run_identity(config("/a/celeba", 1000, "x")) == reg.run_identity(config("/b/c", 2000, "x"))
+    assert reg.run_identity(config("/a/celeba", 1000, "x")) != reg.run_identity(config("/a/celeba", 1000, "y"))
