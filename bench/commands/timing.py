@@ -231,8 +231,13 @@ def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, json_p
     import methods
 
     spec_list = [s.strip() for s in (specs.split(";") if ";" in specs else specs.split(",")) if s.strip()]
+    if not spec_list:
+        raise click.BadParameter("no method given", param_hint="--methods")
     for spec in spec_list:
-        methods.create(spec)  # fail on a bad spec before spawning anything
+        try:
+            methods.create(spec)  # fail on a bad spec before spawning anything
+        except (KeyError, ValueError) as err:
+            raise click.BadParameter(str(err), param_hint="--methods") from None
     rows = []
     for spec in spec_list:
         for size in sizes:

@@ -19,16 +19,18 @@ import click
 import numpy as np
 
 HOLE_COLOUR = np.array([1.0, 0.0, 1.0], dtype=np.float32)  # magenta: never a natural colour here
+BUILTIN_IDS = ("astronaut-000", "coffee-000", "chelsea-000", "grace_hopper-000", "china-000", "flower-001")
 
 
 @click.command()
 @click.option("--dataset", default="builtin", show_default=True)
 @click.option("--data-root", default=None)
-@click.option("--ids", default="astronaut-000,coffee-000,chelsea-000,grace_hopper-000,china-000,flower-001",
-              show_default=True, help="Comma-separated image ids (builtin ids by default).")
+@click.option("--ids", default=None,
+              help=f"Comma-separated image ids [default: {','.join(BUILTIN_IDS)} for builtin, "
+                   "the first 6 ids otherwise].")
 @click.option("--method", "spec", default="patch", show_default=True)
 @click.option("--out", default=str(Path(__file__).with_name("patch_builtin.png")), show_default=True)
-def main(dataset: str, data_root: str | None, ids: str, spec: str, out: str) -> None:
+def main(dataset: str, data_root: str | None, ids: str | None, spec: str, out: str) -> None:
     """Render input / output / ground truth for a few images."""
     import matplotlib
 
@@ -42,9 +44,10 @@ def main(dataset: str, data_root: str | None, ids: str, spec: str, out: str) -> 
     from bench.masks import make_mask
 
     source = get_source(dataset, root=data_root)
-    wanted = [i.strip() for i in ids.split(",") if i.strip()]
-    if dataset != "builtin" and ids == main.params[2].default:
-        wanted = source.ids()[:6]
+    if ids:
+        wanted = [i.strip() for i in ids.split(",") if i.strip()]
+    else:
+        wanted = list(BUILTIN_IDS) if dataset == "builtin" else source.ids()[:6]
     method = methods.create(spec)
     fig, axes = plt.subplots(len(wanted), 3, figsize=(7.5, 2.6 * len(wanted)), squeeze=False)
     for row, image_id in zip(axes, tqdm(wanted, desc="figure")):
