@@ -10,6 +10,7 @@ import click
 COMMANDS = {
     "run": "bench.commands.run:run",
     "list": "bench.commands.listing:list_cmd",
+    "train": "bench.commands.train:train",
     "time": "bench.commands.timing:time_cmd",
     "report": "bench.commands.report:report",
     "check": "bench.commands.check:check",

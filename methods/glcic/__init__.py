@@ -1,0 +1,44 @@
+"""GLCIC (Iizuka, Simo-Serra, Ishikawa 2017): the completion network, three-phase training
+and the discriminator ablations, as registry methods ``iizuka``, ``iizuka-global`` and
+``iizuka-local`` (one factory; the names differ only in the default ``disc``).
+
+Keys
+----
+disc : {"full", "global", "local"}
+    Which committed checkpoint is the default (the discriminator the net was trained with).
+ckpt : str
+    Path of a ``glcic-VARIANT.pt`` from ``bench train`` (default: the committed one).
+post : {"none", "blend"}
+    ``blend``: Telea fill then ``cv2.seamlessClone`` of the output (the authors' code).
+drop : str
+    Channels zeroed by forward hooks, ``conv1.0+conv14.44`` (layers conv1 ... conv17).
+identity : str
+    Layers replaced by the identity, ``conv11`` or ``conv5+conv11``.
+batch : int
+    Images per forward pass.
+
+torch is imported only when a method is created, so listing methods stays fast.
+"""
+
+from __future__ import annotations
+
+from methods.registry import Method, register
+
+
+def _factory(disc: str):
+    def factory(ckpt: str = "", post: str = "none", drop: str = "", identity: str = "",
+                batch: int = 16, disc: str = disc) -> Method:
+        from methods.glcic.inference import create_glcic
+
+        return create_glcic(disc=disc, ckpt=ckpt, post=post, drop=drop, identity=identity, batch=batch)
+
+    factory.__doc__ = f"GLCIC completion net, default checkpoint trained with the {disc} discriminator"
+    return factory
+
+
+register("iizuka", family="glcic",
+         summary="GLCIC (Iizuka et al. 2017), global + local discriminators")(_factory("full"))
+register("iizuka-global", family="glcic",
+         summary="GLCIC ablation: trained with the global discriminator only")(_factory("global"))
+register("iizuka-local", family="glcic",
+         summary="GLCIC ablation: trained with the local discriminator only")(_factory("local"))

@@ -1,0 +1,152 @@
+"""GLCIC inference: load a checkpoint, complete batches of images, optional blending."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.images import check_image, check_mask
+from methods.glcic.data import completion_input
+from methods.glcic.hooks import make_identity, parse_drop, zero_channels
+from methods.glcic.networks import SIZE_MULTIPLE, CompletionNet
+from methods.glcic.train import WEIGHTS_FORMAT
+from methods.registry import Method
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# Committed checkpoint of each discriminator variant.
+DEFAULT_WEIGHTS = {
+    "full": WEIGHTS_DIR / "iizuka.pt",
+    "global": WEIGHTS_DIR / "iizuka-global.pt",
+    "local": WEIGHTS_DIR / "iizuka-local.pt",
+}
+POST = ("none", "blend")
+
+
+def load_weights(path: str | Path, variant: str = "full") -> dict[str, Any]:
+    """Load an exported GLCIC checkpoint (``glcic-VARIANT.pt``) on CPU.
+
+    Raises
+    ------
+    FileNotFoundError
+        With the command that trains one.
+    ValueError
+        If the file is not a GLCIC weights file (e.g. a training ``latest.pt``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"GLCIC checkpoint not found: {path}. Train one with "
+            f"`bench train --variant {variant} --out runs/glcic-{variant}` and pass "
+            f"`iizuka:ckpt=runs/glcic-{variant}/glcic-{variant}.pt` (or copy it to {path})")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != WEIGHTS_FORMAT:
+        hint = ""
+        if isinstance(ckpt, dict) and ckpt.get("format", "").startswith("glcic-train"):
+            hint = (" (it is a training checkpoint: use the run's glcic-VARIANT.pt, or "
+                    "methods.glcic.train.export_weights)")
+        raise ValueError(f"{path} is not a GLCIC weights file{hint}")
+    return ckpt
+
+
+def build_model(ckpt: dict[str, Any]) -> CompletionNet:
+    """The completion net of a loaded checkpoint, float32, in eval mode."""
+    model = CompletionNet(float(ckpt["width"]))
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
+    model.load_state_dict(state)
+    return model.eval()
+
+
+class GLCIC(Method):
+    """A trained GLCIC completion net as a registry method.
+
+    Parameters
+    ----------
+    ckpt : dict
+        Loaded weights (see :func:`load_weights`).
+    post : {"none", "blend"}
+        ``blend``: Telea fill + Poisson blending of the output (the authors' post-processing).
+    drops : dict
+        Channels to zero, layer -> indices (see :func:`methods.glcic.hooks.parse_drop`).
+    identity : list of str
+        Layers replaced by the identity.
+    batch_size : int
+        Images per forward pass.
+
+    Attributes
+    ----------
+    model : CompletionNet
+        The network (hooks for ablations live on it).
+    mean_pixel : np.ndarray
+        The training set's mean colour that fills the hole.
+    """
+
+    parallel_safe = False  # torch already uses every core
+
+    def __init__(self, ckpt: dict[str, Any], post: str = "none", drops: dict[str, list[int]] | None = None,
+                 identity: tuple[str, ...] = (), batch_size: int = 16):
+        if post not in POST:
+            raise ValueError(f"iizuka: post={post!r} is not one of {', '.join(POST)}")
+        if batch_size < 1:
+            raise ValueError(f"iizuka: batch={batch_size} must be >= 1")
+        self.ckpt_info = {k: v for k, v in ckpt.items() if k != "state_dict"}
+        self.model = build_model(ckpt)
+        self.mean_pixel = np.asarray(ckpt["mean_pixel"], dtype=np.float32)
+        self.post = post
+        self.batch_size = batch_size
+        for layer in identity:
+            make_identity(self.model, layer)
+        self.hooks = zero_channels(self.model, drops or {})
+
+    def complete(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """Raw network output for same-sized images (N x H x W x 3, N x H x W)."""
+        n, h, w = masks.shape
+        # Replicate-pad to the net's size multiple; the mask channel extends with the image.
+        ph, pw = (-h) % SIZE_MULTIPLE, (-w) % SIZE_MULTIPLE
+        x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+        m = torch.from_numpy(masks[:, None].astype(np.float32))
+        inp = completion_input(x, m, torch.from_numpy(self.mean_pixel))
+        if ph or pw:
+            inp = torch.nn.functional.pad(inp, (0, pw, 0, ph), mode="replicate")
+        with torch.inference_mode():
+            out = self.model(inp)[:, :, :h, :w]
+        return np.ascontiguousarray(out.permute(0, 2, 3, 1).numpy(), dtype=np.float32).clip(0.0, 1.0)
+
+    def inpaint_batch(self, images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
+        """Inpaint images in batches of ``batch_size`` (grouped by image size)."""
+        if len(images) != len(masks):
+            raise ValueError(f"iizuka: {len(images)} images but {len(masks)} masks")
+        for i, (im, m) in enumerate(zip(images, masks)):
+            check_image(im, f"images[{i}]")
+            check_mask(m, im.shape[:2], f"masks[{i}]")
+        results: list[np.ndarray | None] = [None] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(im.shape[:2], []).append(i)
+        for idx in groups.values():
+            for start in range(0, len(idx), self.batch_size):
+                chunk = idx[start : start + self.batch_size]
+                outs = self.complete(np.stack([images[i] for i in chunk]), np.stack([masks[i] for i in chunk]))
+                for i, out in zip(chunk, outs):
+                    if self.post == "blend":
+                        from methods.glcic.postprocess import blend
+
+                        out = blend(out, images[i], masks[i])
+                    results[i] = out
+        return results  # type: ignore[return-value]
+
+    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.inpaint_batch([image], [mask])[0]
+
+
+def create_glcic(disc: str = "full", ckpt: str = "", post: str = "none", drop: str = "",
+                 identity: str = "", batch: int = 16) -> GLCIC:
+    """Build the GLCIC method for a discriminator variant (see ``methods.glcic``)."""
+    if disc not in DEFAULT_WEIGHTS:
+        raise ValueError(f"iizuka: disc={disc!r} is not one of {', '.join(DEFAULT_WEIGHTS)}")
+    path = Path(ckpt) if ckpt else DEFAULT_WEIGHTS[disc]
+    weights = load_weights(path, disc)
+    layers = tuple(filter(None, (p.strip() for p in identity.split("+"))))
+    return GLCIC(weights, post=post, drops=parse_drop(drop), identity=layers, batch_size=batch)

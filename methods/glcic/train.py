@@ -1,0 +1,408 @@
+"""Three-phase GLCIC training (Iizuka et al. 2017, section 3.3).
+
+Phase 1 (``Tc`` steps): the completion net alone, MSE on the hole. Phase 2 (``Td``):
+the discriminator alone against the fixed completion net. Phase 3 (``T``): both,
+the completion net minimising MSE + ``alpha`` x adversarial loss.
+
+The run directory holds ``config.toml`` (the resolved config), ``latest.pt`` (full
+training state, rewritten every ``ckpt_every`` steps), ``phase1.pt`` (the state when
+phase 1 ends, to branch the discriminator variants from), ``losses.csv`` (one row per
+step), ``losses.png`` and, when the run finishes, ``glcic-VARIANT.pt`` (fp16 completion
+net + metadata, what inference loads). Re-running the same command after a kill
+resumes from ``latest.pt``; batches depend only on ``(seed, step, rank)``, so the
+resumed run reaches the same state as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from methods.glcic.config import GLCICConfig, load_config, save_config, structural_mismatch
+from methods.glcic.data import TrainImages, completion_input, crop_patches, sample_batch, to_tensors
+from methods.glcic.networks import CompletionNet, ContextDiscriminator
+
+TRAIN_FORMAT = "glcic-train-v1"
+WEIGHTS_FORMAT = "glcic-weights-v1"
+CSV_COLUMNS = ("step", "phase", "mse", "adv", "d_loss", "d_real", "d_fake", "seconds")
+
+
+def hole_mse(output: torch.Tensor, target: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the hole pixels only (all channels)."""
+    err = ((output - target) ** 2 * masks).sum()
+    return err / (masks.sum() * output.shape[1]).clamp_min(1.0)
+
+
+def hardware_description(device: torch.device) -> str:
+    """A one-line description of what the run is computed on."""
+    if device.type == "cuda":
+        return f"CUDA {torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    return (f"CPU {platform.machine()} ({platform.processor() or 'unknown'}), "
+            f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    return module.module if hasattr(module, "module") else module
+
+
+def _make_optimizer(config: GLCICConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "adadelta":
+        return torch.optim.Adadelta(params, lr=config.lr, rho=config.rho)
+    return torch.optim.Adam(params, lr=config.lr)
+
+
+class StopTraining(Exception):
+    """Raised by a step callback to end a run early (tests use it to simulate a kill)."""
+
+
+class Trainer:
+    """One GLCIC training run in one output directory.
+
+    Parameters
+    ----------
+    config : GLCICConfig
+        The run's configuration. If ``out_dir`` already holds a run, its structural
+        fields must agree (step counts may be raised to extend a run).
+    out_dir : path
+        Run directory (created).
+    device : {"cpu", "cuda"}
+        Where to train. Under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on
+        its own batches and gradients are averaged with DistributedDataParallel
+        (gloo on CPU, nccl on CUDA).
+    init_from : path, optional
+        A training checkpoint (typically another run's ``phase1.pt``) whose completion
+        net, its optimiser state and mean pixel start this run; its step must not be
+        past phase 1. Ignored when ``out_dir`` already has ``latest.pt``.
+    progress : bool
+        Show a tqdm progress bar (rank 0 only).
+    """
+
+    def __init__(self, config: GLCICConfig, out_dir: str | Path, device: str = "cpu",
+                 init_from: str | Path | None = None, progress: bool = True):
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.init_from = Path(init_from) if init_from else None
+        self.progress = progress
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = 0
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("--device cuda was requested but torch sees no CUDA device")
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if device == "cuda" else "gloo")
+            self.rank = dist.get_rank()
+            if device == "cuda":
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        self.device = torch.device("cuda", torch.cuda.current_device()) if device == "cuda" else torch.device("cpu")
+
+    # -- state -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        cfg = self.config
+        # Completion net first: its initial weights are then identical for every variant,
+        # which is what lets the variants branch from one phase-1 run.
+        torch.manual_seed(cfg.seed)
+        self.C = CompletionNet(cfg.width).to(self.device)
+        self.D = ContextDiscriminator(cfg.variant, cfg.resolution, cfg.local_size, cfg.width).to(self.device)
+        self.opt_c = _make_optimizer(cfg, self.C.parameters())
+        self.opt_d = _make_optimizer(cfg, self.D.parameters())
+        self.step = 0
+        self.mean_pixel: np.ndarray | None = None
+        self.history: dict[str, Any] = {"wall_s": {"1": 0.0, "2": 0.0, "3": 0.0}, "init_from": None,
+                                        "hardware": hardware_description(self.device),
+                                        "world_size": self.world}
+
+    def state(self) -> dict[str, Any]:
+        """The full training state as saved in ``latest.pt``."""
+        return {
+            "format": TRAIN_FORMAT,
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "mean_pixel": [float(v) for v in self.mean_pixel],
+            "completion": _unwrap(self.C).state_dict(),
+            "discriminator": _unwrap(self.D).state_dict(),
+            "opt_c": self.opt_c.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "history": self.history,
+        }
+
+    def _load(self, path: Path, *, branch: bool) -> None:
+        ckpt = load_training_checkpoint(path)
+        saved = GLCICConfig.from_dict(ckpt["config"], source=str(path))
+        diff = structural_mismatch(saved, self.config)
+        if diff:
+            raise ValueError(f"{path} was trained with a different config: " + "; ".join(diff))
+        _unwrap(self.C).load_state_dict(ckpt["completion"])
+        self.opt_c.load_state_dict(ckpt["opt_c"])
+        self.mean_pixel = np.asarray(ckpt["mean_pixel"], dtype=np.float32)
+        self.step = int(ckpt["step"])
+        self.history.update({k: v for k, v in ckpt["history"].items() if k != "hardware"})
+        if branch:
+            if self.step > self.config.steps_phase1:
+                raise ValueError(f"--init-from {path}: it is at step {self.step}, past phase 1 "
+                                 f"(Tc={self.config.steps_phase1}); branch from a phase-1 checkpoint")
+            if saved.steps_phase1 != self.config.steps_phase1 and self.step == saved.steps_phase1:
+                raise ValueError(f"--init-from {path}: it finished phase 1 at Tc={saved.steps_phase1} "
+                                 f"but this run has Tc={self.config.steps_phase1}")
+            self.history["init_from"] = str(path)
+        else:
+            if saved.variant != self.config.variant:
+                raise ValueError(f"{path} is a {saved.variant!r} run, not {self.config.variant!r}")
+            _unwrap(self.D).load_state_dict(ckpt["discriminator"])
+            self.opt_d.load_state_dict(ckpt["opt_d"])
+
+    # -- logging -----------------------------------------------------------------------
+
+    @property
+    def csv_path(self) -> Path:
+        return self.out_dir / "losses.csv"
+
+    def _prepare_csv(self, source: Path | None) -> None:
+        """Keep only rows before ``self.step`` (rows after the checkpoint are redone)."""
+        rows: list[list[str]] = []
+        for path in (self.csv_path, source):
+            if path is not None and path.exists():
+                with open(path, newline="") as fh:
+                    rows = [r for r in csv.reader(fh)][1:]
+                break
+        rows = [r for r in rows if r and int(r[0]) < self.step]
+        with open(self.csv_path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(rows)
+
+    def plot(self) -> Path:
+        """Plot ``losses.csv`` to ``losses.png`` and return its path."""
+        return plot_losses(self.csv_path, self.out_dir / "losses.png", self.config)
+
+    # -- training ----------------------------------------------------------------------
+
+    def _save(self, name: str) -> None:
+        if self.rank == 0:
+            _atomic_save(self.state(), self.out_dir / name)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def _wrap_ddp(self) -> None:
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.C = DDP(self.C, device_ids=ids)
+            self.D = DDP(self.D, device_ids=ids)
+
+    def train_step(self, batch_images: torch.Tensor, masks: torch.Tensor, boxes: np.ndarray,
+                   phase: int) -> dict[str, float]:
+        """One optimisation step of ``phase``; returns the losses of the step."""
+        cfg = self.config
+        mean = torch.as_tensor(self.mean_pixel, device=self.device)
+        x = completion_input(batch_images, masks, mean)
+        out: dict[str, float] = {"mse": float("nan"), "adv": float("nan"), "d_loss": float("nan"),
+                                 "d_real": float("nan"), "d_fake": float("nan")}
+        if phase == 2:
+            with torch.no_grad():
+                pred = self.C(x)
+        else:
+            pred = self.C(x)
+        if phase in (2, 3):
+            fake = batch_images * (1 - masks) + pred.detach() * masks
+            both = torch.cat([batch_images, fake])
+            patches = crop_patches(both, np.concatenate([boxes, boxes]), cfg.local_size)
+            # Real and fake in one forward: one DDP reduction per discriminator step.
+            logits = self.D(both, patches)
+            n = batch_images.shape[0]
+            target = torch.cat([torch.ones(n, device=self.device), torch.zeros(n, device=self.device)])
+            d_loss = F.binary_cross_entropy_with_logits(logits, target)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            out.update(d_loss=d_loss.item(), d_real=torch.sigmoid(logits[:n]).mean().item(),
+                       d_fake=torch.sigmoid(logits[n:]).mean().item())
+        if phase in (1, 3):
+            mse = hole_mse(pred, batch_images, masks)
+            loss = mse
+            if phase == 3:
+                fake = batch_images * (1 - masks) + pred * masks
+                logits = self.D(fake, crop_patches(fake, boxes, cfg.local_size))
+                adv = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+                loss = mse + cfg.alpha * adv
+                out["adv"] = adv.item()
+            self.opt_c.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_c.step()
+            out["mse"] = mse.item()
+        return out
+
+    def run(self, stop_at: int | None = None) -> Path | None:
+        """Train until ``Tc + Td + T`` steps (or until step ``stop_at``, exclusive).
+
+        Returns
+        -------
+        Path or None
+            The exported fp16 weights when the run is complete, else None.
+        """
+        cfg = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._build()
+        latest = self.out_dir / "latest.pt"
+        csv_source = None
+        if latest.exists():
+            self._load(latest, branch=False)
+        elif self.init_from is not None:
+            self._load(self.init_from, branch=True)
+            csv_source = self.init_from.parent / "losses.csv"
+        images = TrainImages(cfg)
+        self.history["data"] = images.source.describe() | {
+            "n_ids": len(images), "first_id": images.ids[0], "last_id": images.ids[-1]}
+        if self.mean_pixel is None:
+            self.mean_pixel = images.mean_pixel(cfg.mean_pixel_images)
+        if self.rank == 0:
+            save_config(cfg, self.out_dir / "config.toml")
+            self._prepare_csv(csv_source)
+        self._wrap_ddp()
+        self.C.train()
+        self.D.train()
+        end = cfg.total_steps if stop_at is None else min(stop_at, cfg.total_steps)
+        bar = tqdm(total=cfg.total_steps, initial=self.step, desc=f"glcic-{cfg.variant}",
+                   disable=not self.progress or self.rank != 0, dynamic_ncols=True)
+        with open(self.csv_path, "a", newline="") if self.rank == 0 else open(os.devnull, "w") as fh:
+            writer = csv.writer(fh)
+            while self.step < end:
+                phase = cfg.phase(self.step)
+                t0 = time.perf_counter()
+                batch = sample_batch(images, cfg, self.step, self.rank)
+                imgs, masks = to_tensors(batch, self.device)
+                losses = self.train_step(imgs, masks, batch.boxes, phase)
+                dt = time.perf_counter() - t0
+                self.history["wall_s"][str(phase)] += dt
+                writer.writerow([self.step, phase] + [f"{losses[k]:.6g}" for k in CSV_COLUMNS[2:7]]
+                                + [f"{dt:.4f}"])
+                fh.flush()
+                self.step += 1
+                bar.update(1)
+                bar.set_postfix(phase=phase, **{k: f"{v:.4g}" for k, v in losses.items()
+                                                if v == v and k in ("mse", "d_loss")})
+                if self.step == cfg.steps_phase1 and phase == 1:
+                    self._save("phase1.pt")
+                if self.step % cfg.ckpt_every == 0 or self.step == cfg.total_steps:
+                    self._save("latest.pt")
+                    if self.rank == 0:
+                        self.plot()
+        bar.close()
+        if self.step < cfg.total_steps:
+            return None
+        if self.rank == 0:
+            return export_weights(self.out_dir / "latest.pt", self.out_dir / f"glcic-{cfg.variant}.pt")
+        return None
+
+
+def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a ``latest.pt``/``phase1.pt`` training checkpoint on CPU, checking its format."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"training checkpoint not found: {path}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != TRAIN_FORMAT:
+        raise ValueError(f"{path} is not a GLCIC training checkpoint (format {TRAIN_FORMAT})")
+    return ckpt
+
+
+def final_losses(csv_path: Path, window: int = 100) -> dict[str, float]:
+    """Mean of each loss over the last ``window`` steps in which it was computed."""
+    import pandas as pd
+
+    frame = pd.read_csv(csv_path)
+    out = {}
+    for col in ("mse", "adv", "d_loss", "d_real", "d_fake"):
+        values = frame[col].dropna()
+        if len(values):
+            out[col] = float(values.iloc[-window:].mean())
+    return out
+
+
+def export_weights(train_ckpt: str | Path, out_path: str | Path) -> Path:
+    """Write the fp16 completion-net weights + metadata that inference loads.
+
+    Parameters
+    ----------
+    train_ckpt : path
+        A training checkpoint (``latest.pt``).
+    out_path : path
+        Destination ``.pt``.
+    """
+    train_ckpt, out_path = Path(train_ckpt), Path(out_path)
+    ckpt = load_training_checkpoint(train_ckpt)
+    cfg = ckpt["config"]
+    losses_csv = train_ckpt.parent / "losses.csv"
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["completion"].items()}
+    weights = {
+        "format": WEIGHTS_FORMAT,
+        "variant": cfg["variant"],
+        "config": cfg,
+        "mean_pixel": ckpt["mean_pixel"],
+        "width": cfg["width"],
+        "resolution": cfg["resolution"],
+        "step": ckpt["step"],
+        "history": ckpt["history"],
+        "final_losses": final_losses(losses_csv) if losses_csv.exists() else {},
+        "state_dict": state,
+    }
+    _atomic_save(weights, out_path)
+    return out_path
+
+
+def plot_losses(csv_path: Path, png_path: Path, config: GLCICConfig) -> Path:
+    """Per-step losses (thin) and a 50-step running mean (thick), phases shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    frame = pd.read_csv(csv_path)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for ax, col, title in zip(axes, ("mse", "d_loss", "adv"),
+                              ("hole MSE (completion net)", "discriminator BCE", "adversarial BCE (phase 3)")):
+        data = frame[["step", col]].dropna()
+        if len(data):
+            ax.plot(data["step"], data[col], lw=0.4, alpha=0.4, color="C0")
+            ax.plot(data["step"], data[col].rolling(50, min_periods=1).mean(), lw=1.5, color="C0")
+        for edge in (config.steps_phase1, config.steps_phase1 + config.steps_phase2):
+            ax.axvline(edge, color="grey", ls="--", lw=0.8)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+    if frame["mse"].notna().any():
+        axes[0].set_yscale("log")
+    fig.suptitle(f"GLCIC {config.variant}: width {config.width}, {config.resolution} px, "
+                 f"Tc={config.steps_phase1}, Td={config.steps_phase2}, T={config.steps_phase3}")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return png_path
+
+
+def resolve_config(config_file: str | Path | None, **overrides: Any) -> GLCICConfig:
+    """Config from a TOML file (or the defaults), then ``overrides`` (None = keep)."""
+    base = load_config(config_file) if config_file else GLCICConfig()
+    return base.with_overrides(**overrides)
