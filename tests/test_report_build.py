@@ -83,11 +83,14 @@ def test_grid_layout_and_automatic_rows(real_run):
 
 
 def test_report_is_deterministic(real_run, tmp_path):
-    opts = ReportOptions(compile=False)
+    opts = ReportOptions(compile=find_engine() is not None)
     build_report(real_run, tmp_path / "a", opts)
     build_report(real_run, tmp_path / "b", opts)
-    for name in ("report.md", "table_image.tex", "table_hole.tex", "table_paired.tex", "paired.csv", "grid.png",
-                 "bar_hole_psnr.png", "area_hole_psnr.png"):
+    names = ["report.md", "table_image.tex", "table_hole.tex", "table_paired.tex", "paired.csv", "grid.png",
+             "bar_hole_psnr.png", "area_hole_psnr.png", "grid.pdf"]
+    if find_engine() is not None and find_engine().endswith("pdflatex"):
+        names.append("report.pdf")
+    for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
@@ -137,9 +140,76 @@ def test_committed_baseline_passes_for_telea_and_fails_for_worsened_variants(tmp
 
 
 @pytest.mark.slow
-def test_committed_baseline_fails_for_patch_without_iterations(tmp_path):
-    out = _baseline_run(tmp_path, ["patch:iters=0"])
-    res = CliRunner().invoke(cli, ["check", str(out), "--baseline", str(BASELINE), "--map", "patch:iters=0", "patch",
-                                   "--allow-missing", "--metrics", "psnr,hole_psnr,ssim,mse"])
+def test_gate_fails_for_patch_without_iterations(tmp_path):
+    # Self-contained (a baseline of `patch` made here), so legitimate changes to patch that
+    # require regenerating results/baseline.json do not break this test of the gate itself.
+    out = tmp_path / "patch-run"
+    run(RunConfig(methods=["patch", "patch:iters=0"], out=out, n=16, metrics=PIXEL, progress=False))
+    baseline = tmp_path / "baseline.json"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["check", str(out), "--baseline", str(baseline), "--update",
+                               "--map", "patch:iters=0", "patch-iters0"]).exit_code == 0
+    data = json.loads(baseline.read_text())
+    data["methods"].pop("patch-iters0")  # the baseline holds the good configuration only
+    baseline.write_text(json.dumps(data))
+    ok = runner.invoke(cli, ["check", str(out), "--baseline", str(baseline)])
+    assert ok.exit_code == 0, ok.output
+    res = runner.invoke(cli, ["check", str(out), "--baseline", str(baseline), "--map", "patch:iters=0", "patch"])
     assert res.exit_code == 1, res.output
     assert "FAIL" in res.output and "patch:iters=0" in res.output
+
+
+def test_set_metrics_join_the_table_and_the_gate(real_run, tmp_path, monkeypatch):
+    import shutil
+
+    from bench.metrics.registry import METRICS, MetricInfo
+
+    for name in ("fid", "kid"):  # until the FID/KID module registers them, stand in with their direction
+        if name not in METRICS:
+            monkeypatch.setitem(METRICS._entries, name, MetricInfo(name, "set", False, lambda *a: 0.0))
+    run_dir = tmp_path / "run"
+    shutil.copytree(real_run, run_dir)
+    sets = {"telea": {"fid": {"value": 40.0, "low": 35.0, "high": 47.0, "details": {"n": 6}},
+                      "kid": {"value": 0.02, "low": 0.01, "high": 0.03, "details": {"n": 6}}},
+            "ns:radius=5": {"fid": {"value": 38.5, "low": 30.0, "high": 45.0, "details": {"n": 6}},
+                            "kid": {"value": 0.03, "low": 0.02, "high": 0.04, "details": {"n": 6}}},
+            "mean": {"fid": {"value": 90.0, "low": None, "high": None, "details": {"n": 6}}}}
+    (run_dir / "set_metrics.json").write_text(json.dumps(sets))
+    build_report(run_dir, tmp_path / "rep", ReportOptions(grid=False, compile=find_engine() is not None))
+    tex = (tmp_path / "rep" / "table_image.tex").read_text()
+    assert r"FID$\downarrow$ & KID$\downarrow$ \\" in tex and "set-level" in tex
+    rows = {line.split(" & ")[0]: line.split(" & ") for line in tex.splitlines() if " & " in line}
+    assert rows[r"ns:radius=5"][5] == r"\textbf{38.50 $\pm$ 7.50}"   # lowest FID, (45 - 30) / 2
+    assert rows["telea"][6].startswith(r"\textbf{0.0200 $\pm$ 0.0100}")  # lowest KID
+    assert rows["mean"][5] == "90.00" and rows["mean"][6].startswith("--")  # no interval; no KID
+
+    baseline = tmp_path / "b.json"
+    reg.write_baseline(baseline, reg.make_baseline(run_dir))
+    data = reg.read_baseline(baseline)
+    assert data["methods"]["telea"]["metrics"]["fid"] == 40.0 and data["tolerances"]["fid"] == {"abs": 0.5, "rel": 0.02}
+    sets["telea"]["fid"]["value"] = 41.0  # allowed: max(0.5, 0.02 * 40) = 0.8
+    (run_dir / "set_metrics.json").write_text(json.dumps(sets))
+    table = reg.compare(run_dir, data).set_index(["method", "metric"])
+    assert table.loc[("telea", "fid"), "status"] == "worse"
+    assert table.loc[("telea", "fid"), "allowed"] == pytest.approx(0.8)
+
+
+def test_failed_outputs_are_reported_not_hidden(real_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(real_run, run_dir)
+    victim = load_run(run_dir).records["image_id"].iloc[0]
+    row = {"method": "mean", "image_id": victim, "status": "error", "error": "RuntimeError: boom", "seconds": 0.1,
+           "mask_area": 0.1, "n_rects": 1, "output": "composited"}
+    with open(run_dir / "records.jsonl", "a") as fh:  # a later row of the same pair is its current state
+        fh.write(json.dumps(row) + "\n")
+    data = load_run(run_dir)
+    fig = grid_figure(data.rundir, data.records, data.methods, [victim])
+    assert fig.axes[3].get_xlabel() == "failed" and fig.axes[1].get_xlabel().startswith("hole PSNR")
+    rep = build_report(run_dir, tmp_path / "rep", ReportOptions(compile=False, grid=False))
+    md = (rep.out / "report.md").read_text()
+    assert "1 failed (method, image) pairs are excluded: mean (1)" in md
+    assert "$n = 5$--$6$ images" in (rep.out / "table_image.tex").read_text()
+    base = reg.make_baseline(real_run)
+    assert reg.failed(reg.compare(run_dir, base))  # one image fewer than the baseline's n

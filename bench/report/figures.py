@@ -131,7 +131,8 @@ def grid_figure(rundir: RunDir, records: pd.DataFrame, methods: list[str], image
             ax.set_xticks([])
             ax.set_yticks([])
             if panel is None:
-                ax.set_facecolor("0.85")
+                # A grey square of the image's size keeps the grid aligned where a method failed.
+                ax.imshow(np.full(target.shape, 0.85, dtype=np.float32), interpolation="nearest")
             elif panel.ndim == 2:
                 ax.imshow(panel, cmap="inferno", vmin=0.0, vmax=0.5, interpolation="nearest")
             else:

@@ -6,6 +6,7 @@ article so a test (and ``bench report``) can prove they compile.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -92,7 +93,8 @@ def metric_table_latex(table: MetricTable, caption: str, label: str) -> str:
 
 def document(fragments: list[str], title: str | None = None) -> str:
     """A minimal compilable article holding the table fragments (booktabs, T1 fonts, 2 cm margins)."""
-    parts = [r"\documentclass{article}", r"\usepackage[T1]{fontenc}",
+    # No trailer ID under pdfTeX: it hashes the scratch folder's path and would change on every build.
+    parts = [r"\ifdefined\pdftrailerid\pdftrailerid{}\fi", r"\documentclass{article}", r"\usepackage[T1]{fontenc}",
              r"\usepackage{booktabs}", r"\usepackage[margin=2cm]{geometry}", r"\begin{document}"]
     if title:
         parts.append(r"\section*{" + escape_latex(title) + "}")
@@ -149,7 +151,9 @@ def compile_pdf(tex: Path, out_dir: Path | None = None, engine: str | None = Non
     with tempfile.TemporaryDirectory(prefix="bench-latex-") as tmp:
         # -halt-on-error with nonstopmode: a broken table fails instead of waiting for input.
         cmd = [engine, "-interaction=nonstopmode", "-halt-on-error", f"-output-directory={tmp}", str(tex.resolve())]
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        # A fixed date makes pdfTeX's timestamps and document ID reproducible (same table, same PDF).
+        env = {**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "0"), "FORCE_SOURCE_DATE": "1"}
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout, env=env)
         pdf = Path(tmp) / (tex.stem + ".pdf")
         if proc.returncode != 0 or not pdf.is_file():
             log = Path(tmp) / (tex.stem + ".log")
