@@ -55,28 +55,33 @@ def test_coarse_hole_covers_every_fine_hole_pixel():
 
 
 def reference_features(image, mask, window):
-    """Straightforward numpy: central differences, then a loop over the box offsets."""
-    grey = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    """Straightforward numpy: (one-sided where needed) differences, then a loop over the box offsets."""
+    grey = image.astype(np.float64) @ np.array([0.2126, 0.7152, 0.0722])
     known = ~mask
     h, w = grey.shape
     out = []
     for axis in (1, 0):
-        g = np.zeros((h, w))
-        ok = np.zeros((h, w), bool)
-        if axis == 1:
-            g[:, 1:-1] = np.abs(grey[:, 2:] - grey[:, :-2]) / 2
-            ok[:, 1:-1] = known[:, 2:] & known[:, :-2]
-        else:
-            g[1:-1] = np.abs(grey[2:] - grey[:-2]) / 2
-            ok[1:-1] = known[2:] & known[:-2]
-        lo = window // 2
+        g_t = grey if axis == 1 else grey.T
+        k_t = known if axis == 1 else known.T
+        rows, cols = np.indices(g_t.shape)
+        before = np.zeros_like(k_t)
+        after = np.zeros_like(k_t)
+        before[:, 1:] = k_t[:, :-1]
+        after[:, :-1] = k_t[:, 1:]
+        lo = np.where(before, cols - 1, cols)
+        hi = np.where(after, cols + 1, cols)
+        ok = k_t & (hi > lo)
+        g = np.abs(g_t[rows, hi] - g_t[rows, lo]) / np.maximum(hi - lo, 1)
+        if axis == 0:
+            g, ok = g.T, ok.T
+        start = window // 2
         pad = window
         gp = np.pad(np.where(ok, g, 0), pad)
         op = np.pad(ok.astype(float), pad)
         s = np.zeros((h, w))
         n = np.zeros((h, w))
-        for dy in range(-lo, window - lo):
-            for dx in range(-lo, window - lo):
+        for dy in range(-start, window - start):
+            for dx in range(-start, window - start):
                 s += gp[pad + dy : pad + dy + h, pad + dx : pad + dx + w]
                 n += op[pad + dy : pad + dy + h, pad + dx : pad + dx + w]
         out.append(np.where(n > 0, s / np.maximum(n, 1), 0))
@@ -125,10 +130,11 @@ def test_auto_levels_hand_computed():
         m[40 : 40 + side, 40 : 40 + side] = True
         return m
 
-    # depth r = ceil(side / 2); L = 1 + ceil(log2(2 r / 7)), capped by a coarsest side >= 28.
-    assert auto_levels(square(6), 7) == 1     # r = 3: 6/7 < 1
-    assert auto_levels(square(14), 7) == 2    # r = 7: log2(2) = 1
-    assert auto_levels(square(20), 7) == 3    # r = 10: ceil(log2(2.86)) = 2
-    assert auto_levels(square(80), 7) == 3    # r = 40 wants 5 levels; 160 -> 80 -> 40 is the cap
-    assert auto_levels(square(80), 7, min_side=10) == 5
+    # depth r = ceil(side / 2); L = max(1, floor(log2(2 r / size))), capped by a coarsest side >= 4 size.
+    assert auto_levels(square(6), 7) == 1     # 6/7 < 1
+    assert auto_levels(square(20), 7) == 1    # log2(20/7) = 1.5
+    assert auto_levels(square(32), 7) == 2    # log2(32/7) = 2.2
+    assert auto_levels(square(80), 7) == 3    # log2(80/7) = 3.5
+    assert auto_levels(square(80), 5) == 4    # log2(16) = 4; 160 -> 20 still >= 20
+    assert auto_levels(square(80), 7, min_side=60) == 2  # 160 -> 80 is the last side >= 60
     assert auto_levels(np.zeros((160, 160), bool), 7) == 1

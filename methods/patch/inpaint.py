@@ -57,7 +57,8 @@ class PatchParams:
         Stop a level when the mean absolute change of the hole's colour values
         falls below this (0.1 grey level of 255 in the article).
     percentile : float
-        Percentile of the patch distances used as sigma of the vote weights.
+        Percentile of the distances of the patches voting for a pixel used as
+        sigma of their weights (per pixel, as in the reference code).
     seed : int
         Seed of every random draw.
     """
@@ -164,22 +165,6 @@ def _chunks(n: int) -> np.ndarray:
     return np.linspace(0, n, parts + 1).round().astype(np.int64)
 
 
-def _weights(d2: np.ndarray, percentile: float, mask: np.ndarray | None = None) -> np.ndarray:
-    """Vote weights ``exp(-d^2 / (2 sigma^2))`` with sigma the given percentile of the distances."""
-    pool = d2 if mask is None else d2[mask]
-    if pool.size == 0:
-        return np.zeros_like(d2)
-    sigma = float(np.percentile(np.sqrt(np.maximum(pool, 0.0)), percentile))
-    if sigma <= 0.0:
-        # Perfect matches only: every exact match votes equally, imperfect ones not at all.
-        w = (d2 <= 0.0).astype(np.float64)
-    else:
-        w = np.exp(-d2 / (2.0 * sigma * sigma))
-    if mask is not None:
-        w = np.where(mask, w, 0.0)
-    return w
-
-
 def _full_counts(lv: Level, h: int) -> np.ndarray:
     height, width = lv.hole.shape
     return K.target_counts(lv.ty, lv.tx, h, height, width, _DUMMY_VALID, False)
@@ -233,10 +218,8 @@ def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> Non
         K.onion_layer_search(lv.data, filled, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx, lv.d2,
                              assigned, layer, h, p.seed, (_STREAM_ONION * 64 + level) * 4096 + 64 * (1 + layer_no),
                              _ONION_PASSES, evals)
-        weights = _weights(lv.d2, p.percentile, assigned)
-        delta = np.zeros(ly.size)
         K.reconstruct(lv.data, ly.astype(np.int64), lx.astype(np.int64), lv.tidx, lv.ny, lv.nx,
-                      weights, h, 3, delta)
+                      lv.d2, assigned, h, p.percentile, 3, np.zeros(ly.size))
         filled |= layer_mask
         remaining &= ~layer_mask
         layer_no += 1
@@ -248,10 +231,11 @@ def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: Pa
     counts = _full_counts(lv, h)
     residuals: list[float] = []
     delta = np.zeros(lv.hole_y.size)
+    everyone = np.ones(lv.ty.size, dtype=bool)
     for it in range(p.iters):
         _search(lv, p, counts, level, it, evals)
-        weights = _weights(lv.d2, p.percentile)
-        K.reconstruct(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, weights, h, 3, delta)
+        K.reconstruct(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2, everyone, h,
+                      p.percentile, 3, delta)
         residuals.append(float(delta.mean()) if delta.size else 0.0)
         if residuals[-1] < p.tol:
             break
@@ -288,9 +272,8 @@ def _upsample(coarse: Level, fine: Level, p: PatchParams, level: int) -> None:
     finite = np.isfinite(parent_d2)
     fill = parent_d2[finite].max() if finite.any() else 1.0
     fine.d2[:] = np.where(ok, parent_d2, fill)
-    weights = _weights(fine.d2, p.percentile)
-    K.reconstruct(fine.data, fine.hole_y, fine.hole_x, fine.tidx, fine.ny, fine.nx, weights, h, 3,
-                  np.zeros(fine.hole_y.size))
+    K.reconstruct(fine.data, fine.hole_y, fine.hole_x, fine.tidx, fine.ny, fine.nx, fine.d2,
+                  np.ones(fine.ty.size, dtype=bool), h, p.percentile, 3, np.zeros(fine.hole_y.size))
 
 
 def _final_pass(lv: Level, p: PatchParams, evals: np.ndarray) -> None:

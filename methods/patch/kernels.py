@@ -27,6 +27,7 @@ from numba import njit, prange
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 BIG = 1e30
+_BLOCK = 64  # pixels per parallel work item in the reconstruction
 
 
 @njit(cache=True, inline="always")
@@ -217,50 +218,82 @@ def patchmatch_pass(data, valid, use_valid, src_ok, ty, tx, tidx, ny, nx, d2, co
 
 
 @njit(cache=True, parallel=True)
-def reconstruct(data, pix_y, pix_x, tidx, ny, nx, weights, h, n_colour, delta):
+def reconstruct(data, pix_y, pix_x, tidx, ny, nx, d2, assigned, h, percentile, n_colour, delta):
     """Weighted-mean reconstruction of the listed pixels, in place.
 
-    Each target patch covering a pixel votes with the value its source has at
-    the same offset, weighted by ``weights[target]``. Sources lie outside the
+    Each assigned target patch covering a pixel votes with the value its source
+    has at the same offset, weighted by ``exp(-d2 / (2 sigma^2))``; sigma is the
+    ``percentile`` of the distances (``sqrt(d2)``) of the votes for that pixel
+    (lower nearest rank), as in the reference code. Sources lie outside the
     hole, so writing hole pixels in place never changes a value being read.
-    ``delta[i]`` receives the mean absolute change of pixel ``i``'s colour.
-    Pixels whose votes all weigh 0 keep their value.
+    ``delta[i]`` receives the mean absolute change of pixel ``i``'s colour;
+    pixels without a vote keep their value.
     """
     height, width, c = data.shape
-    for i in prange(pix_y.shape[0]):
-        y = pix_y[i]
-        x = pix_x[i]
-        acc = np.zeros(c, dtype=np.float64)
-        wsum = 0.0
-        for dy in range(-h, h + 1):
-            qy = y + dy
-            if qy < 0 or qy >= height:
+    side = 2 * h + 1
+    n_pix = pix_y.shape[0]
+    n_blocks = (n_pix + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        # Scratch space once per block of pixels: allocating per pixel inside a
+        # parallel loop costs more than the reconstruction itself.
+        votes = np.empty(side * side, dtype=np.int64)
+        offs = np.empty(side * side, dtype=np.int64)
+        dist = np.empty(side * side, dtype=np.float64)
+        ranked = np.empty(side * side, dtype=np.float64)
+        acc = np.empty(c, dtype=np.float64)
+        for i in range(b * _BLOCK, min(n_pix, (b + 1) * _BLOCK)):
+            y = pix_y[i]
+            x = pix_x[i]
+            n = 0
+            for dy in range(-h, h + 1):
+                qy = y + dy
+                if qy < 0 or qy >= height:
+                    continue
+                for dx in range(-h, h + 1):
+                    qx = x + dx
+                    if qx < 0 or qx >= width:
+                        continue
+                    j = tidx[qy, qx]
+                    if j < 0 or not assigned[j]:
+                        continue
+                    votes[n] = j
+                    offs[n] = (dy + h) * side + (dx + h)
+                    dist[n] = d2[j]
+                    # Insertion into the sorted list of this pixel's distances.
+                    k = n
+                    while k > 0 and ranked[k - 1] > d2[j]:
+                        ranked[k] = ranked[k - 1]
+                        k -= 1
+                    ranked[k] = d2[j]
+                    n += 1
+            delta[i] = 0.0
+            if n == 0:
                 continue
-            for dx in range(-h, h + 1):
-                qx = x + dx
-                if qx < 0 or qx >= width:
-                    continue
-                j = tidx[qy, qx]
-                if j < 0:
-                    continue
-                w = weights[j]
+            s2 = ranked[int(np.floor(percentile / 100.0 * (n - 1)))]
+            acc[:] = 0.0
+            wsum = 0.0
+            for v in range(n):
+                if s2 > 0.0:
+                    w = np.exp(-dist[v] / (2.0 * s2))
+                else:
+                    # Perfect matches only: exact copies vote equally, others not at all.
+                    w = 1.0 if dist[v] <= 0.0 else 0.0
                 if w <= 0.0:
                     continue
-                sy = ny[j] - dy
-                sx = nx[j] - dx
+                j = votes[v]
+                sy = ny[j] - (offs[v] // side - h)
+                sx = nx[j] - (offs[v] % side - h)
                 wsum += w
                 for ch in range(c):
                     acc[ch] += w * data[sy, sx, ch]
-        if wsum > 0.0:
-            change = 0.0
-            for ch in range(c):
-                v = acc[ch] / wsum
-                if ch < n_colour:
-                    change += abs(v - data[y, x, ch])
-                data[y, x, ch] = v
-            delta[i] = change / n_colour
-        else:
-            delta[i] = 0.0
+            if wsum > 0.0:
+                change = 0.0
+                for ch in range(c):
+                    val = acc[ch] / wsum
+                    if ch < n_colour:
+                        change += abs(val - data[y, x, ch])
+                    data[y, x, ch] = val
+                delta[i] = change / n_colour
 
 
 @njit(cache=True, parallel=True)

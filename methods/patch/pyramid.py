@@ -12,18 +12,24 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# Burt & Adelson's 5-tap binomial kernel: the usual Gaussian (sigma ~ 1) for a
-# factor-2 pyramid.
-KERNEL = np.array([1.0, 4.0, 6.0, 4.0, 1.0], dtype=np.float64) / 16.0
+def gaussian_kernel(size: int = 3, sigma: float = 1.5) -> np.ndarray:
+    """Normalised 1-D Gaussian taps (the reference code filters with 3 taps, sigma 1.5)."""
+    x = np.arange(size, dtype=np.float64) - size // 2
+    k = np.exp(-x * x / (2.0 * sigma * sigma))
+    return k / k.sum()
 
-# A coarse pixel is a hole pixel when more than this share of its filter weight
-# falls on the hole. The value is below the weight a single diagonal child
-# carries (1/16), so every fine hole pixel has a hole parent and the shift map
-# can always be upsampled from a coarse hole pixel.
-HOLE_SHARE = 0.05
 
-# Luma weights (ITU-R BT.601) for the grey image the texture features use.
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+KERNEL = gaussian_kernel()
+
+# A coarse pixel is a hole pixel as soon as any of its filter taps falls on the
+# hole (the reference code re-binarises the filtered mask this way). Every fine
+# hole pixel then has a hole parent, and no known coarse pixel mixes in a
+# blanked value.
+HOLE_SHARE = 0.0
+
+# Luma weights (ITU-R BT.709, as in the reference code) for the grey image of
+# the texture features.
+LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
 @njit(cache=True, parallel=True)
@@ -79,7 +85,7 @@ def downsample(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndar
         float32 ``ceil(H/2) x ceil(W/2) x C``: the Gaussian-weighted mean of the
         known pixels around each even-indexed pixel (0 where none is known).
     coarse_mask : np.ndarray
-        bool, True where more than ``HOLE_SHARE`` of the filter weight is on the hole.
+        bool, True where any filter tap falls on the hole.
     """
     coarse, share = _downsample(np.ascontiguousarray(image, dtype=np.float32),
                                 np.ascontiguousarray(~mask), KERNEL)
@@ -139,8 +145,10 @@ def _box_mean(values, ok, size):
 
 @njit(cache=True)
 def _abs_gradients(grey, known):
-    # Central differences, defined only where both neighbours are known and in
-    # the image: a difference across the hole border would mix in blanked zeros.
+    # Central differences; where a neighbour is outside the image or in the
+    # hole, the centre pixel stands in for it (a one-sided difference, as the
+    # reference code does at the image border). Undefined when the centre is in
+    # the hole or both neighbours are unavailable: blanked values never enter.
     h, w = grey.shape
     gx = np.zeros((h, w), dtype=np.float32)
     gy = np.zeros((h, w), dtype=np.float32)
@@ -148,11 +156,17 @@ def _abs_gradients(grey, known):
     oky = np.zeros((h, w), dtype=np.bool_)
     for y in range(h):
         for x in range(w):
-            if 0 < x < w - 1 and known[y, x - 1] and known[y, x + 1]:
-                gx[y, x] = abs(grey[y, x + 1] - grey[y, x - 1]) * 0.5
+            if not known[y, x]:
+                continue
+            x0 = x - 1 if x > 0 and known[y, x - 1] else x
+            x1 = x + 1 if x < w - 1 and known[y, x + 1] else x
+            if x1 > x0:
+                gx[y, x] = abs(grey[y, x1] - grey[y, x0]) / (x1 - x0)
                 okx[y, x] = True
-            if 0 < y < h - 1 and known[y - 1, x] and known[y + 1, x]:
-                gy[y, x] = abs(grey[y + 1, x] - grey[y - 1, x]) * 0.5
+            y0 = y - 1 if y > 0 and known[y - 1, x] else y
+            y1 = y + 1 if y < h - 1 and known[y + 1, x] else y
+            if y1 > y0:
+                gy[y, x] = abs(grey[y1, x] - grey[y0, x]) / (y1 - y0)
                 oky[y, x] = True
     return gx, gy, okx, oky
 
@@ -173,7 +187,9 @@ def texture_features(image: np.ndarray, mask: np.ndarray, window: int) -> np.nda
     -------
     np.ndarray
         float32 ``H x W x 2``: mean of ``|dI/dx|`` and of ``|dI/dy|`` over the
-        defined gradients in the box (0 where none is defined).
+        defined gradients in the box (0 where none is defined). Gradients are
+        central differences of the BT.709 grey image, one-sided next to the
+        image border or the hole, undefined on the hole.
     """
     if window < 1:
         raise ValueError(f"texture feature window must be >= 1, got {window}")
@@ -192,12 +208,13 @@ def erosion_depth(mask: np.ndarray) -> int:
 
 
 def auto_levels(mask: np.ndarray, size: int, min_side: int | None = None) -> int:
-    """Number of pyramid levels for a hole, following Newson et al.
+    """Number of pyramid levels for a hole, following Newson et al.'s reference code.
 
-    The coarsest level should shrink the hole to about one patch: with an erosion
-    depth ``r``, ``L = 1 + ceil(log2(2 r / size))``. The count is capped so that
-    the coarsest image keeps a side of at least ``min_side`` (default ``4 * size``);
-    below that there are too few source patches to copy from.
+    With an erosion depth ``r`` (so a hole about ``2 r`` wide), the coarsest
+    level should shrink the hole to about one patch: ``L = floor(log2(2 r / size))``,
+    at least 1. The count is also capped so that the coarsest image keeps a side
+    of at least ``min_side`` (default ``4 * size``): below that there are too
+    few source patches to copy from.
 
     Parameters
     ----------
@@ -214,7 +231,7 @@ def auto_levels(mask: np.ndarray, size: int, min_side: int | None = None) -> int
         At least 1.
     """
     depth = erosion_depth(mask)
-    want = 1 + max(0, math.ceil(math.log2(2.0 * depth / size))) if depth > 0 else 1
+    want = max(1, math.floor(math.log2(2.0 * depth / size))) if depth > 0 else 1
     min_side = 4 * size if min_side is None else min_side
     cap, side = 1, min(mask.shape)
     while (side + 1) // 2 >= min_side:
