@@ -146,7 +146,7 @@ class GLCICConfig:
                 ok = isinstance(value, type(default))
             elif isinstance(default, float):
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-                value = float(value)
+                value = float(value) if ok else value
             else:
                 ok = isinstance(value, int) and not isinstance(value, bool)
             if not ok:

@@ -66,10 +66,6 @@ def _make_optimizer(config: GLCICConfig, params) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=config.lr)
 
 
-class StopTraining(Exception):
-    """Raised by a step callback to end a run early (tests use it to simulate a kill)."""
-
-
 class Trainer:
     """One GLCIC training run in one output directory.
 
@@ -221,8 +217,11 @@ class Trainer:
         out: dict[str, float] = {"mse": float("nan"), "adv": float("nan"), "d_loss": float("nan"),
                                  "d_real": float("nan"), "d_fake": float("nan")}
         if phase == 2:
+            # The completion net is fixed in phase 2, batch-norm statistics included.
+            self.C.eval()
             with torch.no_grad():
                 pred = self.C(x)
+            self.C.train()
         else:
             pred = self.C(x)
         if phase in (2, 3):
@@ -307,9 +306,11 @@ class Trainer:
                     self._save("phase1.pt")
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.total_steps:
                     self._save("latest.pt")
-                    if self.rank == 0:
+                    if self.rank == 0 and self.step % (10 * cfg.ckpt_every) == 0:
                         self.plot()
         bar.close()
+        if self.rank == 0:
+            self.plot()
         if self.step < cfg.total_steps:
             return None
         if self.rank == 0:
