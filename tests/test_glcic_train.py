@@ -13,6 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from conftest import CELEBA_ROOT, needs_celeba
 from methods.glcic.config import load_config
 from methods.glcic.train import Trainer, export_weights, load_training_checkpoint
 
@@ -138,6 +139,48 @@ def test_exported_weights_are_fp16_with_metadata(tmp_path):
     assert set(ckpt["final_losses"]) == {"mse", "adv", "d_loss", "d_real", "d_fake"}
     assert set(ckpt["history"]["wall_s"]) == {"1", "2", "3"}
     assert export_weights(tmp_path / "latest.pt", tmp_path / "again.pt").exists()
+    card = (tmp_path / "glcic-full.md").read_text()
+    for fact in ("Tc=3", "Td=2", "T=2", "hubble-000", "width multiplier | 0.125", "builtin"):
+        assert fact in card, fact
+
+
+def _folder_of_pngs(root: Path, n: int) -> Path:
+    from PIL import Image
+
+    from bench.data import get_source
+    from bench.images import to_uint8
+
+    root.mkdir()
+    for sample in get_source("builtin", split="train", size=90).take(n)[0]:
+        Image.fromarray(to_uint8(sample.image)).save(root / f"{sample.id}.png")
+    return root
+
+
+def test_trains_on_a_folder_dataset_through_the_cli(tmp_path):
+    from bench.cli import cli
+
+    root = _folder_of_pngs(tmp_path / "imgs", 4)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "--config", str(TINY), "--dataset", "folder", "--data-root",
+                                      str(root), "--steps-phase1", "2", "--steps-phase2", "1",
+                                      "--steps-phase3", "1", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    ckpt = load_training_checkpoint(out / "latest.pt")
+    assert ckpt["history"]["data"]["dataset"] == "folder" and ckpt["history"]["data"]["n_ids"] == 4
+
+
+@needs_celeba
+def test_trains_on_celeba_train_ids(tmp_path):
+    from bench.cli import cli
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["train", "--config", str(TINY), "--dataset", "celeba", "--data-root",
+                                      str(CELEBA_ROOT), "--steps-phase1", "2", "--steps-phase2", "1",
+                                      "--steps-phase3", "1", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    data = load_training_checkpoint(out / "latest.pt")["history"]["data"]
+    assert data["dataset"] == "celeba" and data["split"] == "train"
+    assert int(data["last_id"]) <= 162770  # the official train range
 
 
 def test_cli_trains_and_saves_resolved_config(tmp_path):

@@ -314,7 +314,11 @@ class Trainer:
         if self.step < cfg.total_steps:
             return None
         if self.rank == 0:
-            return export_weights(self.out_dir / "latest.pt", self.out_dir / f"glcic-{cfg.variant}.pt")
+            from methods.glcic.card import write_card
+
+            weights = export_weights(self.out_dir / "latest.pt", self.out_dir / f"glcic-{cfg.variant}.pt")
+            write_card(weights)
+            return weights
         return None
 
 

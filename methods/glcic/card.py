@@ -1,0 +1,80 @@
+"""Model cards: a Markdown description written beside each exported GLCIC checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from methods.glcic.networks import CompletionNet, count_parameters
+
+
+def render_card(weights: dict[str, Any], name: str, notes: str = "") -> str:
+    """Markdown card of a loaded weights file (see ``methods.glcic.inference.load_weights``).
+
+    Parameters
+    ----------
+    weights : dict
+        The exported checkpoint (metadata + state dict).
+    name : str
+        Title, e.g. the registry name or file name.
+    notes : str
+        Extra Markdown appended (e.g. scores measured with ``bench run``).
+    """
+    cfg, hist = weights["config"], weights["history"]
+    data = hist.get("data", {})
+    wall = hist.get("wall_s", {})
+    total_wall = sum(float(v) for v in wall.values())
+    params = count_parameters(CompletionNet(float(weights["width"])))
+    losses = weights.get("final_losses", {})
+    loss_text = ", ".join(f"{k} {v:.4g}" for k, v in losses.items()) or "n/a"
+    if data.get("dataset") == "builtin":
+        data_line = (f"`builtin` dataset, split `{data.get('split')}` (photos: "
+                     f"{', '.join(data.get('photos', []))}; {data.get('n_ids')} crops, ids "
+                     f"`{data.get('first_id')}` ... `{data.get('last_id')}`), disjoint from the "
+                     "builtin test photos")
+    else:
+        data_line = (f"`{data.get('dataset')}` split `{data.get('split')}` at `{data.get('root', cfg['data_root'])}`: "
+                     f"{data.get('n_ids')} ids, `{data.get('first_id')}` ... `{data.get('last_id')}`")
+    branched = hist.get("init_from")
+    lines = [
+        f"# {name}",
+        "",
+        f"GLCIC completion network (Iizuka et al. 2017) trained with the **{cfg['variant']}** "
+        "discriminator" + (" (global + local branches)." if cfg["variant"] == "full" else " branch only."),
+        "",
+        "| | |",
+        "|---|---|",
+        f"| width multiplier | {cfg['width']} ({params:,} parameters; the paper's width 1.0 has 6,072,131) |",
+        f"| training crops | {cfg['resolution']} px random crops of {cfg['load_size']} px images, random flips |",
+        f"| holes | one rectangle, sides {cfg['hole_min']}-{cfg['hole_max']} px; local patch {cfg['local_size']} px |",
+        f"| steps | phase 1 (MSE) Tc={cfg['steps_phase1']}, phase 2 (D only) Td={cfg['steps_phase2']}, "
+        f"phase 3 (joint, alpha={cfg['alpha']}) T={cfg['steps_phase3']}; batch {cfg['batch_size']}"
+        f"{' per process x ' + str(hist.get('world_size')) if hist.get('world_size', 1) > 1 else ''} |",
+        f"| optimiser | {cfg['optimizer']} (lr {cfg['lr']}, rho {cfg['rho']}) |",
+        f"| data | {data_line} |",
+        f"| mean pixel (hole fill) | {', '.join(f'{v:.4f}' for v in weights['mean_pixel'])} |",
+        f"| seed | {cfg['seed']} |",
+        f"| step wall time | phase 1 {float(wall.get('1', 0)) / 60:.1f} min, phase 2 {float(wall.get('2', 0)) / 60:.1f} min, "
+        f"phase 3 {float(wall.get('3', 0)) / 60:.1f} min (total {total_wall / 60:.1f} min) |",
+        f"| hardware | {hist.get('hardware', 'unknown')} |",
+        f"| final losses (mean of last 100 steps) | {loss_text} |",
+    ]
+    if branched:
+        lines += ["", f"Phases 2 and 3 were branched from the phase-1 checkpoint `{branched}` "
+                  "(phase 1 has no discriminator, so it is shared by the three variants; its "
+                  "wall time is included above)."]
+    if notes:
+        lines += ["", notes.strip()]
+    return "\n".join(lines) + "\n"
+
+
+def write_card(weights_path: str | Path, card_path: str | Path | None = None, name: str | None = None,
+               notes: str = "") -> Path:
+    """Render the card of ``weights_path`` to ``card_path`` (default: same name, ``.md``)."""
+    weights_path = Path(weights_path)
+    weights = torch.load(weights_path, map_location="cpu", weights_only=True)
+    card_path = Path(card_path) if card_path else weights_path.with_suffix(".md")
+    card_path.write_text(render_card(weights, name or weights_path.stem, notes))
+    return card_path
