@@ -209,3 +209,11 @@ def test_torchrun_two_processes_gloo(tmp_path):
     ckpt = load_training_checkpoint(out / "latest.pt")
     assert ckpt["step"] == 7 and ckpt["history"]["world_size"] == 2
     assert len(_rows(out / "losses.csv")) == 1 + 7  # only rank 0 logs
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")
+def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):
+    with pytest.raises(RuntimeError, match="--device cuda"):
+        Trainer(load_config(TINY), tmp_path, device="cuda")
+    with pytest.raises(ValueError, match="'tpu'"):
+        Trainer(load_config(TINY), tmp_path, device="tpu")
