@@ -27,7 +27,7 @@ def test_timing_masks_cover_about_a_fifth_and_are_seeded():
 def test_bench_time_prints_a_row_per_method_and_size(tmp_path):
     out = tmp_path / "t.json"
     result = CliRunner().invoke(cli, ["time", "--methods", "mean,telea", "--sizes", "32,48", "--n", "2",
-                                      "--json", str(out)])
+                                      "--threads", "1", "--json", str(out)])
     assert result.exit_code == 0, result.output
     rows = json.loads(out.read_text())
     assert [(r["spec"], r["size"], r["n"]) for r in rows] == [
@@ -35,6 +35,7 @@ def test_bench_time_prints_a_row_per_method_and_size(tmp_path):
     for r in rows:
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
         assert 0 < r["rss_after_warmup_mb"] <= r["peak_rss_mb"]
+        assert r["threads"] == 1
     assert result.output.count("| mean |") == 2 and "median s/image" in result.output
 
 

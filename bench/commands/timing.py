@@ -160,11 +160,13 @@ def measure(spec: str, inputs: dict[str, np.ndarray], progress: bool = True) -> 
         "hole_px_median": float(np.median(holes)),
         "ms_per_khole": float(np.median(times_a / np.array(holes)) * 1e6),
         "warmup_s": warmup_s, "import_s": import_s,
+        "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
         "rss_after_warmup_mb": rss_after_warmup, "peak_rss_mb": _peak_rss_mb(),
     }
 
 
-def run_worker(spec: str, size: int, n: int, seed: int, cold: bool = False, progress: bool = True) -> dict:
+def run_worker(spec: str, size: int, n: int, seed: int, cold: bool = False, progress: bool = True,
+               threads: int | None = None) -> dict:
     """Run :func:`measure` in a fresh Python process and return its result.
 
     Parameters
@@ -172,8 +174,12 @@ def run_worker(spec: str, size: int, n: int, seed: int, cold: bool = False, prog
     cold : bool
         Point numba at an empty cache directory, so the warm-up time is the
         full JIT compilation rather than a cache load.
+    threads : int, optional
+        Numba threads in the worker (``NUMBA_NUM_THREADS``); default: all cores.
     """
     env = dict(os.environ)
+    if threads is not None:
+        env["NUMBA_NUM_THREADS"] = str(threads)
     with tempfile.TemporaryDirectory(prefix="bench-time-") as tmp:
         if cold:
             env["NUMBA_CACHE_DIR"] = tmp
@@ -191,12 +197,13 @@ def run_worker(spec: str, size: int, n: int, seed: int, cold: bool = False, prog
 
 def format_table(rows: list[dict]) -> str:
     """Markdown table of timing results."""
-    head = ("| method | size | n | median s/image | min-max s | hole px | ms / 1k hole px "
+    head = ("| method | size | n | threads | median s/image | min-max s | hole px | ms / 1k hole px "
             "| JIT warm-up s | peak RSS MB | RSS after warm-up MB |")
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
         lines.append(
-            f"| {r['spec']} | {r['size']} | {r['n']} | {r['median_s']:.3f} | {r['min_s']:.3f}-{r['max_s']:.3f} "
+            f"| {r['spec']} | {r['size']} | {r['n']} | {r['threads']} | {r['median_s']:.3f} "
+            f"| {r['min_s']:.3f}-{r['max_s']:.3f} "
             f"| {r['hole_px_median']:.0f} | {r['ms_per_khole']:.2f} | {r['warmup_s']:.2f} "
             f"| {r['peak_rss_mb']:.0f} | {r['rss_after_warmup_mb']:.0f} |")
     return "\n".join(lines)
@@ -220,13 +227,18 @@ def _int_list(ctx, param, value: str) -> list[int]:
 @click.option("--n", default=10, show_default=True, type=click.IntRange(1), help="Images per size.")
 @click.option("--seed", default=0, show_default=True, help="Mask seed.")
 @click.option("--cold", is_flag=True, help="Empty JIT cache: warm-up = full numba compilation.")
+@click.option("--threads", default=None, type=click.IntRange(1),
+              help="Numba threads per worker [default: all cores].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the results to this JSON file.")
-def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, json_path: str | None) -> None:
+def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, threads: int | None,
+             json_path: str | None) -> None:
     """Median seconds per image, JIT warm-up and peak memory of methods on builtin crops.
 
     Every image gets 1-3 seeded rectangles covering 20 % +- 3 % of it. Each
-    (method, size) runs in its own process.
+    (method, size) runs in its own process. Timings share the machine with
+    whatever else runs: on a busy machine compare with --threads 1 as well,
+    since parallel regions stall when a core is taken by another process.
     """
     import methods
 
@@ -241,7 +253,7 @@ def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, json_p
     rows = []
     for spec in spec_list:
         for size in sizes:
-            rows.append(run_worker(spec, size, n, seed, cold=cold))
+            rows.append(run_worker(spec, size, n, seed, cold=cold, threads=threads))
     click.echo(format_table(rows))
     if json_path:
         with open(json_path, "w") as fh:
