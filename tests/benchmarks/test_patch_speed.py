@@ -29,7 +29,7 @@ def _pair(size, image_id):
 @pytest.fixture(scope="module")
 def patch_method():
     m = methods.create("patch")
-    m.inpaint(*_pair(64, "coffee-000"))  # JIT warm-up (compile or cache load) is not timed
+    m.inpaint(*_pair(96, "coffee-000"))  # JIT warm-up (compile or cache load) is not timed
     return m
 
 
