@@ -9,7 +9,6 @@ command skips every finished row.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,10 +22,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from bench.data import Sample, get_source
+from bench.data import Sample
 from bench.images import ContractError, blank_hole, check_image, composite
-from bench.masks import Rect, make_mask, manifest
+from bench.masks import Rect
 from bench.metrics import SetMetricContext, all_metrics, evaluate_image, get_metric
+from bench.protocol import ids_hash, load_protocol
 from bench.rundir import RunDir, atomic_write_json, atomic_write_text, write_png
 from bench.summary import summarize, to_markdown
 
@@ -116,10 +116,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _ids_hash(ids: list[str]) -> str:
-    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
-
-
 # ---------------------------------------------------------------- method execution
 
 _WORKER_METHOD = None
@@ -145,8 +141,19 @@ def _timed_call(method, image: np.ndarray, mask: np.ndarray):
         return None, time.perf_counter() - start, f"{type(err).__name__}: {err}"
 
 
-def _execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int) -> Iterator:
-    """Yield ``(sample, mask, output or None, seconds, error or None)`` for each pending image."""
+def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int = 1) -> Iterator:
+    """Run a method on (sample, mask) pairs, with the hole blanked before each call.
+
+    Batched methods get ``method.batch_size`` images per call; parallel-safe ones
+    run in ``jobs`` worker processes; an exception is caught and returned as text so
+    one bad image never ends a run.
+
+    Yields
+    ------
+    tuple
+        ``(sample, mask, output or None, seconds per image, error text or None)``,
+        in completion order (which is input order unless ``jobs > 1``).
+    """
     if method.batch_size > 1:
         for start in range(0, len(todo), method.batch_size):
             chunk = todo[start : start + method.batch_size]
@@ -177,8 +184,17 @@ def _execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int
             yield sample, mask, out, seconds, err
 
 
-def _record(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, seconds: float,
-            err: str | None, metrics) -> tuple[dict[str, Any], np.ndarray | None]:
+def score(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, seconds: float,
+          err: str | None, metrics) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Check a method's output, composite the known pixels back and compute the metrics.
+
+    Returns
+    -------
+    row : dict
+        The record row (``status`` "error" with the reason when the output broke the contract).
+    final : np.ndarray or None
+        The composited image, None on error.
+    """
     row: dict[str, Any] = {"method": spec, "image_id": sample.id, "status": "ok", "error": None,
                            "seconds": seconds, "mask_area": float(mask.mean()), "n_rects": len(rects),
                            "output": "composited"}
@@ -242,22 +258,10 @@ def run(cfg: RunConfig) -> RunResult:
     if len(set(specs)) != len(specs):
         raise ValueError(f"a method is listed twice: {', '.join(specs)}")
 
-    source = get_source(cfg.dataset, cfg.data_root, split=cfg.split, size=cfg.size)
-
-    def warn_skip(err):
-        log.warning("skipping %s", err)
-
-    samples, skipped = source.take(cfg.n, on_skip=warn_skip)
-    if not samples:
-        raise RuntimeError(f"no usable images in {cfg.dataset} ({len(skipped)} skipped)")
-    if cfg.n is not None and len(samples) < cfg.n:
-        log.warning("only %d usable images in %s (asked for %d)", len(samples), cfg.dataset, cfg.n)
-
-    masks = {s.id: make_mask(cfg.seed, s.id, s.image.shape[:2], cfg.mask_family) for s in samples}
-    mask_manifest = manifest(cfg.seed, cfg.mask_family, masks)
+    proto = load_protocol(cfg.dataset, cfg.data_root, cfg.split, cfg.size, cfg.n, cfg.seed, cfg.mask_family)
+    samples, skipped, masks = proto.samples, proto.skipped, proto.masks
+    mask_manifest, identity = proto.manifest, proto.identity
     ids = [s.id for s in samples]
-    identity = {"dataset": source.describe(), "n": len(samples), "seed": cfg.seed,
-                "mask_family": cfg.mask_family, "ids_sha256": _ids_hash(ids)}
     _check_resumable(rundir, mask_manifest, identity)
 
     old_methods = rundir.read_json(rundir.config).get("methods", []) if rundir.config.is_file() else []
@@ -286,8 +290,8 @@ def run(cfg: RunConfig) -> RunResult:
             if not todo:
                 continue
             bar = tqdm(total=len(todo), desc=spec, unit="img", disable=not cfg.progress, leave=True)
-            for sample, mask, out, seconds, err in _execute(method, spec, todo, cfg.jobs):
-                row, final = _record(spec, sample, mask, masks[sample.id][1], out, seconds, err, image_metrics)
+            for sample, mask, out, seconds, err in execute(method, spec, todo, cfg.jobs):
+                row, final = score(spec, sample, mask, masks[sample.id][1], out, seconds, err, image_metrics)
                 if final is not None:
                     write_png(rundir.output_path(spec, sample.id), final)
                 else:
@@ -346,7 +350,7 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
     for spec in specs:
         ids = [s.id for s in samples if (spec, s.id) in ok_ids]
         # Fingerprint the outputs so a resumed run recomputes only what changed.
-        fingerprint = _ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids])
+        fingerprint = ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids])
         results[spec] = {}
         for metric in metrics:
             key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
@@ -360,7 +364,7 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
             fake = [rundir.load_output(spec, i) for i in ids]
             # Compare like with like: the real set is restricted to the images the method completed.
             real_subset = [real[i] for i in ids]
-            ctx.reference_key = {**identity, "ids_sha256": _ids_hash(ids)}
+            ctx.reference_key = {**identity, "ids_sha256": ids_hash(ids)}
             res = metric.fn(real_subset, fake, ctx)
             entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
             results[spec][metric.name] = entry
