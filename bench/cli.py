@@ -14,6 +14,7 @@ COMMANDS = {
     "time": "bench.commands.timing:time_cmd",
     "report": "bench.commands.report:report",
     "check": "bench.commands.check:check",
+    "ablate": "bench.commands.ablate:ablate",
 }
 
 

@@ -1,0 +1,175 @@
+"""Channel removal (the study's Table 4) and the identity-layer experiment.
+
+For each requested layer and channel the sweep builds the registry variant
+``BASE:drop=convL.C`` (a forward hook zeroes that output channel; no network is
+copied), inpaints the protocol's images and re-measures FID and the per-image
+metrics against the baseline ``BASE``. Reference features and the baseline are
+computed once; each channel's row is appended to ``channels_convL.csv`` so the
+sweep resumes after an interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.ablate.sweep import Measurement, ResultsCSV, Sweep
+from bench.rundir import atomic_write_json
+from methods.registry import canonical_spec, create, parse_spec
+
+log = logging.getLogger("bench")
+STUDY_LAYERS = (1, 2, 3, 4, 10, 14, 15, 16)
+
+
+def variant(base: str, **options: str) -> str:
+    """``base`` with extra registry options, e.g. ``variant("iizuka", drop="conv1.44")``."""
+    name, opts = parse_spec(base)
+    clash = set(opts) & set(options)
+    if clash:
+        raise ValueError(f"base spec {base!r} already sets {', '.join(sorted(clash))}")
+    return canonical_spec(name, {**opts, **options})
+
+
+def layer_width(base: str, layer: str) -> int:
+    """Output channels of ``layer`` in the base method's network."""
+    from methods.glcic.hooks import layer_channels
+
+    method = create(base)
+    if not hasattr(method, "model"):
+        raise ValueError(f"{base}: channel ablation needs a CNN method with a completion network")
+    return layer_channels(method.model, layer)
+
+
+def parse_channels(text: str, width: int) -> list[int]:
+    """``"all"`` or a comma list of channel indices (checked against ``width``)."""
+    if text.strip().lower() == "all":
+        return list(range(width))
+    chans = sorted({int(c) for c in text.split(",") if c.strip()})
+    bad = [c for c in chans if not 0 <= c < width]
+    if bad:
+        raise ValueError(f"channels {bad} outside 0..{width - 1}")
+    return chans
+
+
+def baseline(sweep: Sweep, base: str) -> dict[str, Any]:
+    """The unmodified method's measurement, cached in ``baseline.json``."""
+    path = sweep.out / "baseline.json"
+    if path.is_file():
+        cached = json.loads(path.read_text())
+        if cached.get("key") == json.loads(json.dumps({**sweep.key, "base": base})):
+            return cached
+    m = sweep.measure(create(base))
+    result = {"key": {**sweep.key, "base": base}, **m.row()}
+    atomic_write_json(path, result)
+    return result
+
+
+def sweep_channels(sweep: Sweep, base: str, layers: list[int], channels: str = "all") -> dict[str, Any]:
+    """Zero each channel of each layer in turn and measure.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        Protocol, extractor and output directory.
+    base : str
+        Method spec without ``drop`` (e.g. ``iizuka`` or ``iizuka:ckpt=PATH``).
+    layers : list of int
+        Layer numbers (``1`` means ``conv1``).
+    channels : str
+        ``"all"`` or comma-separated channel indices.
+
+    Returns
+    -------
+    dict
+        ``baseline`` (its row), ``layers`` ({layer: list of rows}) and ``flagged``
+        (rows whose FID lies outside the baseline's interval).
+    """
+    from tqdm import tqdm
+
+    base_row = baseline(sweep, base)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for number in layers:
+        layer = f"conv{number}"
+        chans = parse_channels(channels, layer_width(base, layer))
+        table = ResultsCSV(sweep.out / f"channels_{layer}.csv", key="channel")
+        done = table.done()
+        todo = [c for c in chans if str(c) not in done]
+        for c in tqdm(todo, desc=f"{layer} channels", unit="ch", disable=not sweep.progress):
+            start = time.perf_counter()
+            m: Measurement = sweep.measure(create(variant(base, drop=f"{layer}.{c}")))
+            row = {"layer": layer, "channel": c, **m.row(), "fid_delta": m.fid - base_row["fid"],
+                   "channel_seconds": time.perf_counter() - start}
+            table.append(row)
+        results[layer] = [r for r in table.rows() if int(r["channel"]) in chans]
+    flagged = [r for rows in results.values() for r in rows
+               if not base_row["fid_low"] <= float(r["fid"]) <= base_row["fid_high"]]
+    return {"baseline": base_row, "layers": results, "flagged": flagged}
+
+
+def sweep_identity(sweep: Sweep, base: str, layers: list[int]) -> dict[str, Any]:
+    """Replace each layer by the identity (where shapes allow) and measure.
+
+    Layers whose shapes do not allow it are reported with the reason instead of a score.
+    """
+    base_row = baseline(sweep, base)
+    table = ResultsCSV(sweep.out / "identity.csv", key="layer")
+    done = table.done()
+    skipped: dict[str, str] = {}
+    for number in layers:
+        layer = f"conv{number}"
+        if layer in done:
+            continue
+        try:
+            method = create(variant(base, identity=layer))
+        except ValueError as err:
+            skipped[layer] = str(err)
+            continue
+        m = sweep.measure(method)
+        table.append({"layer": layer, **m.row(), "fid_delta": m.fid - base_row["fid"]})
+    return {"baseline": base_row, "rows": table.rows(), "not_applicable": skipped}
+
+
+def channel_figure(result: dict[str, Any], path_stem: Path) -> list[Path]:
+    """The study's Table 4 figure: FID per removed channel, one panel per layer.
+
+    The baseline FID is a horizontal line with its interval shaded; channels
+    outside the interval are marked.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = list(result["layers"])
+    cols = min(4, len(layers))
+    rows = int(np.ceil(len(layers) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    base = result["baseline"]
+    for ax, layer in zip(axes.flat, layers):
+        data = result["layers"][layer]
+        ch = np.array([int(r["channel"]) for r in data])
+        fid = np.array([float(r["fid"]) for r in data])
+        ax.axhspan(base["fid_low"], base["fid_high"], color="0.85", label="baseline 95 % interval")
+        ax.axhline(base["fid"], color="k", lw=1, label="baseline")
+        ax.plot(ch, fid, ".", ms=4, color="tab:blue")
+        out = (fid < base["fid_low"]) | (fid > base["fid_high"])
+        ax.plot(ch[out], fid[out], "o", mfc="none", color="tab:red", ms=7, label="outside interval")
+        ax.set_title(layer)
+        ax.set_xlabel("channel zeroed")
+        ax.set_ylabel("FID")
+    for ax in list(axes.flat)[len(layers):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    written = []
+    for suffix in (".png", ".pdf"):
+        target = Path(str(path_stem) + suffix)
+        fig.savefig(target, dpi=150)
+        written.append(target)
+    plt.close(fig)
+    return written

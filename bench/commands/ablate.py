@@ -1,0 +1,150 @@
+"""``bench ablate``: the study's discriminator table and channel-removal sweep."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import numpy as np
+
+_data_options = [
+    click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"])),
+    click.option("--data-root", type=click.Path(file_okay=False), default=None),
+    click.option("--split", default="test", show_default=True),
+    click.option("--size", default=160, show_default=True),
+    click.option("--n", "n", default=32, show_default=True, help="Number of images."),
+    click.option("--masks", "mask_family", default="rects", show_default=True, type=click.Choice(["rects", "center"])),
+    click.option("--fid-features", type=click.Path(dir_okay=False, exists=True), default=None),
+    click.option("--progress/--no-progress", default=True, show_default=True),
+]
+
+
+def data_options(fn):
+    for option in reversed(_data_options):
+        fn = option(fn)
+    return fn
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+
+
+@click.group()
+def ablate() -> None:
+    """Network ablations of GLCIC: discriminators, channels, identity layers."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+@ablate.command()
+@click.option("--methods", "methods_", default="iizuka,iizuka-global,iizuka-local", show_default=True)
+@click.option("--seeds", default="0,1,2", show_default=True, help="Mask seeds (the study repeated 2-3 times).")
+@click.option("--metrics", default="all", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-discriminator", show_default=True)
+@data_options
+def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size, n, mask_family, fid_features,
+                  progress):
+    """Table 3: GLCIC with both, the global or the local discriminator, over repeated mask seeds."""
+    from bench.ablate.discriminator import discriminator_table
+    from bench.commands.run import _split_specs
+    from bench.report.latex import escape_latex, metric_table_latex
+    from bench.report.markdown import markdown_table
+    from bench.report.tables import metric_table
+    from bench.rundir import atomic_write_text
+    from bench.runner import RunConfig
+
+    seed_list = _ints(seeds)
+    cfg = RunConfig(methods=_split_specs(methods_), out=Path(out), dataset=dataset, data_root=data_root,
+                    split=split, size=size, n=n, mask_family=mask_family,
+                    metrics=None if metrics == "all" else metrics.split(","), fid_features=fid_features,
+                    progress=progress)
+    result = discriminator_table(cfg, seed_list)
+    summary = result["summary"]
+    columns = [c for c in ("mse", "psnr", "ssim", "hole_psnr", "hole_ssim", "fid", "kid") if c in set(summary["metric"])]
+    table = metric_table(summary, columns)
+    caption = (f"Discriminator ablation on {dataset} ({split}), n = {n} per seed, 1-3 rectangles <= 25 %; "
+               f"mean over {len(seed_list)} mask seeds ({seeds}) with 95 % t interval.")
+    out_dir = Path(out)
+    atomic_write_text(out_dir / "table3.csv", summary.to_csv(index=False))
+    atomic_write_text(out_dir / "table3.md", f"{caption}\n\n" + markdown_table(table))
+    atomic_write_text(out_dir / "table3.tex", metric_table_latex(table, escape_latex(caption),
+                                                                 "tab:ablation-discriminator"))
+    click.echo(caption + "\n")
+    click.echo(markdown_table(table))
+    click.echo(f"written: {out_dir}/table3.{{csv,md,tex}}; runs: {', '.join(str(r.path) for r in result['runs'])}")
+
+
+@ablate.command()
+@click.option("--base", default="iizuka", show_default=True, help="Method spec to ablate (without drop=).")
+@click.option("--layers", default="1,2,3,4,10,14,15,16", show_default=True, help="Layer numbers (conv1 = 1).")
+@click.option("--channels", default="all", show_default=True, help="'all' or comma-separated channel indices.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--n-boot", default=200, show_default=True, help="Bootstrap replicates for FID intervals.")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-channels", show_default=True)
+@data_options
+def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, split, size, n, mask_family,
+             fid_features, progress):
+    """Table 4: zero one output channel at a time and re-measure FID (resumable)."""
+    from bench.ablate.channels import channel_figure, sweep_channels
+    from bench.ablate.sweep import Sweep
+    from bench.protocol import load_protocol
+
+    proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
+    sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress)
+    try:
+        result = sweep_channels(sweep, base, _ints(layers), channels)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    files = channel_figure(result, Path(out) / "table4")
+    b = result["baseline"]
+    click.echo(f"baseline {base}: FID {b['fid']:.3f} [{b['fid_low']:.3f}, {b['fid_high']:.3f}], "
+               f"hole PSNR {b['hole_psnr']:.2f} dB (n = {n})")
+    for layer, rows in result["layers"].items():
+        fids = [float(r["fid"]) for r in rows]
+        secs = [float(r["channel_seconds"]) for r in rows]
+        click.echo(f"{layer}: {len(rows)} channels, FID {min(fids):.3f} .. {max(fids):.3f}, "
+                   f"{np.mean(secs):.2f} s per channel")
+    import pandas as pd
+
+    flagged = pd.DataFrame(result["flagged"])
+    from bench.rundir import atomic_write_text
+
+    atomic_write_text(Path(out) / "flagged.csv", flagged.to_csv(index=False) if len(flagged) else "layer,channel\n")
+    if len(flagged):
+        flagged = flagged.assign(fid=flagged["fid"].astype(float)).sort_values("fid", ascending=False)
+        click.echo("channels whose removal moves FID outside the baseline interval:")
+        for _, r in flagged.iterrows():
+            click.echo(f"  {r['layer']}.{r['channel']}: FID {float(r['fid']):.3f} ({float(r['fid_delta']):+.3f})")
+    else:
+        click.echo("no channel moves FID outside the baseline interval")
+    click.echo(f"figure: {', '.join(map(str, files))}")
+
+
+@ablate.command()
+@click.option("--base", default="iizuka", show_default=True)
+@click.option("--layers", default=",".join(str(i) for i in range(1, 18)), show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--n-boot", default=200, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-identity", show_default=True)
+@data_options
+def identity(base, layers, seed, n_boot, out, dataset, data_root, split, size, n, mask_family, fid_features,
+             progress):
+    """The study's abandoned experiment: replace a layer by the identity where shapes allow."""
+    from bench.ablate.channels import sweep_identity
+    from bench.ablate.sweep import Sweep
+    from bench.protocol import load_protocol
+
+    proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
+    sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress)
+    result = sweep_identity(sweep, base, _ints(layers))
+    b = result["baseline"]
+    click.echo(f"baseline {base}: FID {b['fid']:.3f} [{b['fid_low']:.3f}, {b['fid_high']:.3f}]")
+    for r in result["rows"]:
+        click.echo(f"{r['layer']:>7s} as identity: FID {float(r['fid']):.3f} ({float(r['fid_delta']):+.3f}), "
+                   f"hole PSNR {float(r['hole_psnr']):.2f} dB")
+    for layer, why in result["not_applicable"].items():
+        click.echo(f"{layer:>7s}: not applicable ({why})")
+

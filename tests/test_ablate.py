@@ -1,0 +1,147 @@
+"""Ablation sweeps: exact channel zeroing, cached reference features, resume, Table 3 aggregation."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from bench.ablate.channels import channel_figure, parse_channels, sweep_channels, sweep_identity, variant
+from bench.ablate.discriminator import across_seeds, discriminator_table
+from bench.ablate.sweep import ResultsCSV, Sweep
+from bench.images import blank_hole
+from bench.protocol import load_protocol
+from bench.runner import RunConfig
+from methods.registry import create
+
+TINY = Path(__file__).with_name("glcic_tiny.toml")
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    from methods.glcic.config import load_config
+    from methods.glcic.train import Trainer
+
+    torch.set_num_threads(1)
+    cfg = load_config(TINY).with_overrides(steps_phase1=3, steps_phase2=0, steps_phase3=0)
+    return Trainer(cfg, tmp_path_factory.mktemp("ablate-ckpt"), progress=False).run()
+
+
+@pytest.fixture(scope="module")
+def protocol():
+    return load_protocol("builtin", size=64, n=4, seed=0)
+
+
+class CountingExtractor:
+    """Wraps the feature extractor and counts the images it is asked for."""
+
+    def __init__(self, inner):
+        self.inner, self.calls, self.images = inner, 0, 0
+        self.identity = inner.identity
+
+    def __call__(self, images, **kw):
+        self.calls += 1
+        self.images += len(images)
+        return self.inner(images, **kw)
+
+
+def test_variant_specs_and_channel_lists():
+    assert variant("iizuka", drop="conv1.44") == "iizuka:drop=conv1.44"
+    assert variant("iizuka:ckpt=a.pt", drop="conv2.3") == "iizuka:ckpt=a.pt,drop=conv2.3"
+    with pytest.raises(ValueError, match="already sets drop"):
+        variant("iizuka:drop=conv1.0", drop="conv1.1")
+    assert parse_channels("all", 3) == [0, 1, 2]
+    assert parse_channels("2,0,2", 8) == [0, 2]
+    with pytest.raises(ValueError, match="outside"):
+        parse_channels("9", 8)
+
+
+def test_zeroing_changes_exactly_that_channel(ckpt, protocol):
+    from methods.glcic.hooks import observe
+
+    s = protocol.samples[0]
+    image, mask = blank_hole(s.image, protocol.mask(s.id)), protocol.mask(s.id)
+    seen = {}
+
+    def grab(method, tag):
+        with observe(method.model, "conv2", lambda o: seen.__setitem__((tag, "conv2"), o.clone())), \
+             observe(method.model, "conv1", lambda o: seen.__setitem__((tag, "conv1"), o.clone())):
+            method.inpaint(image, mask)
+
+    grab(create(f"iizuka:ckpt={ckpt}"), "base")
+    grab(create(f"iizuka:ckpt={ckpt},drop=conv2.3"), "drop")
+    base, drop = seen[("base", "conv2")], seen[("drop", "conv2")]
+    assert base[:, 3].abs().sum() > 0 and torch.count_nonzero(drop[:, 3]) == 0
+    others = [c for c in range(base.shape[1]) if c != 3]
+    assert torch.equal(base[:, others], drop[:, others])  # every other channel untouched
+    assert torch.equal(seen[("base", "conv1")], seen[("drop", "conv1")])  # upstream untouched
+
+
+def test_sweep_computes_reference_features_once_and_resumes(ckpt, protocol, tmp_path):
+    base = f"iizuka:ckpt={ckpt}"
+    sweep = Sweep(protocol, tmp_path, n_boot=20, progress=False)
+    sweep.extractor = counter = CountingExtractor(sweep.extractor)
+    result = sweep_channels(sweep, base, [1], "0,1,2")
+    # one pass for the real images, one for the baseline, one per channel
+    assert counter.calls == 1 + 1 + 3 and counter.images == 4 * 5
+    rows = result["layers"]["conv1"]
+    assert [int(r["channel"]) for r in rows] == [0, 1, 2]
+    assert all(np.isfinite(float(r["fid"])) for r in rows)
+    assert result["baseline"]["fid_low"] <= result["baseline"]["fid"] <= result["baseline"]["fid_high"]
+
+    # Simulate a kill mid-write of channel 2's row: only that channel is measured again,
+    # and neither the real features nor the baseline are recomputed.
+    table = tmp_path / "channels_conv1.csv"
+    text = table.read_text()
+    table.write_text(text[: text.rstrip("\n").rfind("\n") + 1] + "conv1,2,iizuka")
+    again = Sweep(protocol, tmp_path, n_boot=20, progress=False)
+    again.extractor = counter2 = CountingExtractor(again.extractor)
+    result2 = sweep_channels(again, base, [1], "0,1,2")
+    assert counter2.calls == 1 and counter2.images == 4
+    assert [int(r["channel"]) for r in result2["layers"]["conv1"]] == [0, 1, 2]
+    assert float(result2["layers"]["conv1"][2]["fid"]) == pytest.approx(float(rows[2]["fid"]), rel=1e-9)
+
+    files = channel_figure(result2, tmp_path / "table4")
+    assert all(f.is_file() and f.stat().st_size > 1000 for f in files)
+
+
+def test_identity_sweep_reports_inapplicable_layers(ckpt, protocol, tmp_path):
+    sweep = Sweep(protocol, tmp_path, n_boot=10, progress=False)
+    result = sweep_identity(sweep, f"iizuka:ckpt={ckpt}", [2, 5])
+    assert [r["layer"] for r in result["rows"]] == ["conv5"]
+    assert "conv2" in result["not_applicable"]  # strided: shapes do not allow the identity
+
+
+def test_across_seeds_is_a_student_t_interval():
+    import pandas as pd
+
+    per_seed = [pd.DataFrame({"psnr": [20.0, 25.0]}, index=["a", "b"]),
+                pd.DataFrame({"psnr": [22.0, 25.5]}, index=["a", "b"]),
+                pd.DataFrame({"psnr": [21.0, 24.5]}, index=["a", "b"])]
+    summary = across_seeds(per_seed).set_index(["method", "metric"])
+    vals = np.array([20.0, 22.0, 21.0])
+    half = stats.t.ppf(0.975, 2) * vals.std(ddof=1) / np.sqrt(3)
+    row = summary.loc[("a", "psnr")]
+    assert row["value"] == pytest.approx(21.0) and row["n"] == 3
+    assert row["low"] == pytest.approx(21.0 - half) and row["high"] == pytest.approx(21.0 + half)
+
+
+def test_discriminator_table_over_two_seeds(ckpt, tmp_path):
+    specs = [f"iizuka:ckpt={ckpt}", f"iizuka-local:ckpt={ckpt}"]
+    cfg = RunConfig(methods=specs, out=tmp_path, n=3, size=64, metrics=["mse", "psnr", "ssim"], progress=False)
+    result = discriminator_table(cfg, [0, 1])
+    summary = result["summary"]
+    assert set(summary["method"]) == set(specs)
+    assert (summary["n"] == 2).all()
+    assert len(result["runs"]) == 2 and (tmp_path / "seed-1" / "records.jsonl").is_file()
+
+
+def test_results_csv_drops_a_torn_row(tmp_path):
+    table = ResultsCSV(tmp_path / "t.csv", key="channel")
+    table.append({"channel": 0, "fid": 1.5})
+    with open(table.path, "a") as fh:
+        fh.write("1,2.")
+    assert table.done() == {"0"}
+    table.append({"channel": 1, "fid": 2.5})
+    assert [r["fid"] for r in table.rows()] == ["1.5", "2.5"]
