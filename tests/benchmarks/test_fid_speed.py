@@ -1,0 +1,60 @@
+"""Throughput of the FID Inception extractor and cost of the FID/KID maths (issue 4).
+
+With the project's default ``--benchmark-disable`` each benchmark runs once as a
+smoke test; measure with
+``python -m pytest tests/benchmarks/test_fid_speed.py --benchmark-enable -s``.
+Reference point: ~12 images/s (86 ms per image) for 160x160 input on 2 cores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.data import get_source
+from bench.metrics import frechet as fr
+from bench.metrics.inception import load_extractor
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    ext = load_extractor()
+    ext([get_source("builtin").load("coffee-000")])  # first call allocates and plans; not timed
+    return ext
+
+
+@pytest.mark.parametrize("batch_size", [8, 32])
+def test_inception_throughput_160(benchmark, extractor, batch_size):
+    samples, _ = get_source("builtin").take(32 if benchmark.enabled else 4)
+    images = [s.image for s in samples]
+    feats = benchmark.pedantic(extractor, args=(images,), kwargs={"batch_size": batch_size},
+                               rounds=2 if benchmark.enabled else 1, iterations=1)
+    assert feats.shape == (len(images), 2048)
+    if benchmark.enabled:
+        rate = len(images) / benchmark.stats.stats.median
+        benchmark.extra_info["images_per_s"] = rate
+        print(f"\nInception at 160x160 input, batch {batch_size}: {rate:.1f} images/s "
+              f"({1000 / rate:.0f} ms/image)")
+
+
+@pytest.mark.parametrize("route", ["sqrtm", "gram"])
+def test_fid_maths_280(benchmark, route):
+    # The study's n = 280 at D = 2048: the headline sqrtm route and the Gram route.
+    rng = np.random.default_rng(0)
+    n = 280 if benchmark.enabled else 40
+    d = 2048 if benchmark.enabled else 256
+    real = rng.standard_normal((n, d))
+    fake = real + 0.3 * rng.standard_normal((n, d))
+    fn = fr.fid_from_features if route == "sqrtm" else fr.fid_gram
+    value = benchmark.pedantic(fn, args=(real, fake), rounds=1, iterations=1)
+    assert np.isfinite(value)
+
+
+def test_bootstrap_280(benchmark):
+    rng = np.random.default_rng(0)
+    n, d, reps = (280, 2048, 200) if benchmark.enabled else (40, 64, 5)
+    real = rng.standard_normal((n, d))
+    fake = real + 0.3 * rng.standard_normal((n, d))
+    out = benchmark.pedantic(lambda: (fr.bootstrap_fid(real, fake, n_boot=reps),
+                                      fr.bootstrap_kid(real, fake, n_boot=reps)), rounds=1, iterations=1)
+    assert out[0].size == reps
