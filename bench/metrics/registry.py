@@ -116,7 +116,7 @@ def register_metric(name: str, *, kind: str, higher_is_better: bool, summary: st
 
 # Set-level metrics live in modules that import torch; they register when
 # imported here so that `bench list metrics` and the runner see one table.
-METRIC_MODULES = ("bench.metrics.pixel",)
+METRIC_MODULES = ("bench.metrics.pixel", "bench.metrics.fid")
 
 
 def _load() -> None:
