@@ -90,7 +90,7 @@ class RunResult:
 
     rundir: RunDir
     summary: Any  # pandas DataFrame
-    markdown: str
+    markdown: str  # means only; summary.md adds the intervals
     mask_hash: str
     rows: int
     errors: int
@@ -315,8 +315,9 @@ def run(cfg: RunConfig) -> RunResult:
     atomic_write_text(rundir.summary_csv, summary.to_csv(index=False))
     markdown = to_markdown(summary, metrics=_headline(summary))
     atomic_write_text(rundir.summary_md, _summary_header(config, len(samples)) + markdown)
+    compact = to_markdown(summary, metrics=_headline(summary), intervals=False)
     errors = sum(r["status"] != "ok" for r in rows)
-    return RunResult(rundir, summary, markdown, mask_manifest["sha256"], len(rows), errors, computed, skipped)
+    return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
 
 
 def _headline(summary) -> list[str]:

@@ -58,11 +58,11 @@ def summarize(records: pd.DataFrame, set_metrics: dict[str, dict[str, Any]] | No
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
-def _fmt(value: float, low: float, high: float, digits: int) -> str:
+def _fmt(value: float, low: float, high: float, digits: int, intervals: bool = True) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     text = f"{value:.{digits}f}"
-    if low is not None and high is not None and np.isfinite(low) and np.isfinite(high) and low != high:
+    if intervals and low is not None and high is not None and np.isfinite(low) and np.isfinite(high) and low != high:
         text += f" [{low:.{digits}f}, {high:.{digits}f}]"
     return text
 
@@ -75,8 +75,8 @@ def digits_for(column: str) -> int:
     return DIGITS.get(column.split("_")[-1], 4)
 
 
-def to_markdown(summary: pd.DataFrame, metrics: list[str] | None = None) -> str:
-    """Wide Markdown table: methods as rows, ``mean [low, high]`` per metric."""
+def to_markdown(summary: pd.DataFrame, metrics: list[str] | None = None, intervals: bool = True) -> str:
+    """Wide Markdown table: methods as rows, ``mean [low, high]`` per metric (``mean`` alone without intervals)."""
     if summary.empty:
         return "(no results)\n"
     metrics = metrics or list(dict.fromkeys(summary["metric"]))
@@ -88,7 +88,7 @@ def to_markdown(summary: pd.DataFrame, metrics: list[str] | None = None) -> str:
         for metric in metrics:
             if metric in sub.index:
                 r = sub.loc[metric]
-                cells.append(_fmt(r["value"], r["low"], r["high"], digits_for(metric)))
+                cells.append(_fmt(r["value"], r["low"], r["high"], digits_for(metric), intervals))
             else:
                 cells.append("-")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")

@@ -65,8 +65,9 @@ def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics
     except (RunConflictError, FileNotFoundError, ValueError, KeyError) as err:
         raise click.ClickException(str(err)) from None
     click.echo("")
-    click.echo(result.rundir.summary_md.read_text())
+    click.echo(result.markdown)
     click.echo(f"{result.rows} rows ({result.computed} computed now, {result.rows - result.computed} resumed), "
                f"{result.errors} errors, {len(result.skipped_images)} images skipped; "
                f"mask sha256 {result.mask_hash}")
-    click.echo(f"run directory: {result.rundir.path}")
+    click.echo(f"run directory: {result.rundir.path} (95 % intervals in summary.md; "
+               f"tables and figures: bench report {result.rundir.path})")
