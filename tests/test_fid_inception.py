@@ -267,3 +267,12 @@ def test_user_extractor_errors(tmp_path):
     bad.write_bytes(b"garbage")
     with pytest.raises(inc.ExtractorError, match="bad.pt"):
         inc.load_extractor(bad)
+
+
+def test_inference_threads_follow_omp_num_threads(monkeypatch):
+    import os
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert inc._cores() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert inc._cores() == len(os.sched_getaffinity(0))

@@ -163,7 +163,7 @@ class FeatureExtractor:
         for i, im in enumerate(images):
             check_image(im, f"images[{i}]")
         previous = torch.get_num_threads()
-        torch.set_num_threads(_cores())
+        torch.set_num_threads(_cores())  # the caller's setting is restored below
         chunks = []
         try:
             with torch.inference_mode():
@@ -197,6 +197,15 @@ class FeatureExtractor:
 
 
 def _cores() -> int:
+    """Threads for inference: ``OMP_NUM_THREADS`` when set, else every core this process may use.
+
+    On a machine shared with other busy processes, two threads on two cores can be
+    several times slower than one (threads wait for each other at every layer);
+    ``OMP_NUM_THREADS=1`` is then the faster choice.
+    """
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux

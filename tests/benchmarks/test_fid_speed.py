@@ -4,6 +4,9 @@ With the project's default ``--benchmark-disable`` each benchmark runs once as a
 smoke test; measure with
 ``python -m pytest tests/benchmarks/test_fid_speed.py --benchmark-enable -s``.
 Reference point: ~12 images/s (86 ms per image) for 160x160 input on 2 cores.
+Inference uses every core unless ``OMP_NUM_THREADS`` says otherwise; on a
+machine where another process keeps a core busy, compare with
+``OMP_NUM_THREADS=1``.
 """
 
 from __future__ import annotations
