@@ -29,3 +29,18 @@ def small_image() -> np.ndarray:
     from bench.data import get_source
 
     return get_source("builtin", size=64).load("astronaut-000")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests with one torch thread, restoring the previous count after.
+
+    The CI machine has 2 shared cores; OpenMP oversubscription makes tiny nets
+    slow. Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -18,13 +18,7 @@ from methods.registry import create, info
 
 TINY = Path(__file__).with_name("glcic_tiny.toml")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

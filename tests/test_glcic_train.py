@@ -20,14 +20,7 @@ from methods.glcic.train import Trainer, export_weights, load_training_checkpoin
 TINY = Path(__file__).with_name("glcic_tiny.toml")
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The CI machine has 2 shared cores; OpenMP oversubscription makes tiny nets slow.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _states_equal(a: dict, b: dict) -> bool:

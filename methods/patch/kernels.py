@@ -85,6 +85,59 @@ def patch_d2(data, valid, use_valid, ty, tx, sy, sx, h, count, bound):
     return acc / count
 
 
+@njit(cache=True, inline="always")
+def try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h, count, best, by, bx, evals):
+    """Compare target ``(y, x)`` with candidate source ``(cy, cx)``; keep it if closer.
+
+    Candidates outside the image, not a valid source, or equal to the current
+    best are skipped without a distance evaluation.
+
+    Returns
+    -------
+    tuple
+        The updated ``(best, by, bx, evals)``: distance and centre of the best
+        source so far, and the number of distance evaluations.
+    """
+    height, width, _ = data.shape
+    if cy < 0 or cy >= height or cx < 0 or cx >= width or not src_ok[cy, cx]:
+        return best, by, bx, evals
+    if cy == by and cx == bx:
+        return best, by, bx, evals
+    # ``best`` is the early-exit bound: a candidate only matters if it beats it.
+    d = patch_d2(data, valid, use_valid, y, x, cy, cx, h, count, best)
+    if d < best:
+        return d, cy, cx, evals + 1
+    return best, by, bx, evals + 1
+
+
+@njit(cache=True, inline="always")
+def random_search(data, valid, use_valid, src_ok, y, x, h, count, best, by, bx, evals,
+                  seed, stream):
+    """Random search around the current best source, radius halving from the image size.
+
+    Draws from the stream ``(seed, stream, y * width + x)``, so the result does
+    not depend on the order in which targets are visited.
+
+    Returns
+    -------
+    tuple
+        The updated ``(best, by, bx, evals)`` as in :func:`try_source`.
+    """
+    height, width, _ = data.shape
+    state = rng_seed(seed, stream, y * width + x)
+    r = max(height, width)
+    while r >= 1:
+        state, oy = rng_int(state, 2 * r + 1)
+        state, ox = rng_int(state, 2 * r + 1)
+        # Centred on the best so far, which moves as better candidates are found.
+        cy = by + oy - r
+        cx = bx + ox - r
+        r = r // 2
+        best, by, bx, evals = try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h, count,
+                                         best, by, bx, evals)
+    return best, by, bx, evals
+
+
 @njit(cache=True)
 def target_counts(ty, tx, h, height, width, valid, use_valid):
     """Number of compared pixels of each target patch."""
@@ -152,7 +205,6 @@ def patchmatch_pass(data, valid, use_valid, src_ok, ty, tx, tidx, ny, nx, d2, co
     py = ny.copy()
     px = nx.copy()
     step = -1 if backward else 1
-    r0 = max(height, width)
     for c in prange(n_chunks):
         start = chunks[c]
         end = chunks[c + 1]
@@ -182,35 +234,10 @@ def patchmatch_pass(data, valid, use_valid, src_ok, ty, tx, tidx, ny, nx, d2, co
                 same = (j >= start) if not backward else (j < end)
                 cy = (ny[j] if same else py[j]) + (y - qy)
                 cx = (nx[j] if same else px[j]) + (x - qx)
-                if cy < 0 or cy >= height or cx < 0 or cx >= width or not src_ok[cy, cx]:
-                    continue
-                if cy == by and cx == bx:
-                    continue
-                d = patch_d2(data, valid, use_valid, y, x, cy, cx, h, counts[k], best)
-                count += 1
-                if d < best:
-                    best = d
-                    by = cy
-                    bx = cx
-            # Random search around the current best, radius halving from the image size.
-            state = rng_seed(seed, stream, y * width + x)
-            r = r0
-            while r >= 1:
-                state, oy = rng_int(state, 2 * r + 1)
-                state, ox = rng_int(state, 2 * r + 1)
-                cy = by + oy - r
-                cx = bx + ox - r
-                r = r // 2
-                if cy < 0 or cy >= height or cx < 0 or cx >= width or not src_ok[cy, cx]:
-                    continue
-                if cy == by and cx == bx:
-                    continue
-                d = patch_d2(data, valid, use_valid, y, x, cy, cx, h, counts[k], best)
-                count += 1
-                if d < best:
-                    best = d
-                    by = cy
-                    bx = cx
+                best, by, bx, count = try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h,
+                                                 counts[k], best, by, bx, count)
+            best, by, bx, count = random_search(data, valid, use_valid, src_ok, y, x, h, counts[k],
+                                                best, by, bx, count, seed, stream)
             ny[k] = by
             nx[k] = bx
             d2[k] = best
@@ -245,15 +272,11 @@ def reconstruct(data, pix_y, pix_x, tidx, ny, nx, d2, assigned, h, percentile, n
             y = pix_y[i]
             x = pix_x[i]
             n = 0
-            for dy in range(-h, h + 1):
-                qy = y + dy
-                if qy < 0 or qy >= height:
-                    continue
-                for dx in range(-h, h + 1):
-                    qx = x + dx
-                    if qx < 0 or qx >= width:
-                        continue
-                    j = tidx[qy, qx]
+            # Patches covering (y, x) are centred at (y + dy, x + dx): in-image offsets only.
+            dy0, dy1, dx0, dx1 = patch_extent(y, x, h, height, width)
+            for dy in range(dy0, dy1 + 1):
+                for dx in range(dx0, dx1 + 1):
+                    j = tidx[y + dy, x + dx]
                     if j < 0 or not assigned[j]:
                         continue
                     votes[n] = j
@@ -306,18 +329,11 @@ def reconstruct_best(data, pix_y, pix_x, tidx, ny, nx, d2, assigned, h):
         best = BIG
         sy = -1
         sx = -1
-        for dy in range(-h, h + 1):
-            qy = y + dy
-            if qy < 0 or qy >= height:
-                continue
-            for dx in range(-h, h + 1):
-                qx = x + dx
-                if qx < 0 or qx >= width:
-                    continue
-                j = tidx[qy, qx]
-                if j < 0 or not assigned[j]:
-                    continue
-                if d2[j] < best:
+        dy0, dy1, dx0, dx1 = patch_extent(y, x, h, height, width)
+        for dy in range(dy0, dy1 + 1):
+            for dx in range(dx0, dx1 + 1):
+                j = tidx[y + dy, x + dx]
+                if j >= 0 and assigned[j] and d2[j] < best:
                     best = d2[j]
                     sy = ny[j] - dy
                     sx = nx[j] - dx
@@ -336,7 +352,6 @@ def onion_layer_search(data, filled, src_ok, ty, tx, tidx, ny, nx, d2, assigned,
     assigned 8-neighbour and by random search, ``passes`` times, sequentially.
     """
     height, width, _ = data.shape
-    r0 = max(height, width)
     count = 0
     for p in range(passes):
         for li in range(layer.shape[0]):
@@ -362,34 +377,10 @@ def onion_layer_search(data, filled, src_ok, ty, tx, tidx, ny, nx, d2, assigned,
                         continue
                     cy = ny[j] + (y - qy)
                     cx = nx[j] + (x - qx)
-                    if cy < 0 or cy >= height or cx < 0 or cx >= width or not src_ok[cy, cx]:
-                        continue
-                    if cy == by and cx == bx:
-                        continue
-                    d = patch_d2(data, filled, True, y, x, cy, cx, h, cnt, best)
-                    count += 1
-                    if d < best:
-                        best = d
-                        by = cy
-                        bx = cx
-            state = rng_seed(seed, stream + p, y * width + x)
-            r = r0
-            while r >= 1:
-                state, oy = rng_int(state, 2 * r + 1)
-                state, ox = rng_int(state, 2 * r + 1)
-                cy = by + oy - r
-                cx = bx + ox - r
-                r = r // 2
-                if cy < 0 or cy >= height or cx < 0 or cx >= width or not src_ok[cy, cx]:
-                    continue
-                if cy == by and cx == bx:
-                    continue
-                d = patch_d2(data, filled, True, y, x, cy, cx, h, cnt, best)
-                count += 1
-                if d < best:
-                    best = d
-                    by = cy
-                    bx = cx
+                    best, by, bx, count = try_source(data, filled, True, src_ok, y, x, cy, cx, h,
+                                                     cnt, best, by, bx, count)
+            best, by, bx, count = random_search(data, filled, True, src_ok, y, x, h, cnt, best, by,
+                                                bx, count, seed, stream + p)
             ny[k] = by
             nx[k] = bx
             d2[k] = best
