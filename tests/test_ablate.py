@@ -102,8 +102,25 @@ def test_sweep_computes_reference_features_once_and_resumes(ckpt, protocol, tmp_
     assert [int(r["channel"]) for r in result2["layers"]["conv1"]] == [0, 1, 2]
     assert float(result2["layers"]["conv1"][2]["fid"]) == pytest.approx(float(rows[2]["fid"]), rel=1e-9)
 
+    for r in rows:
+        assert float(r["fid_delta_low"]) <= float(r["fid_delta"]) <= float(r["fid_delta_high"])
     files = channel_figure(result2, tmp_path / "table4")
     assert all(f.is_file() and f.stat().st_size > 1000 for f in files)
+
+
+def test_paired_difference_uses_identical_resamples(ckpt, protocol, tmp_path):
+    from bench.ablate.sweep import paired_difference
+    from bench.metrics.frechet import centred_interval
+
+    sweep = Sweep(protocol, tmp_path, n_boot=30, progress=False)
+    base = sweep.measure(create(f"iizuka:ckpt={ckpt}"))
+    same = sweep.measure(create(f"iizuka:ckpt={ckpt}"))
+    assert paired_difference(same, base.fid, base.replicates) == (0.0, 0.0, 0.0)
+    other = sweep.measure(create(f"iizuka:ckpt={ckpt},drop=conv1.0"))
+    delta, low, high = paired_difference(other, base.fid, base.replicates)
+    expected = centred_interval(other.fid - base.fid, other.replicates - base.replicates)
+    assert delta == pytest.approx(other.fid - base.fid) and (low, high) == pytest.approx(expected)
+    assert high - low < (other.fid_high - other.fid_low)  # pairing removes the shared image noise
 
 
 def test_identity_sweep_reports_inapplicable_layers(ckpt, protocol, tmp_path):

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.ablate.sweep import Measurement, ResultsCSV, Sweep
+from bench.ablate.sweep import Measurement, ResultsCSV, Sweep, paired_difference
 from bench.rundir import atomic_write_json
 from methods.registry import canonical_spec, create, parse_spec
 
@@ -61,10 +61,11 @@ def baseline(sweep: Sweep, base: str) -> dict[str, Any]:
     path = sweep.out / "baseline.json"
     if path.is_file():
         cached = json.loads(path.read_text())
-        if cached.get("key") == json.loads(json.dumps({**sweep.key, "base": base})):
+        if cached.get("key") == json.loads(json.dumps({**sweep.key, "base": base, "n_boot": sweep.n_boot})):
             return cached
     m = sweep.measure(create(base))
-    result = {"key": {**sweep.key, "base": base}, **m.row()}
+    result = {"key": {**sweep.key, "base": base, "n_boot": sweep.n_boot}, **m.row(),
+              "replicates": None if m.replicates is None else m.replicates.tolist()}
     atomic_write_json(path, result)
     return result
 
@@ -102,13 +103,27 @@ def sweep_channels(sweep: Sweep, base: str, layers: list[int], channels: str = "
         for c in tqdm(todo, desc=f"{layer} channels", unit="ch", disable=not sweep.progress):
             start = time.perf_counter()
             m: Measurement = sweep.measure(create(variant(base, drop=f"{layer}.{c}")))
-            row = {"layer": layer, "channel": c, **m.row(), "fid_delta": m.fid - base_row["fid"],
-                   "channel_seconds": time.perf_counter() - start}
+            delta, low, high = paired_difference(m, base_row["fid"], base_row.get("replicates"))
+            row = {"layer": layer, "channel": c, **m.row(), "fid_delta": delta, "fid_delta_low": low,
+                   "fid_delta_high": high, "channel_seconds": time.perf_counter() - start}
             table.append(row)
         results[layer] = [r for r in table.rows() if int(r["channel"]) in chans]
-    flagged = [r for rows in results.values() for r in rows
-               if not base_row["fid_low"] <= float(r["fid"]) <= base_row["fid_high"]]
+    flagged = [{**r, "test": ("outside baseline interval" if outside_baseline(r, base_row) else "")
+                + (" paired difference excludes 0" if paired_significant(r) else "")}
+               for rows in results.values() for r in rows
+               if outside_baseline(r, base_row) or paired_significant(r)]
     return {"baseline": base_row, "layers": results, "flagged": flagged}
+
+
+def outside_baseline(row: dict[str, Any], base_row: dict[str, Any]) -> bool:
+    """The variant's FID lies outside the baseline's own 95 % interval (the study's criterion)."""
+    return not base_row["fid_low"] <= float(row["fid"]) <= base_row["fid_high"]
+
+
+def paired_significant(row: dict[str, Any]) -> bool:
+    """The paired bootstrap interval of the FID difference excludes zero (same images resampled)."""
+    low, high = float(row.get("fid_delta_low", "nan")), float(row.get("fid_delta_high", "nan"))
+    return bool(np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0))
 
 
 def sweep_identity(sweep: Sweep, base: str, layers: list[int]) -> dict[str, Any]:
@@ -130,7 +145,8 @@ def sweep_identity(sweep: Sweep, base: str, layers: list[int]) -> dict[str, Any]
             skipped[layer] = str(err)
             continue
         m = sweep.measure(method)
-        table.append({"layer": layer, **m.row(), "fid_delta": m.fid - base_row["fid"]})
+        delta, low, high = paired_difference(m, base_row["fid"], base_row.get("replicates"))
+        table.append({"layer": layer, **m.row(), "fid_delta": delta, "fid_delta_low": low, "fid_delta_high": high})
     return {"baseline": base_row, "rows": table.rows(), "not_applicable": skipped}
 
 
@@ -138,7 +154,8 @@ def channel_figure(result: dict[str, Any], path_stem: Path) -> list[Path]:
     """The study's Table 4 figure: FID per removed channel, one panel per layer.
 
     The baseline FID is a horizontal line with its interval shaded; channels
-    outside the interval are marked.
+    outside that interval are circled, and channels whose paired bootstrap interval
+    of the FID difference excludes zero are crossed.
     """
     import matplotlib
 
@@ -157,8 +174,10 @@ def channel_figure(result: dict[str, Any], path_stem: Path) -> list[Path]:
         ax.axhspan(base["fid_low"], base["fid_high"], color="0.85", label="baseline 95 % interval")
         ax.axhline(base["fid"], color="k", lw=1, label="baseline")
         ax.plot(ch, fid, ".", ms=4, color="tab:blue")
-        out = (fid < base["fid_low"]) | (fid > base["fid_high"])
-        ax.plot(ch[out], fid[out], "o", mfc="none", color="tab:red", ms=7, label="outside interval")
+        out = np.array([outside_baseline(r, base) for r in data], dtype=bool)
+        sig = np.array([paired_significant(r) for r in data], dtype=bool)
+        ax.plot(ch[out], fid[out], "o", mfc="none", color="tab:red", ms=8, label="outside baseline interval")
+        ax.plot(ch[sig], fid[sig], "x", color="tab:orange", ms=6, label="paired difference excludes 0")
         ax.set_title(layer)
         ax.set_xlabel("channel zeroed")
         ax.set_ylabel("FID")

@@ -38,6 +38,7 @@ class Measurement:
     seconds: float
     errors: int
     details: dict[str, Any] = field(default_factory=dict)
+    replicates: np.ndarray | None = None  # bootstrap FIDs; same draws for every variant of a sweep
 
     def row(self) -> dict[str, Any]:
         """Flat CSV row."""
@@ -121,10 +122,29 @@ class Sweep:
         # Exact FID through Gram matrices (equal to the sqrtm route to ~1e-6, tested in
         # test_fid_maths) in milliseconds: a sweep computes hundreds of them.
         fid = fid_gram(real, fake)
-        low, high = centred_interval(fid, bootstrap_fid(real, fake, n_boot=self.n_boot,
-                                                        seed=self.protocol.identity["seed"]))
+        # A fixed seed gives every variant the same resampled image ids, so differences of
+        # replicates between two variants form a paired bootstrap of their FID difference.
+        reps = bootstrap_fid(real, fake, n_boot=self.n_boot, seed=self.protocol.identity["seed"], paired=True)
+        low, high = centred_interval(fid, reps)
         means = {c: float(np.nanmean([r[c] for r in rows])) for c in PER_IMAGE}
-        return Measurement(method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)})
+        complete = len(finals) == len(self.protocol.samples)
+        return Measurement(method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)},
+                           reps if complete else None)
+
+
+def paired_difference(variant: Measurement, base_fid: float, base_replicates) -> tuple[float, float, float]:
+    """FID difference to the baseline with a paired bootstrap interval.
+
+    Returns ``(delta, low, high)``; the interval is NaN when either side lacks
+    replicates (a variant that failed on some images is not paired).
+    """
+    delta = variant.fid - base_fid
+    if variant.replicates is None or base_replicates is None:
+        return delta, float("nan"), float("nan")
+    from bench.metrics.frechet import centred_interval
+
+    low, high = centred_interval(delta, variant.replicates - np.asarray(base_replicates, dtype=np.float64))
+    return delta, low, high
 
 
 class ResultsCSV:

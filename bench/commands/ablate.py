@@ -115,11 +115,13 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
     atomic_write_text(Path(out) / "flagged.csv", flagged.to_csv(index=False) if len(flagged) else "layer,channel\n")
     if len(flagged):
         flagged = flagged.assign(fid=flagged["fid"].astype(float)).sort_values("fid", ascending=False)
-        click.echo("channels whose removal moves FID outside the baseline interval:")
+        click.echo("channels whose removal changes FID (outside the baseline interval, or a paired "
+                   "bootstrap interval of the difference excluding 0):")
         for _, r in flagged.iterrows():
-            click.echo(f"  {r['layer']}.{r['channel']}: FID {float(r['fid']):.3f} ({float(r['fid_delta']):+.3f})")
+            click.echo(f"  {r['layer']}.{r['channel']}: FID {float(r['fid']):.3f} ({float(r['fid_delta']):+.3f} "
+                       f"[{float(r['fid_delta_low']):+.3f}, {float(r['fid_delta_high']):+.3f}]):{r['test']}")
     else:
-        click.echo("no channel moves FID outside the baseline interval")
+        click.echo("no channel changes FID beyond the baseline interval or the paired difference interval")
     click.echo(f"figure: {', '.join(map(str, files))}")
 
 
