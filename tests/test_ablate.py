@@ -162,3 +162,26 @@ def test_results_csv_drops_a_torn_row(tmp_path):
     assert table.done() == {"0"}
     table.append({"channel": 1, "fid": 2.5})
     assert [r["fid"] for r in table.rows()] == ["1.5", "2.5"]
+
+
+def test_ablate_commands_end_to_end(ckpt, tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import cli
+
+    out = tmp_path / "disc"
+    res = CliRunner().invoke(cli, ["ablate", "discriminator", "--methods", f"iizuka:ckpt={ckpt},iizuka-local:ckpt={ckpt}",
+                                   "--seeds", "0,1", "--n", "2", "--size", "64", "--metrics", "mse,psnr,ssim",
+                                   "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert (out / "table3.tex").is_file() and (out / "table3_hole.md").is_file()
+    assert "PSNR" in (out / "table3.md").read_text()
+    out = tmp_path / "ch"
+    res = CliRunner().invoke(cli, ["ablate", "channels", "--base", f"iizuka:ckpt={ckpt}", "--layers", "2",
+                                   "--channels", "0,1", "--n", "3", "--size", "64", "--n-boot", "10",
+                                   "--out", str(out), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "conv2: 2 channels" in res.output and (out / "table4.png").is_file()
+    res = CliRunner().invoke(cli, ["ablate", "channels", "--base", f"iizuka:ckpt={ckpt}", "--layers", "2",
+                                   "--channels", "999", "--n", "3", "--size", "64", "--out", str(out)])
+    assert res.exit_code != 0 and "outside" in res.output
