@@ -154,6 +154,15 @@ def test_discriminator_table_over_two_seeds(ckpt, tmp_path):
     assert len(result["runs"]) == 2 and (tmp_path / "seed-1" / "records.jsonl").is_file()
 
 
+def test_a_sweep_directory_is_not_reused_for_another_protocol(protocol, tmp_path):
+    Sweep(protocol, tmp_path, n_boot=10, progress=False)
+    Sweep(protocol, tmp_path, n_boot=10, progress=False)  # same protocol: resumes
+    with pytest.raises(ValueError, match="different ids_sha256, n"):
+        Sweep(load_protocol("builtin", size=64, n=5, seed=0), tmp_path, n_boot=10, progress=False)
+    with pytest.raises(ValueError, match="n_boot"):
+        Sweep(protocol, tmp_path, n_boot=11, progress=False)
+
+
 def test_results_csv_drops_a_torn_row(tmp_path):
     table = ResultsCSV(tmp_path / "t.csv", key="channel")
     table.append({"channel": 0, "fid": 1.5})
@@ -183,5 +192,9 @@ def test_ablate_commands_end_to_end(ckpt, tmp_path):
     assert res.exit_code == 0, res.output
     assert "conv2: 2 channels" in res.output and (out / "table4.png").is_file()
     res = CliRunner().invoke(cli, ["ablate", "channels", "--base", f"iizuka:ckpt={ckpt}", "--layers", "2",
-                                   "--channels", "999", "--n", "3", "--size", "64", "--out", str(out)])
+                                   "--channels", "999", "--n", "3", "--size", "64", "--n-boot", "10",
+                                   "--out", str(out)])
     assert res.exit_code != 0 and "outside" in res.output
+    res = CliRunner().invoke(cli, ["ablate", "channels", "--base", f"iizuka:ckpt={ckpt}", "--layers", "2",
+                                   "--n", "4", "--size", "64", "--out", str(out)])
+    assert res.exit_code != 0 and "use a new --out" in res.output

@@ -75,6 +75,20 @@ class Sweep:
         self.progress = progress
         self.metrics = [m for m in all_metrics("image") if m.name in ("mse", "psnr", "ssim")]
         self._real: np.ndarray | None = None
+        self._claim_directory()
+
+    def _claim_directory(self) -> None:
+        """Refuse to resume rows measured under another protocol, extractor or bootstrap size."""
+        path = self.out / "sweep.json"
+        key = json.loads(json.dumps({**self.key, "n_boot": self.n_boot}))
+        if path.is_file():
+            old = json.loads(path.read_text())
+            if old != key:
+                diff = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
+                raise ValueError(f"{self.out} holds a sweep measured with different {', '.join(diff)}; "
+                                 "use a new --out (rows there cannot be reused)")
+        else:
+            path.write_text(json.dumps(key, indent=2))
 
     @property
     def key(self) -> dict[str, Any]:

@@ -100,10 +100,10 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
     from bench.protocol import load_protocol
 
     proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
-    sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress)
     try:
+        sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress)
         result = sweep_channels(sweep, base, _ints(layers), channels)
-    except ValueError as err:
+    except (ValueError, KeyError) as err:
         raise click.ClickException(str(err)) from None
     files = channel_figure(result, Path(out) / "table4")
     b = result["baseline"]
@@ -147,8 +147,11 @@ def identity(base, layers, seed, n_boot, out, dataset, data_root, split, size, n
     from bench.protocol import load_protocol
 
     proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
-    sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress)
-    result = sweep_identity(sweep, base, _ints(layers))
+    try:
+        sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress)
+        result = sweep_identity(sweep, base, _ints(layers))
+    except (ValueError, KeyError) as err:
+        raise click.ClickException(str(err)) from None
     b = result["baseline"]
     click.echo(f"baseline {base}: FID {b['fid']:.3f} [{b['fid_low']:.3f}, {b['fid_high']:.3f}]")
     for r in result["rows"]:
