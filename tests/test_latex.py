@@ -1,6 +1,5 @@
 """LaTeX tables through Styler: booktabs rules, arrows, bold best, caption, label, escaping; and they compile."""
 
-import re
 
 import pandas as pd
 import pytest
