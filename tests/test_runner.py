@@ -1,6 +1,5 @@
 """The runner end to end: tables, identical masks, resume after a kill, failures kept, telea by hand."""
 
-import json
 import os
 import signal
 import subprocess
