@@ -118,6 +118,14 @@ def _explicit_fid_of_resample(x, y, idx_x, idx_y):
     return fr.fid_from_features(x[idx_x], y[idx_y])
 
 
+def _rebuilt_resamples(n, n_boot, seed, paired):
+    """The resampled row indices of each bootstrap replicate, drawn as the library draws them."""
+    draw = np.random.default_rng(seed)
+    wx = draw.multinomial(n, np.full(n, 1 / n), size=n_boot)
+    wy = wx if paired else draw.multinomial(n, np.full(n, 1 / n), size=n_boot)
+    return [(np.repeat(np.arange(n), wx[b]), np.repeat(np.arange(n), wy[b])) for b in range(n_boot)]
+
+
 @pytest.mark.parametrize("paired", [True, False])
 @pytest.mark.parametrize("n,d", [(24, 48), (60, 12)])
 def test_bootstrap_fid_replicates_equal_explicit_resamples(paired, n, d):
@@ -126,11 +134,7 @@ def test_bootstrap_fid_replicates_equal_explicit_resamples(paired, n, d):
     y = x + 0.5 * rng.standard_normal((n, d))
     reps = fr.bootstrap_fid(x, y, n_boot=4, seed=11, paired=paired)
     # Rebuild the same draws and recompute FID from the duplicated rows with sqrtm.
-    draw = np.random.default_rng(11)
-    wx = draw.multinomial(n, np.full(n, 1 / n), size=4)
-    wy = wx if paired else draw.multinomial(n, np.full(n, 1 / n), size=4)
-    for b in range(4):
-        ix, iy = np.repeat(np.arange(n), wx[b]), np.repeat(np.arange(n), wy[b])
+    for b, (ix, iy) in enumerate(_rebuilt_resamples(n, 4, 11, paired)):
         assert reps[b] == pytest.approx(_explicit_fid_of_resample(x, y, ix, iy), rel=1e-6, abs=1e-6)
 
 
@@ -233,11 +237,7 @@ def test_bootstrap_kid_replicates_equal_explicit_resamples(paired):
     n = 10
     x, y = rng.standard_normal((n, 4)), rng.standard_normal((n, 4)) + 0.3
     reps = fr.bootstrap_kid(x, y, n_boot=3, seed=1, paired=paired)
-    draw = np.random.default_rng(1)
-    wx = draw.multinomial(n, np.full(n, 1 / n), size=3)
-    wy = wx if paired else draw.multinomial(n, np.full(n, 1 / n), size=3)
-    for b in range(3):
-        ix, iy = np.repeat(np.arange(n), wx[b]), np.repeat(np.arange(n), wy[b])
+    for b, (ix, iy) in enumerate(_rebuilt_resamples(n, 3, 1, paired)):
 
         def mean_distinct(a, ia, c, ic):
             # Average kernel over position pairs whose original images differ.
