@@ -15,6 +15,7 @@ COMMANDS = {
     "report": "bench.commands.report:report",
     "check": "bench.commands.check:check",
     "ablate": "bench.commands.ablate:ablate",
+    "curve": "bench.commands.curve:curve",
 }
 
 

@@ -89,6 +89,11 @@ def from_uint8(image: np.ndarray) -> np.ndarray:
     return (image.astype(np.float32) / np.float32(255.0))
 
 
+def quantize(image: np.ndarray) -> np.ndarray:
+    """The contract image as it is saved: rounded to 8 bits and back (what FID sees)."""
+    return from_uint8(to_uint8(image))
+
+
 def blank_hole(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Return a copy of ``image`` whose missing pixels are set to 0.
 

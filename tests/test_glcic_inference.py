@@ -11,7 +11,7 @@ import torch
 from bench.images import blank_hole
 from methods.glcic.config import load_config
 from methods.glcic.hooks import count_forwards, make_identity, observe, parse_drop, zero_channels
-from methods.glcic.inference import DEFAULT_WEIGHTS, build_model, load_weights
+from methods.glcic.inference import DEFAULT_WEIGHTS, TRAINING_SETS, build_model, committed_weights, load_weights
 from methods.glcic.postprocess import blend
 from methods.glcic.train import Trainer
 from methods.registry import create, info
@@ -178,7 +178,7 @@ def test_three_names_are_one_factory_with_different_defaults(tmp_path):
     for name, disc in [("iizuka", "full"), ("iizuka-global", "global"), ("iizuka-local", "local")]:
         entry = info(name)
         assert entry.family == "glcic" and entry.params["disc"] == disc
-        assert set(entry.params) == {"ckpt", "post", "drop", "identity", "batch", "disc"}
+        assert set(entry.params) == {"ckpt", "post", "drop", "identity", "batch", "disc", "data"}
         with pytest.raises(FileNotFoundError, match=f"bench train --variant {disc}"):
             create(f"{name}:ckpt={tmp_path / 'missing.pt'}")
     with pytest.raises(ValueError, match="not a GLCIC weights file"):
@@ -187,9 +187,11 @@ def test_three_names_are_one_factory_with_different_defaults(tmp_path):
         create(f"iizuka:ckpt={tmp_path / 'junk.pt'}")
 
 
+@pytest.mark.parametrize("data", ["builtin"])
 @pytest.mark.parametrize("disc", ["full", "global", "local"])
-def test_committed_checkpoints(disc):
-    path = DEFAULT_WEIGHTS[disc]
+def test_committed_checkpoints(disc, data):
+    path = committed_weights(disc, data)
+    assert path.parent.name == data and path == DEFAULT_WEIGHTS[disc]
     assert path.stat().st_size < 15 * 2**20
     ckpt = load_weights(path, disc)
     assert ckpt["variant"] == disc and ckpt["config"]["variant"] == disc
@@ -199,8 +201,10 @@ def test_committed_checkpoints(disc):
     c = ckpt["config"]
     assert ckpt["step"] == c["steps_phase1"] + c["steps_phase2"] + c["steps_phase3"]
     assert c["steps_phase3"] > 0  # phase 3 actually ran
+    assert c["dataset"] == data and ckpt["history"]["data"]["dataset"] == data
     card = path.with_suffix(".md").read_text()
-    assert "CelebA" in card and "builtin" in card
+    assert f"`{data}`" in card and "parameters" in card
     name = {"full": "iizuka", "global": "iizuka-global", "local": "iizuka-local"}[disc]
-    method = create(name)  # loads the default checkpoint on CPU
+    method = create(f"{name}:data={data}")  # loads it on CPU
     assert method.model.width == ckpt["width"]
+    assert method.ckpt_info["config"]["dataset"] == data

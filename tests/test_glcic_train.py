@@ -210,3 +210,36 @@ def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):
         Trainer(load_config(TINY), tmp_path, device="cuda")
     with pytest.raises(ValueError, match="'tpu'"):
         Trainer(load_config(TINY), tmp_path, device="tpu")
+
+
+def test_snapshots_are_the_net_at_their_step(tmp_path):
+    cfg = load_config(TINY).with_overrides(snapshot_every=2)
+    weights = Trainer(cfg, tmp_path / "full", progress=False).run()
+    names = sorted(p.name for p in (tmp_path / "full" / "snapshots").iterdir())
+    # every 2 steps, plus the end of phase 1 (step 3) and the end of training (step 7)
+    assert names == ["step-0000002.pt", "step-0000003.pt", "step-0000004.pt", "step-0000006.pt",
+                     "step-0000007.pt"]
+    last = torch.load(tmp_path / "full" / "snapshots" / "step-0000007.pt", weights_only=True)
+    final = torch.load(weights, weights_only=True)
+    assert last["format"] == final["format"] and last["step"] == final["step"] == 7
+    assert _states_equal(last["state_dict"], final["state_dict"])
+    # The snapshot at the end of phase 1 is the phase-1 net that phase1.pt holds.
+    p1 = torch.load(tmp_path / "full" / "snapshots" / "step-0000003.pt", weights_only=True)
+    ref = load_training_checkpoint(tmp_path / "full" / "phase1.pt")["completion"]
+    assert _states_equal(p1["state_dict"], {k: v.half() if v.is_floating_point() else v for k, v in ref.items()})
+
+
+def test_branching_from_exported_phase1_weights(tmp_path):
+    cfg = load_config(TINY)
+    p1cfg = cfg.with_overrides(steps_phase2=0, steps_phase3=0)
+    p1 = Trainer(p1cfg, tmp_path / "p1", progress=False).run()  # fp16 weights at the end of phase 1
+    run = Trainer(cfg.with_overrides(variant="local"), tmp_path / "local", init_from=p1, progress=False)
+    final = run.run()
+    ckpt = torch.load(final, weights_only=True)
+    assert ckpt["step"] == cfg.total_steps and "optimiser state reset" in ckpt["history"]["init_from"]
+    # The branch started from the fp16 phase-1 net: its first logged step is Tc.
+    assert int(_rows(tmp_path / "local" / "losses.csv")[1][0]) == 0  # phase-1 rows carried over
+    with pytest.raises(ValueError, match="phase 1 ends at Tc=5"):
+        Trainer(cfg.with_overrides(steps_phase1=5), tmp_path / "bad", init_from=p1, progress=False).run()
+    with pytest.raises(ValueError, match="different config"):
+        Trainer(cfg.with_overrides(width=0.25), tmp_path / "bad2", init_from=p1, progress=False).run()

@@ -6,8 +6,11 @@ Keys
 ----
 disc : {"full", "global", "local"}
     Which committed checkpoint is the default (the discriminator the net was trained with).
+data : {"celeba", "builtin"}
+    Which committed checkpoint set: trained on CelebA faces (default, the study's data) or
+    on the builtin photos (no faces).
 ckpt : str
-    Path of a ``glcic-VARIANT.pt`` from ``bench train`` (default: the committed one).
+    Path of a ``glcic-VARIANT.pt`` from ``bench train`` (overrides ``data``).
 post : {"none", "blend"}
     ``blend``: Telea fill then ``cv2.seamlessClone`` of the output (the authors' code).
 drop : str
@@ -27,10 +30,11 @@ from methods.registry import Method, register
 
 def _factory(disc: str):
     def factory(ckpt: str = "", post: str = "none", drop: str = "", identity: str = "",
-                batch: int = 16, disc: str = disc) -> Method:
+                batch: int = 16, disc: str = disc, data: str = "builtin") -> Method:
         from methods.glcic.inference import create_glcic
 
-        return create_glcic(disc=disc, ckpt=ckpt, post=post, drop=drop, identity=identity, batch=batch)
+        return create_glcic(disc=disc, ckpt=ckpt, post=post, drop=drop, identity=identity, batch=batch,
+                            data=data)
 
     factory.__doc__ = f"GLCIC completion net, default checkpoint trained with the {disc} discriminator"
     return factory

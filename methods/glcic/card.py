@@ -35,8 +35,9 @@ def render_card(weights: dict[str, Any], name: str, notes: str = "") -> str:
                      f"`{data.get('first_id')}` ... `{data.get('last_id')}`), disjoint from the "
                      "builtin test photos")
     else:
-        data_line = (f"`{data.get('dataset')}` split `{data.get('split')}` at `{data.get('root', cfg['data_root'])}`: "
-                     f"{data.get('n_ids')} ids, `{data.get('first_id')}` ... `{data.get('last_id')}`")
+        data_line = (f"`{data.get('dataset')}` split `{data.get('split')}` ({data.get('partition', '')}): "
+                     f"{data.get('n_ids')} ids, `{data.get('first_id')}` ... `{data.get('last_id')}`"
+                     + (f", id list sha256 `{data['ids_sha256'][:16]}…`" if data.get("ids_sha256") else ""))
     branched = hist.get("init_from")
     lines = [
         f"# {name}",
@@ -58,7 +59,9 @@ def render_card(weights: dict[str, Any], name: str, notes: str = "") -> str:
         f"| seed | {cfg['seed']} |",
         f"| step wall time | phase 1 {float(wall.get('1', 0)) / 60:.1f} min, phase 2 {float(wall.get('2', 0)) / 60:.1f} min, "
         f"phase 3 {float(wall.get('3', 0)) / 60:.1f} min (total {total_wall / 60:.1f} min) |",
+        f"| throughput | {_samples_per_second(cfg, hist)} |",
         f"| hardware | {hist.get('hardware', 'unknown')} |",
+        f"| code | git commit `{hist.get('git_commit', 'not recorded')}` |",
         f"| final losses (mean of last 100 steps) | {loss_text} |",
     ]
     if branched:
@@ -68,6 +71,19 @@ def render_card(weights: dict[str, Any], name: str, notes: str = "") -> str:
     if notes:
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def _samples_per_second(cfg: dict[str, Any], hist: dict[str, Any]) -> str:
+    """Training samples per second of each phase that ran, from the recorded wall times."""
+    wall = hist.get("wall_s", {})
+    world = int(hist.get("world_size", 1))
+    steps = {"1": cfg["steps_phase1"], "2": cfg["steps_phase2"], "3": cfg["steps_phase3"]}
+    parts = []
+    for phase, n in steps.items():
+        seconds = float(wall.get(phase, 0))
+        if n and seconds > 0:
+            parts.append(f"phase {phase} {n * cfg['batch_size'] * world / seconds:.2f}")
+    return ", ".join(parts) + " samples/s" if parts else "n/a"
 
 
 def write_card(weights_path: str | Path, card_path: str | Path | None = None, name: str | None = None,

@@ -56,6 +56,9 @@ class GLCICConfig:
         ``(seed, step, rank)``, which makes resumed runs bit-identical).
     ckpt_every : int
         Steps between checkpoints (the latest is kept, plus the end of phase 1).
+    snapshot_every : int
+        Steps between fp16 completion-net snapshots in ``snapshots/`` (0 = none), the
+        points of the learning curve (``methods.glcic.curve``).
     mean_pixel_images : int
         Number of training images (evenly spaced over the ids) averaged for the mean pixel.
     """
@@ -81,6 +84,7 @@ class GLCICConfig:
     max_images: int = 0
     seed: int = 0
     ckpt_every: int = 200
+    snapshot_every: int = 0
     mean_pixel_images: int = 2000
 
     def __post_init__(self) -> None:
@@ -106,6 +110,8 @@ class GLCICConfig:
         for name in ("steps_phase1", "steps_phase2", "steps_phase3", "max_images"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}={getattr(self, name)} must be >= 0")
+        if self.snapshot_every < 0:
+            problems.append(f"snapshot_every={self.snapshot_every} must be >= 0")
         if self.ckpt_every < 1:
             problems.append(f"ckpt_every={self.ckpt_every} must be >= 1")
         if problems:

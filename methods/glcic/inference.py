@@ -16,12 +16,23 @@ from methods.glcic.train import WEIGHTS_FORMAT
 from methods.registry import Method
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# Committed checkpoint of each discriminator variant.
-DEFAULT_WEIGHTS = {
-    "full": WEIGHTS_DIR / "iizuka.pt",
-    "global": WEIGHTS_DIR / "iizuka-global.pt",
-    "local": WEIGHTS_DIR / "iizuka-local.pt",
-}
+VARIANT_FILES = {"full": "iizuka.pt", "global": "iizuka-global.pt", "local": "iizuka-local.pt"}
+# Committed checkpoint sets, by the data they were trained on: CelebA faces (the study's
+# data, the default) and the builtin photos (no faces; kept for the builtin default run).
+TRAINING_SETS = ("celeba", "builtin")
+DEFAULT_WEIGHTS = {disc: WEIGHTS_DIR / "builtin" / name for disc, name in VARIANT_FILES.items()}
+
+
+def committed_weights(disc: str = "full", data: str = "celeba") -> Path:
+    """Path of the committed checkpoint of a discriminator variant trained on ``data``."""
+    if disc not in VARIANT_FILES:
+        raise ValueError(f"iizuka: disc={disc!r} is not one of {', '.join(VARIANT_FILES)}")
+    if data not in TRAINING_SETS:
+        raise ValueError(f"iizuka: data={data!r} is not one of {', '.join(TRAINING_SETS)} "
+                         "(or pass ckpt=PATH for your own weights)")
+    return WEIGHTS_DIR / data / VARIANT_FILES[disc]
+
+
 POST = ("none", "blend")
 
 
@@ -142,11 +153,10 @@ class GLCIC(Method):
 
 
 def create_glcic(disc: str = "full", ckpt: str = "", post: str = "none", drop: str = "",
-                 identity: str = "", batch: int = 16) -> GLCIC:
+                 identity: str = "", batch: int = 16, data: str = "builtin") -> GLCIC:
     """Build the GLCIC method for a discriminator variant (see ``methods.glcic``)."""
-    if disc not in DEFAULT_WEIGHTS:
-        raise ValueError(f"iizuka: disc={disc!r} is not one of {', '.join(DEFAULT_WEIGHTS)}")
-    path = Path(ckpt) if ckpt else DEFAULT_WEIGHTS[disc]
+    default = committed_weights(disc, data)
+    path = Path(ckpt) if ckpt else default
     weights = load_weights(path, disc)
     layers = tuple(filter(None, (p.strip() for p in identity.split("+"))))
     return GLCIC(weights, post=post, drops=parse_drop(drop), identity=layers, batch_size=batch)

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from bench.protocol import ids_hash
 from methods.glcic.config import GLCICConfig, load_config, save_config, structural_mismatch
 from methods.glcic.data import TrainImages, completion_input, crop_patches, sample_batch, to_tensors
 from methods.glcic.networks import CompletionNet, ContextDiscriminator
@@ -40,6 +41,21 @@ def hole_mse(output: torch.Tensor, target: torch.Tensor, masks: torch.Tensor) ->
     """Mean squared error over the hole pixels only (all channels)."""
     err = ((output - target) ** 2 * masks).sum()
     return err / (masks.sum() * output.shape[1]).clamp_min(1.0)
+
+
+def git_commit() -> str:
+    """The project's git commit (``+dirty`` when the tree has changes), or ``unknown``."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head + ("+dirty" if dirty else "")) if head else "unknown"
 
 
 def hardware_description(device: torch.device) -> str:
@@ -142,6 +158,9 @@ class Trainer:
         }
 
     def _load(self, path: Path, *, branch: bool) -> None:
+        if branch and _is_weights_file(path):
+            self._branch_from_weights(path)
+            return
         ckpt = load_training_checkpoint(path)
         saved = GLCICConfig.from_dict(ckpt["config"], source=str(path))
         diff = structural_mismatch(saved, self.config)
@@ -165,6 +184,29 @@ class Trainer:
                 raise ValueError(f"{path} is a {saved.variant!r} run, not {self.config.variant!r}")
             _unwrap(self.D).load_state_dict(ckpt["discriminator"])
             self.opt_d.load_state_dict(ckpt["opt_d"])
+
+    def _branch_from_weights(self, path: Path) -> None:
+        """Start from an exported phase-1 net (e.g. a committed one on a fresh machine).
+
+        Only the completion net, its step and the mean pixel are in such a file; the
+        optimiser starts afresh, which the run's history records.
+        """
+        weights = torch.load(path, map_location="cpu", weights_only=True)
+        saved = GLCICConfig.from_dict(weights["config"], source=str(path))
+        diff = structural_mismatch(saved, self.config)
+        if diff:
+            raise ValueError(f"{path} was trained with a different config: " + "; ".join(diff))
+        step = int(weights["step"])
+        if step != self.config.steps_phase1:
+            raise ValueError(f"--init-from {path}: it is at step {step}, but this run's phase 1 "
+                             f"ends at Tc={self.config.steps_phase1}; branch from a net exported "
+                             "at the end of phase 1")
+        _unwrap(self.C).load_state_dict({k: (v.float() if v.is_floating_point() else v)
+                                         for k, v in weights["state_dict"].items()})
+        self.mean_pixel = np.asarray(weights["mean_pixel"], dtype=np.float32)
+        self.step = step
+        self.history.update({k: v for k, v in weights["history"].items() if k != "hardware"})
+        self.history["init_from"] = f"{path} (fp16 weights; optimiser state reset)"
 
     # -- logging -----------------------------------------------------------------------
 
@@ -199,6 +241,13 @@ class Trainer:
             import torch.distributed as dist
 
             dist.barrier()
+
+    def _snapshot(self) -> Path:
+        """Write the completion net as it is now (fp16 weights file) to ``snapshots/``."""
+        path = self.out_dir / "snapshots" / f"step-{self.step:07d}.pt"
+        path.parent.mkdir(exist_ok=True)
+        _atomic_save(weights_payload(self.state(), None), path)
+        return path
 
     def _wrap_ddp(self) -> None:
         if self.world > 1:
@@ -273,7 +322,9 @@ class Trainer:
             csv_source = self.init_from.parent / "losses.csv"
         images = TrainImages(cfg)
         self.history["data"] = images.source.describe() | {
-            "n_ids": len(images), "first_id": images.ids[0], "last_id": images.ids[-1]}
+            "n_ids": len(images), "first_id": images.ids[0], "last_id": images.ids[-1],
+            "ids_sha256": ids_hash(images.ids)}
+        self.history.setdefault("git_commit", git_commit())
         if self.mean_pixel is None:
             self.mean_pixel = images.mean_pixel(cfg.mean_pixel_images)
         if self.rank == 0:
@@ -304,6 +355,9 @@ class Trainer:
                                                 if v == v and k in ("mse", "d_loss")})
                 if self.step == cfg.steps_phase1 and phase == 1:
                     self._save("phase1.pt")
+                if cfg.snapshot_every and self.rank == 0 and (
+                        self.step % cfg.snapshot_every == 0 or self.step in (cfg.steps_phase1, cfg.total_steps)):
+                    self._snapshot()
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.total_steps:
                     self._save("latest.pt")
                     if self.rank == 0 and self.step % (10 * cfg.ckpt_every) == 0:
@@ -320,6 +374,13 @@ class Trainer:
             write_card(weights)
             return weights
         return None
+
+
+def _is_weights_file(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    return isinstance(obj, dict) and obj.get("format") == WEIGHTS_FORMAT
 
 
 def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -358,10 +419,16 @@ def export_weights(train_ckpt: str | Path, out_path: str | Path) -> Path:
     """
     train_ckpt, out_path = Path(train_ckpt), Path(out_path)
     ckpt = load_training_checkpoint(train_ckpt)
+    _atomic_save(weights_payload(ckpt, train_ckpt.parent / "losses.csv"), out_path)
+    return out_path
+
+
+def weights_payload(ckpt: dict[str, Any], losses_csv: Path | None) -> dict[str, Any]:
+    """The exported weights (fp16 completion net + metadata) of a training state."""
     cfg = ckpt["config"]
-    losses_csv = train_ckpt.parent / "losses.csv"
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["completion"].items()}
-    weights = {
+    state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
+             for k, v in ckpt["completion"].items()}
+    return {
         "format": WEIGHTS_FORMAT,
         "variant": cfg["variant"],
         "config": cfg,
@@ -370,11 +437,9 @@ def export_weights(train_ckpt: str | Path, out_path: str | Path) -> Path:
         "resolution": cfg["resolution"],
         "step": ckpt["step"],
         "history": ckpt["history"],
-        "final_losses": final_losses(losses_csv) if losses_csv.exists() else {},
+        "final_losses": final_losses(losses_csv) if losses_csv is not None and losses_csv.exists() else {},
         "state_dict": state,
     }
-    _atomic_save(weights, out_path)
-    return out_path
 
 
 def plot_losses(csv_path: Path, png_path: Path, config: GLCICConfig) -> Path:
