@@ -251,3 +251,57 @@ def test_bootstrap_kid_replicates_equal_explicit_resamples(paired):
         else:
             xy = np.mean([_k(x[p], y[q]) for p in ix for q in iy])
         assert reps[b] == pytest.approx(xx + yy - 2 * xy, rel=1e-9)
+
+
+def _torchmetrics_style_kid(x: np.ndarray, y: np.ndarray) -> float:
+    """KID as torchmetrics' KernelInceptionDistance computes one subset (written out by hand)."""
+    d = x.shape[1]
+    kxx = (x @ x.T / d + 1.0) ** 3
+    kyy = (y @ y.T / d + 1.0) ** 3
+    kxy = (x @ y.T / d + 1.0) ** 3
+    m = x.shape[0]
+    return float((kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.sum() / m**2)
+
+
+def test_standard_kid_equals_the_torchmetrics_estimator():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(40, 16))
+    y = rng.normal(0.3, 1.1, size=(40, 16))
+    ref = _torchmetrics_style_kid(y, x)
+    assert fr.kid_from_features(x, y, subsets=10, subset_size=1000, paired=False) == pytest.approx(ref, rel=1e-9)
+    torch = pytest.importorskip("torch")
+    tm = pytest.importorskip("torchmetrics.image.kid", reason="torchmetrics not installed")
+    from torchmetrics.image.kid import poly_mmd
+
+    got = poly_mmd(torch.from_numpy(x), torch.from_numpy(y), degree=3, gamma=None, coef=1.0)
+    assert float(got) == pytest.approx(ref, rel=1e-6)
+
+
+def test_registered_kid_is_standard_and_kid_paired_is_paired():
+    from bench.metrics.fid import kid_result
+    from bench.metrics.registry import get_metric
+
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(30, 8))
+    y = x + rng.normal(0, 0.5, size=(30, 8))
+    std = kid_result(x, y, n_boot=0, paired=False)
+    assert std.value == pytest.approx(_torchmetrics_style_kid(y, x), rel=1e-9)
+    assert std.details["subsets"] == 1  # n = 30 < 1000: the whole set, once
+    paired = kid_result(x, y, n_boot=0, paired=True)
+    assert paired.value != pytest.approx(std.value, rel=1e-3)
+    assert get_metric("kid").summary.startswith("kernel Inception distance, the standard")
+    assert "paired" in get_metric("kid_paired").summary or "own real image" in get_metric("kid_paired").summary
+
+
+def test_headline_fid_is_the_gram_route_and_equals_sqrtm():
+    from bench.metrics.fid import fid_result
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(50, 64))
+    y = rng.normal(0.2, 1.3, size=(50, 64))
+    res = fid_result(x, y, n_boot=0)
+    assert "Gram" in res.details["estimator"]
+    ref = fr.frechet_distance(*fr.feature_stats(x), *fr.feature_stats(y))  # pytorch-fid's sqrtm route
+    assert res.value == pytest.approx(ref, rel=1e-6)
+    wide = fid_result(rng.normal(size=(80, 16)), rng.normal(size=(80, 16)), n_boot=0)  # n > D: sqrtm route
+    assert "sqrtm" in wide.details["estimator"]

@@ -7,7 +7,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from bench.metrics import all_metrics, column_direction, evaluate_image, get_metric
-from bench.metrics.pixel import hole_bbox, l1, mse, psnr, ssim
+from bench.metrics.pixel import hole_bbox, l1, mse, psnr, ssim, ssim_gaussian
 
 
 def _pair():
@@ -48,11 +48,41 @@ def test_ssim_is_scikit_images_with_explicit_range():
     ref = structural_similarity(target.astype(np.float64), pred.astype(np.float64), data_range=1.0,
                                 channel_axis=-1)
     assert ssim(pred, target, mask) == pytest.approx(ref, abs=1e-12)
-    rows, cols = hole_bbox(mask)
-    ref_hole = structural_similarity(target[rows, cols].astype(np.float64), pred[rows, cols].astype(np.float64),
-                                     data_range=1.0, channel_axis=-1)
-    assert ssim(pred, target, mask, "hole") == pytest.approx(ref_hole, abs=1e-12)
-    assert (rows, cols) == (slice(10, 20), slice(5, 25))
+    # Hole SSIM: scikit-image's own full SSIM map, averaged over the hole pixels of every channel.
+    _, full = structural_similarity(target.astype(np.float64), pred.astype(np.float64), data_range=1.0,
+                                    channel_axis=-1, full=True)
+    assert ssim(pred, target, mask, "hole") == pytest.approx(full[mask].mean(), abs=1e-12)
+
+
+def test_gaussian_ssim_is_wang_et_al_window():
+    pred, target, mask = _pair()
+    kw = dict(data_range=1.0, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    ref = structural_similarity(target.astype(np.float64), pred.astype(np.float64), **kw)
+    assert ssim_gaussian(pred, target, mask) == pytest.approx(ref, abs=1e-12)
+    _, full = structural_similarity(target.astype(np.float64), pred.astype(np.float64), full=True, **kw)
+    assert ssim_gaussian(pred, target, mask, "hole") == pytest.approx(full[mask].mean(), abs=1e-12)
+    assert ssim_gaussian(pred, target, mask, "hole") != pytest.approx(ssim(pred, target, mask, "hole"), abs=1e-4)
+
+
+def test_spreading_holes_apart_cannot_raise_hole_ssim():
+    """The old failure mode: with the bounding box, two distant holes scored known pixels between them."""
+    rng = np.random.default_rng(3)
+    target = rng.random((64, 64, 3)).astype(np.float32)
+    a = np.zeros((64, 64), bool)
+    a[4:14, 4:14] = True
+    b = np.zeros((64, 64), bool)
+    b[48:58, 46:60] = True
+    both = a | b
+    pred = target.copy()
+    pred[both] = 0.5  # a poor fill inside the holes, known pixels copied back
+    sa, sb, sab = (ssim(pred, target, m, "hole") for m in (a, b, both))
+    # Windows of the two holes do not overlap, so the two-hole score is the pixel-weighted mean.
+    assert sab == pytest.approx((sa * a.sum() + sb * b.sum()) / both.sum(), abs=1e-12)
+    assert min(sa, sb) <= sab <= max(sa, sb)
+    rows, cols = hole_bbox(both)
+    old = structural_similarity(target[rows, cols].astype(np.float64), pred[rows, cols].astype(np.float64),
+                                data_range=1.0, channel_axis=-1)
+    assert old > max(sa, sb) + 0.3  # what the bounding-box definition reported
 
 
 def test_perfect_reconstruction():
@@ -69,13 +99,13 @@ def test_tiny_and_empty_holes():
     assert math.isnan(mse(pred, target, empty, "hole"))
     assert math.isnan(ssim(pred, target, empty, "hole"))
     thin = empty.copy()
-    thin[5, 5:30] = True  # a 1-pixel-high box: no SSIM window fits
-    assert math.isnan(ssim(pred, target, thin, "hole"))
-    small = empty.copy()
-    small[5:10, 5:10] = True  # 5x5 box: SSIM with a 5x5 window
-    ref = structural_similarity(target[5:10, 5:10].astype(np.float64), pred[5:10, 5:10].astype(np.float64),
-                                data_range=1.0, channel_axis=-1, win_size=5)
-    assert ssim(pred, target, small, "hole") == pytest.approx(ref)
+    thin[5, 5:30] = True  # a 1-pixel-high hole still has full windows around it
+    _, full = structural_similarity(target.astype(np.float64), pred.astype(np.float64), data_range=1.0,
+                                    channel_axis=-1, full=True)
+    assert ssim(pred, target, thin, "hole") == pytest.approx(full[thin].mean(), abs=1e-12)
+    tiny = np.zeros((5, 5), bool)
+    tiny[2, 2] = True  # an image smaller than the 7x7 window
+    assert math.isnan(ssim(pred[:5, :5], target[:5, :5], tiny, "hole"))
 
 
 def test_directions_and_columns():

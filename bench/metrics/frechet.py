@@ -286,8 +286,9 @@ def kid_subset_values(real, fake, subsets: int = 100, subset_size: int = 1000, s
         raise ValueError(f"subset_size must be >= 2, got {subset_size}")
     paired = _paired(r.shape[0], f.shape[0], paired)
     m = min(subset_size, r.shape[0], f.shape[0])
-    if paired and m == r.shape[0]:
-        return np.full(subsets, _mmd2_unbiased(f, r, True))
+    if m == r.shape[0] == f.shape[0]:
+        # Every subset would be the whole of both sets, and MMD^2 does not depend on order.
+        return np.full(subsets, _mmd2_unbiased(f, r, paired))
     rng = np.random.default_rng(seed)
     out = np.empty(subsets)
     for s in range(subsets):

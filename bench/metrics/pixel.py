@@ -64,24 +64,56 @@ def psnr(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "
     return float(10.0 * np.log10(DATA_RANGE**2 / err))
 
 
-@register_metric("ssim", kind="image", higher_is_better=True,
-                 summary="structural similarity (scikit-image, 7x7, data_range=1); hole: its bounding box")
-def ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "image") -> float:
-    """scikit-image SSIM over RGB (channel_axis=-1) with ``data_range=1``.
+# Wang et al. 2004's SSIM window: Gaussian, sigma 1.5, 11x11 (scikit-image truncates at 3.5 sigma).
+GAUSSIAN_SIGMA = 1.5
 
-    For ``region="hole"`` SSIM is computed on the hole's bounding box, because SSIM
-    needs a full window around each pixel. Boxes narrower than the default 7-pixel
-    window use the largest odd window that fits; below 3 pixels it is undefined (NaN).
+
+def ssim_map(pred: np.ndarray, target: np.ndarray, gaussian: bool = False) -> np.ndarray:
+    """Per-pixel SSIM of two contract images (H x W, averaged over the three channels).
+
+    ``gaussian=False`` is scikit-image's default 7x7 uniform window; ``gaussian=True``
+    is Wang et al.'s 11x11 Gaussian window (sigma 1.5). Both with ``data_range=1``.
     """
-    if region == "hole":
-        box = hole_bbox(mask)
-        if box is None:
-            return float("nan")
-        pred, target = pred[box], target[box]
-    win = min(7, *pred.shape[:2])
-    if win % 2 == 0:
-        win -= 1
-    if win < 3:
+    kwargs = ({"gaussian_weights": True, "sigma": GAUSSIAN_SIGMA, "use_sample_covariance": False}
+              if gaussian else {"win_size": min(7, *_odd_sides(pred))})
+    _, full = structural_similarity(target.astype(np.float64), pred.astype(np.float64), data_range=DATA_RANGE,
+                                    channel_axis=-1, full=True, **kwargs)
+    return full.mean(axis=-1)
+
+
+def _odd_sides(image: np.ndarray) -> tuple[int, int]:
+    return tuple(s if s % 2 else s - 1 for s in image.shape[:2])
+
+
+def _ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str, gaussian: bool) -> float:
+    if min(_odd_sides(pred)) < (11 if gaussian else 7):
         return float("nan")
-    return float(structural_similarity(target.astype(np.float64), pred.astype(np.float64),
-                                       data_range=DATA_RANGE, channel_axis=-1, win_size=win))
+    if region == "image":
+        kwargs = ({"gaussian_weights": True, "sigma": GAUSSIAN_SIGMA, "use_sample_covariance": False}
+                  if gaussian else {})
+        return float(structural_similarity(target.astype(np.float64), pred.astype(np.float64),
+                                           data_range=DATA_RANGE, channel_axis=-1, **kwargs))
+    if not mask.any():
+        return float("nan")
+    return float(ssim_map(pred, target, gaussian)[mask].mean())
+
+
+@register_metric("ssim", kind="image", higher_is_better=True,
+                 summary="SSIM (scikit-image, 7x7 uniform window, data_range=1); hole: SSIM map averaged over hole pixels")
+def ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "image") -> float:
+    """scikit-image SSIM over RGB (channel_axis=-1, 7x7 uniform window, ``data_range=1``).
+
+    For ``region="hole"`` it is the full-image SSIM map averaged over the hole pixels
+    (each pixel's window sees its surroundings, known pixels included), so known
+    pixels never count as scored pixels and a score cannot rise because a mask's
+    rectangles are spread out. Images smaller than the window give NaN.
+    """
+    return _ssim(pred, target, mask, region, gaussian=False)
+
+
+@register_metric("ssim_gaussian", kind="image", higher_is_better=True,
+                 summary="SSIM with Wang et al.'s 11x11 Gaussian window (sigma 1.5); hole: map averaged over hole pixels")
+def ssim_gaussian(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "image") -> float:
+    """SSIM as Wang et al. 2004 define it (scikit-image ``gaussian_weights=True``, sigma 1.5,
+    population covariances); hole region as in :func:`ssim`."""
+    return _ssim(pred, target, mask, region, gaussian=True)
