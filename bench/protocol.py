@@ -14,9 +14,15 @@ from typing import Any
 import numpy as np
 
 from bench.data import Sample, Source, get_source
+from bench.data.io import IMAGE_SUFFIXES
+from bench.images import quantize
 from bench.masks import Rect, make_mask, manifest
 
 log = logging.getLogger("bench")
+
+
+class NoUsableImagesError(RuntimeError):
+    """A data source gave no usable image; the message names the source and why."""
 
 
 @dataclass
@@ -62,13 +68,15 @@ def load_protocol(dataset: str = "builtin", data_root: str | None = None, split:
 
     Raises
     ------
-    RuntimeError
-        When no image at all is usable.
+    NoUsableImagesError
+        When no image at all is usable (the message names the folder and what it accepts).
     """
     source = get_source(dataset, data_root, split=split, size=size)
     samples, skipped = source.take(n, on_skip=lambda err: log.warning("skipping %s", err))
+    # Every image is benchmarked as it is saved (8 bits), so records can be recomputed from the PNGs.
+    samples = [Sample(s.id, quantize(s.image)) for s in samples]
     if not samples:
-        raise RuntimeError(f"no usable images in {dataset} ({len(skipped)} skipped)")
+        raise NoUsableImagesError(_no_images_message(source, skipped))
     if n is not None and len(samples) < n:
         log.warning("only %d usable images in %s (asked for %d)", len(samples), dataset, n)
     masks = {s.id: make_mask(seed, s.id, s.image.shape[:2], mask_family) for s in samples}
@@ -76,3 +84,14 @@ def load_protocol(dataset: str = "builtin", data_root: str | None = None, split:
     identity = {"dataset": source.describe(), "n": len(samples), "seed": seed, "mask_family": mask_family,
                 "ids_sha256": ids_hash([s.id for s in samples])}
     return Protocol(source, samples, skipped, masks, mask_manifest, identity)
+
+
+def _no_images_message(source: Source, skipped: list[dict[str, str]]) -> str:
+    root = source.describe().get("root")
+    where = f"{source.name} --data-root {root}" if root else source.name
+    if skipped:
+        return (f"no usable images in {where}: all {len(skipped)} image files were skipped "
+                f"(first: {skipped[0]['reason']})")
+    if source.name == "folder":
+        return f"no image files in {where}; it needs files ending in {', '.join(IMAGE_SUFFIXES)}"
+    return f"no images in {where}"

@@ -13,14 +13,17 @@
       summary.md         wide Markdown table of the same
       images/ID.png      ground-truth images (8-bit PNG) as the methods' targets
       outputs/METHOD/ID.png  composited outputs of each method (METHOD = method_dirname(spec))
+      .lock              held (flock) by the one ``bench run`` writing the directory; holds its pid
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,31 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
+def update_text(path: Path, text: str) -> bool:
+    """Atomically write ``text`` to ``path`` unless the file already holds exactly it.
+
+    Re-opening a finished run then writes nothing: it works in a read-only
+    directory and leaves file times telling when results last changed.
+
+    Returns
+    -------
+    bool
+        Whether the file was written.
+    """
+    try:
+        if Path(path).read_text() == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or unreadable: write it (a real problem surfaces there, naming the file)
+    atomic_write_text(path, text)
+    return True
+
+
+def update_json(path: Path, obj: Any) -> bool:
+    """Write ``obj`` as :func:`atomic_write_json` does, unless the file already holds it."""
+    return update_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
@@ -70,6 +98,14 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+class RunDirError(RuntimeError):
+    """A run directory cannot be written: another run holds it, or it is not writable."""
+
+
+class RunDirBusyError(RunDirError):
+    """Another process is writing the run directory."""
 
 
 class RunDir:
@@ -93,6 +129,7 @@ class RunDir:
     summary_csv = property(lambda self: self.path / "summary.csv")
     summary_md = property(lambda self: self.path / "summary.md")
     images_dir = property(lambda self: self.path / "images")
+    lock_file = property(lambda self: self.path / ".lock")
 
     def image_path(self, image_id: str) -> Path:
         """Ground-truth PNG of an image."""
@@ -130,6 +167,66 @@ class RunDir:
         import pandas as pd
 
         return pd.DataFrame(self.read_records())
+
+    @contextmanager
+    def writing(self):
+        """Create the directory and hold its writer lock for the duration of the block.
+
+        Two runs writing one directory would both compute everything and
+        interleave their rows, so the second is refused at once instead of waiting.
+
+        Raises
+        ------
+        RunDirBusyError
+            Another process holds the lock (the message names the directory and its pid).
+        RunDirError
+            The directory cannot be created or the lock file cannot be opened.
+        """
+        import fcntl
+
+        fd = self._open_lock()
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunDirBusyError(
+                    f"{self.path} is being written by another bench run{self._holder()}: wait for it to finish, "
+                    "or use another --out") from None
+            self._record_holder(fd)
+            yield self
+        finally:
+            os.close(fd)  # closing releases the lock; the file stays, so no one can lock a vanished inode
+
+    def _open_lock(self) -> int:
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"--out {self.path} is a file, not a directory; choose another --out")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            return os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            # A finished run in a read-only directory can still be re-opened: flock works on a read-only descriptor.
+            if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and self.lock_file.is_file():
+                try:
+                    return os.open(self.lock_file, os.O_RDONLY)
+                except OSError:
+                    pass
+            raise RunDirError(f"cannot write the run directory {self.path}: {err.strerror or err} "
+                              f"({err.filename or self.path}); choose a writable --out") from None
+
+    def _holder(self) -> str:
+        try:
+            pid = self.lock_file.read_text().strip()
+        except OSError:
+            return ""
+        return f" (pid {pid})" if pid.isdigit() else ""
+
+    @staticmethod
+    def _record_holder(fd: int) -> None:
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # read-only lock file: the pid only improves the message a second writer gets
 
     def load_image(self, image_id: str) -> np.ndarray:
         """Ground truth as a contract image."""

@@ -23,11 +23,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from bench.data import Sample
-from bench.images import ContractError, blank_hole, check_image, composite
+from bench.images import ContractError, blank_hole, check_image, composite, quantize
 from bench.masks import Rect
 from bench.metrics import SetMetricContext, all_metrics, evaluate_image, get_metric
 from bench.protocol import ids_hash, load_protocol
-from bench.rundir import RunDir, atomic_write_json, atomic_write_text, write_png
+from bench.rundir import RunDir, atomic_write_json, update_json, update_text, write_png
 from bench.summary import summarize, to_markdown
 
 log = logging.getLogger("bench")
@@ -211,7 +211,8 @@ def score(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, s
     # How much the raw output changed known pixels tells raw from composited methods apart.
     known = ~mask
     row["raw_known_max_abs"] = float(np.abs(out[known] - sample.image[known]).max()) if known.any() else 0.0
-    final = composite(out, sample.image, mask)
+    # Scored exactly as saved: 8-bit, so every metric can be recomputed from the run's PNGs.
+    final = quantize(composite(out, sample.image, mask))
     row.update(evaluate_image(final, sample.image, mask, metrics))
     return row, final
 
@@ -235,6 +236,36 @@ def _check_resumable(rundir: RunDir, mask_manifest: dict, identity: dict) -> Non
             raise RunConflictError(f"{rundir.path} holds a different run ({detail}); use a new --out")
 
 
+def _check_metrics(rundir: RunDir, rows: list[dict], chosen: list) -> None:
+    """Refuse to resume rows that were scored with other per-image metrics.
+
+    Kept rows are not rescored, so a changed list would leave a metric column half
+    empty while ``config.json`` claimed it whole. Set metrics (FID, KID) are
+    computed from the saved outputs on every run and may be added or dropped freely.
+    """
+    registered = [m.name for m in all_metrics("image")]
+    scored = {tuple(n for n in registered if n in r) for r in rows if r.get("status") == "ok"}
+    wanted = tuple(n for n in registered if n in {m.name for m in chosen})
+    if not scored or scored == {wanted}:
+        return
+    asked = ",".join(m.name for m in chosen)
+    if len(scored) > 1:
+        lists = "; ".join(",".join(names) for names in sorted(scored))
+        raise RunConflictError(f"{rundir.path} holds rows scored with different metric lists ({lists}); "
+                               f"--metrics {asked} cannot resume it: use another --out")
+    (old,) = scored
+    added, dropped = [n for n in wanted if n not in old], [n for n in old if n not in wanted]
+    change = " and ".join(part for part in (f"add {','.join(added)}" if added else "",
+                                           f"drop {','.join(dropped)}" if dropped else "") if part)
+    set_names = [m.name for m in all_metrics("set")]
+    same = list(old) + [m.name for m in chosen if m.kind == "set"]
+    same_text = "all" if set(same) == set(registered + set_names) else ",".join(same)
+    raise RunConflictError(
+        f"{rundir.path} holds rows scored with {','.join(old)}; --metrics {asked} would {change}, but finished "
+        f"rows are not rescored. Resume with --metrics {same_text} (set metrics {', '.join(set_names)} may be "
+        "added or left out), or use another --out for a run with the new metrics")
+
+
 def run(cfg: RunConfig) -> RunResult:
     """Run every method of ``cfg`` on the same images and masks; resume where possible.
 
@@ -245,24 +276,30 @@ def run(cfg: RunConfig) -> RunResult:
         (layout in :mod:`bench.rundir`).
     """
     import methods as registry
-    from tqdm import tqdm
 
-    rundir = RunDir(cfg.out)
-    rundir.path.mkdir(parents=True, exist_ok=True)
     chosen = [get_metric(m) for m in cfg.metrics] if cfg.metrics else all_metrics()
-    image_metrics = [m for m in chosen if m.kind == "image"]
-    set_metrics = [m for m in chosen if m.kind == "set"]
-    # Build every method up front so a typo in the last spec fails before hours of work.
+    # Build every method up front so a typo in the last spec fails before hours of work,
+    # and (like an unusable dataset) before the run directory exists: a bad command leaves nothing behind.
     built = [registry.create(spec) for spec in cfg.methods]
     specs = [m.spec for m in built]
     if len(set(specs)) != len(specs):
         raise ValueError(f"a method is listed twice: {', '.join(specs)}")
-
     proto = load_protocol(cfg.dataset, cfg.data_root, cfg.split, cfg.size, cfg.n, cfg.seed, cfg.mask_family)
+    with RunDir(cfg.out).writing() as rundir:
+        return _run_locked(cfg, rundir, built, chosen, proto)
+
+
+def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto) -> RunResult:
+    """The body of :func:`run`, with the run directory's writer lock held."""
+    specs = [m.spec for m in built]
+    image_metrics = [m for m in chosen if m.kind == "image"]
+    set_metrics = [m for m in chosen if m.kind == "set"]
     samples, skipped, masks = proto.samples, proto.skipped, proto.masks
     mask_manifest, identity = proto.manifest, proto.identity
     ids = [s.id for s in samples]
     _check_resumable(rundir, mask_manifest, identity)
+    previous = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
+    _check_metrics(rundir, list(previous.values()), chosen)
 
     old_methods = rundir.read_json(rundir.config).get("methods", []) if rundir.config.is_file() else []
     config = {
@@ -274,21 +311,48 @@ def run(cfg: RunConfig) -> RunResult:
         "command": cfg.command,
         "run": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
     }
-    atomic_write_json(rundir.config, config)
-    atomic_write_json(rundir.masks, mask_manifest)
-    atomic_write_json(rundir.skipped, skipped)
+    # Files are only written when their content changed, so re-opening a finished run writes nothing.
+    update_json(rundir.config, config)
+    update_json(rundir.masks, mask_manifest)
+    update_json(rundir.skipped, skipped)
     for s in samples:
         if not rundir.image_path(s.id).is_file():
             write_png(rundir.image_path(s.id), s.image)
 
-    previous = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
+    computed = _compute(cfg, rundir, built, samples, masks, previous, image_metrics)
+    rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
+    set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity)
+
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    update_text(rundir.records_csv, frame.to_csv(index=False))
+    summary = summarize(frame, set_results, methods=specs, seed=cfg.seed)
+    update_text(rundir.summary_csv, summary.to_csv(index=False))
+    markdown = to_markdown(summary, metrics=_headline(summary))
+    update_text(rundir.summary_md, _summary_header(config, len(samples)) + markdown)
+    compact = to_markdown(summary, metrics=_headline(summary), intervals=False)
+    errors = sum(r["status"] != "ok" for r in rows)
+    return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
+
+
+def _compute(cfg: RunConfig, rundir: RunDir, built: list, samples: list[Sample], masks: dict,
+             previous: dict, image_metrics) -> int:
+    """Run each method on the images it has no ok row for, appending (and fsyncing) row by row.
+
+    ``previous`` is updated in place; returns the number of rows computed.
+    """
+    from tqdm import tqdm
+
+    pending = [(method, [(s, masks[s.id][0]) for s in samples
+                         if previous.get((method.spec, s.id), {}).get("status") != "ok"]) for method in built]
+    pending = [(method, todo) for method, todo in pending if todo]
+    if not pending:
+        return 0  # a finished run: records.jsonl is not even opened (the directory may be read-only)
     computed = 0
     with open(rundir.records_jsonl, "a", buffering=1) as records_file:
-        for method, spec in zip(built, specs):
-            todo = [(s, masks[s.id][0]) for s in samples
-                    if previous.get((spec, s.id), {}).get("status") != "ok"]
-            if not todo:
-                continue
+        for method, todo in pending:
+            spec = method.spec
             bar = tqdm(total=len(todo), desc=spec, unit="img", disable=not cfg.progress, leave=True)
             for sample, mask, out, seconds, err in execute(method, spec, todo, cfg.jobs):
                 row, final = score(spec, sample, mask, masks[sample.id][1], out, seconds, err, image_metrics)
@@ -303,21 +367,7 @@ def run(cfg: RunConfig) -> RunResult:
                 computed += 1
                 bar.update(1)
             bar.close()
-
-    rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
-    set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity)
-
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
-    atomic_write_text(rundir.records_csv, frame.to_csv(index=False))
-    summary = summarize(frame, set_results, methods=specs, seed=cfg.seed)
-    atomic_write_text(rundir.summary_csv, summary.to_csv(index=False))
-    markdown = to_markdown(summary, metrics=_headline(summary))
-    atomic_write_text(rundir.summary_md, _summary_header(config, len(samples)) + markdown)
-    compact = to_markdown(summary, metrics=_headline(summary), intervals=False)
-    errors = sum(r["status"] != "ok" for r in rows)
-    return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
+    return computed
 
 
 def _headline(summary) -> list[str]:

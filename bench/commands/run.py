@@ -35,14 +35,17 @@ def _split_specs(value: str) -> list[str]:
 @click.option("--data-root", type=click.Path(file_okay=False), default=None,
               help="CelebA root (containing img_align_celeba/) or an image folder.")
 @click.option("--split", default="test", show_default=True, help="Split for celeba/builtin.")
-@click.option("--size", default=160, show_default=True, help="Centre crop and resize to SIZE x SIZE (0 = native, folder only).")
-@click.option("--n", "n", default=280, show_default=True, help="Number of usable images (0 = all).")
-@click.option("--seed", default=0, show_default=True, help="Mask seed.")
+@click.option("--size", default=160, show_default=True, type=click.IntRange(min=0),
+              help="Centre crop and resize to SIZE x SIZE (0 = native, folder only).")
+@click.option("--n", "n", default=280, show_default=True, type=click.IntRange(min=0),
+              help="Number of usable images (0 = all).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed.")
 @click.option("--masks", "mask_family", default="rects", show_default=True, type=click.Choice(["rects", "center"]),
-              help="rects: 1-3 rectangles <= 25 %% (the study); center: one 64x64 hole.")
+              help="rects: 1-3 rectangles <= 25 % (the study); center: one 64x64 hole.")
 @click.option("--metrics", default="all", show_default=True,
               help="Comma-separated metric names (see `bench list metrics`) or 'all'.")
-@click.option("--jobs", default=1, show_default=True, help="Worker processes for CPU methods.")
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Worker processes for CPU methods.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Run directory (rerun the same command to resume). Default runs/<dataset>-n<N>-s<seed>.")
 @click.option("--fid-features", type=click.Path(dir_okay=False, exists=True), default=None,
@@ -52,6 +55,8 @@ def _split_specs(value: str) -> list[str]:
 def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics, jobs, out, fid_features,
         cache_dir, progress):
     """Run METHODS on the same seeded masks and print a summary table."""
+    from bench.protocol import NoUsableImagesError
+    from bench.rundir import RunDirError
     from bench.runner import RunConfig, RunConflictError, run as run_bench
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -62,8 +67,10 @@ def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics
                     fid_features=fid_features, cache_dir=Path(cache_dir) if cache_dir else None, progress=progress)
     try:
         result = run_bench(cfg)
-    except (RunConflictError, FileNotFoundError, ValueError, KeyError) as err:
+    except (RunConflictError, RunDirError, NoUsableImagesError, FileNotFoundError, ValueError, KeyError) as err:
         raise click.ClickException(str(err)) from None
+    except OSError as err:  # e.g. a full disk, or a file of the run directory that became read-only mid-run
+        raise click.ClickException(f"{err.filename or out}: {err.strerror or err}") from None
     click.echo("")
     click.echo(result.markdown)
     click.echo(f"{result.rows} rows ({result.computed} computed now, {result.rows - result.computed} resumed), "

@@ -10,12 +10,26 @@ from bench.data.base import ImageLoadError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
+EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the transform that shows the stored pixels upright, as PIL's
+# ImageOps.exif_transpose applies it (cameras store a portrait photo sideways plus this tag).
+_UPRIGHT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
 
 def read_image(path: str | Path, min_size: int = 16) -> np.ndarray:
     """Read an image file as float32 ``H x W x 3`` in [0, 1].
 
     Grayscale is replicated to three channels, an alpha channel is composited
-    over white (what a viewer shows), 16-bit files are scaled by 1/65535.
+    over white (what a viewer shows), 16-bit files are scaled by 1/65535, and an
+    EXIF orientation tag is applied, so a photo is benchmarked upright as a viewer shows it.
 
     Parameters
     ----------
@@ -43,6 +57,7 @@ def read_image(path: str | Path, min_size: int = 16) -> np.ndarray:
     try:
         with Image.open(path) as probe:
             probe.load()
+            orientation = _orientation(probe)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         kind = "truncated" if "truncated" in str(err).lower() else "corrupt or not an image"
         raise ImageLoadError(where, f"{kind} ({err})") from None
@@ -52,7 +67,17 @@ def read_image(path: str | Path, min_size: int = 16) -> np.ndarray:
     raw = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise ImageLoadError(where, "OpenCV could not decode the file")
+    # IMREAD_UNCHANGED keeps the stored pixel order; the orientation tag is applied here.
+    raw = _UPRIGHT.get(orientation, lambda a: a)(raw)
     return _to_contract(raw, where, min_size)
+
+
+def _orientation(image) -> int:
+    """The EXIF orientation of an open PIL image (1 = as stored)."""
+    try:
+        return int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # a broken EXIF block must not lose an image whose pixels decode fine
+        return 1
 
 
 def _to_contract(raw: np.ndarray, where: str, min_size: int) -> np.ndarray:

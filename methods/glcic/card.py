@@ -94,3 +94,53 @@ def write_card(weights_path: str | Path, card_path: str | Path | None = None, na
     card_path = Path(card_path) if card_path else weights_path.with_suffix(".md")
     card_path.write_text(render_card(weights, name or weights_path.stem, notes))
     return card_path
+
+
+def probe_notes(curve_csv: str | Path, probe: str) -> str:
+    """Markdown of a run's learning curve (``bench curve``): every snapshot and the baselines."""
+    import csv
+
+    with open(curve_csv, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("label")]
+    snaps = sorted((r for r in rows if r["label"] == "snapshot"), key=lambda r: int(r["step"]))
+    lines = [f"## Metrics on the probe ({probe})", "",
+             "| step | phase | samples seen | hole PSNR (dB) | hole SSIM | PSNR (dB) | FID |",
+             "|---|---|---|---|---|---|---|"]
+    for r in snaps:
+        lines.append(f"| {r['step']} | {r['phase']} | {int(r['samples_seen']):,} | {float(r['hole_psnr']):.2f} | "
+                     f"{float(r['hole_ssim']):.4f} | {float(r['psnr']):.2f} | {float(r['fid']):.1f} |")
+    for r in rows:
+        if r["label"] != "snapshot":
+            lines.append(f"| `{r['label']}` (baseline) | | | {float(r['hole_psnr']):.2f} | {float(r['hole_ssim']):.4f} | "
+                         f"{float(r['psnr']):.2f} | {float(r['fid']):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def publish_weights(run_dir: str | Path, dest_dir: str | Path, name: str, notes: str = "") -> Path:
+    """Copy a finished run's weights, config and loss plot under ``dest_dir/name.*`` with a card.
+
+    Parameters
+    ----------
+    run_dir : path
+        A finished ``bench train`` run (holds ``glcic-VARIANT.pt``).
+    dest_dir : path
+        Where committed checkpoints live (e.g. ``methods/glcic/weights/celeba``).
+    name : str
+        Registry-style file stem (``iizuka``, ``iizuka-global``).
+    notes : str
+        Markdown appended to the card (probe metrics, honesty notes).
+    """
+    import shutil
+
+    run_dir, dest_dir = Path(run_dir), Path(dest_dir)
+    found = sorted(run_dir.glob("glcic-*.pt"))
+    if len(found) != 1:
+        raise FileNotFoundError(f"{run_dir}: expected one finished glcic-VARIANT.pt, found {len(found)}")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    weights = dest_dir / f"{name}.pt"
+    shutil.copyfile(found[0], weights)
+    shutil.copyfile(run_dir / "config.toml", dest_dir / f"{name}.toml")
+    if (run_dir / "losses.png").exists():
+        shutil.copyfile(run_dir / "losses.png", dest_dir / f"{name}-losses.png")
+    write_card(weights, name=name, notes=notes)
+    return weights
