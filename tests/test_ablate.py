@@ -104,7 +104,11 @@ def test_sweep_computes_reference_features_once_and_resumes(ckpt, protocol, tmp_
 
     for r in rows:
         assert float(r["fid_delta_low"]) <= float(r["fid_delta"]) <= float(r["fid_delta_high"])
-    files = channel_figure(result2, tmp_path / "table4")
+    # A later call with another subset measures only its new channels and reports all of them.
+    result3 = sweep_channels(again, base, [1], "2,3")
+    assert counter2.calls == 2 and counter2.images == 8
+    assert [int(r["channel"]) for r in result3["layers"]["conv1"]] == [0, 1, 2, 3]
+    files = channel_figure(result3, tmp_path / "table4")
     assert all(f.is_file() and f.stat().st_size > 1000 for f in files)
 
 

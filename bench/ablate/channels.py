@@ -87,8 +87,9 @@ def sweep_channels(sweep: Sweep, base: str, layers: list[int], channels: str = "
     Returns
     -------
     dict
-        ``baseline`` (its row), ``layers`` ({layer: list of rows}) and ``flagged``
-        (rows whose FID lies outside the baseline's interval).
+        ``baseline`` (its row), ``layers`` ({layer: list of rows of every channel measured
+        in ``sweep.out``, this call's and earlier ones'}) and ``flagged`` (rows whose FID
+        lies outside the baseline's interval or whose paired difference excludes 0).
     """
     from tqdm import tqdm
 
@@ -107,7 +108,9 @@ def sweep_channels(sweep: Sweep, base: str, layers: list[int], channels: str = "
             row = {"layer": layer, "channel": c, **m.row(), "fid_delta": delta, "fid_delta_low": low,
                    "fid_delta_high": high, "channel_seconds": time.perf_counter() - start}
             table.append(row)
-        results[layer] = [r for r in table.rows() if int(r["channel"]) in chans]
+        # Every channel measured in this directory so far, so sweeps of different channel
+        # subsets (all of conv1, a few of conv4) add up to one table and one figure.
+        results[layer] = sorted(table.rows(), key=lambda r: int(r["channel"]))
     flagged = [{**r, "test": ("outside baseline interval" if outside_baseline(r, base_row) else "")
                 + (" paired difference excludes 0" if paired_significant(r) else "")}
                for rows in results.values() for r in rows
