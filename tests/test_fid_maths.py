@@ -305,3 +305,35 @@ def test_headline_fid_is_the_gram_route_and_equals_sqrtm():
     assert res.value == pytest.approx(ref, rel=1e-6)
     wide = fid_result(rng.normal(size=(80, 16)), rng.normal(size=(80, 16)), n_boot=0)  # n > D: sqrtm route
     assert "sqrtm" in wide.details["estimator"]
+
+
+def test_fid_infinity_is_the_intercept_of_an_explicit_fit():
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(120, 32))
+    y = rng.normal(0.25, 1.2, size=(120, 32))
+    value, ns, fids = fr.fid_infinity(x, y, points=6, min_fraction=0.5, seed=4)
+    assert list(ns) == [60, 72, 84, 96, 108, 120]
+    draw = np.random.default_rng(4)
+    ref = []
+    for n in ns:  # pytorch-fid's sqrtm route on the same subsets
+        sub = y[draw.choice(120, n, replace=False)]
+        ref.append(fr.frechet_distance(*fr.feature_stats(x), *fr.feature_stats(sub)))
+    np.testing.assert_allclose(fids, ref, rtol=1e-6)
+    a = np.vstack([np.ones(len(ns)), 1.0 / ns]).T
+    intercept = np.linalg.lstsq(a, np.array(ref), rcond=None)[0][0]
+    assert value == pytest.approx(intercept, rel=1e-6)
+
+
+def test_fid_infinity_removes_most_of_the_small_n_bias():
+    # Two Gaussians with a known Frechet distance: mean shift 0.5 in each of 16 dims, same covariance.
+    rng = np.random.default_rng(11)
+    d, true = 16, 16 * 0.25
+    inf_err, at_n_err = [], []
+    for _ in range(20):
+        x = rng.normal(size=(4000, d))
+        y = rng.normal(0.5, 1.0, size=(200, d))
+        value, ns, fids = fr.fid_infinity(x, y, seed=int(rng.integers(1 << 30)))
+        inf_err.append(value - true)
+        at_n_err.append(fids[-1] - true)
+    assert np.mean(at_n_err) > 0.05  # FID at n = 200 is biased upwards
+    assert abs(np.mean(inf_err)) < 0.5 * np.mean(at_n_err)

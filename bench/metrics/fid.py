@@ -322,6 +322,24 @@ def _kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, 
                       n_boot=_n_boot(ctx), seed=ctx.seed, extractor=extractor, paired=paired)
 
 
+@register_metric("fid_inf", kind="set", higher_is_better=False,
+                 summary="FID-infinity (Chong and Forsyth 2020): FID extrapolated to infinitely many images")
+def fid_inf(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
+    """FID-infinity of ``fake`` against ``real`` (see :func:`bench.metrics.frechet.fid_infinity`).
+
+    Same features as ``fid`` (extracted once per run); the interval is left empty because
+    the extrapolation's own spread is shown by its points in ``details``.
+    """
+    from bench.metrics.frechet import fid_infinity
+
+    rf, ff, extractor = _features_for(real, fake, ctx)
+    value, ns, fids = fid_infinity(rf, ff, seed=ctx.seed)
+    details = {"n": int(len(ff)), "feature_dim": int(rf.shape[1]), **_extractor_details(extractor),
+               "estimator": "intercept of FID(n) = a + b/n over 15 fake subsets of n/2..n (Gram route)",
+               "subset_sizes": [int(n) for n in ns], "subset_fids": [float(v) for v in fids]}
+    return SetMetricResult(value, float("nan"), float("nan"), details)
+
+
 @register_metric("kid", kind="set", higher_is_better=False,
                  summary="kernel Inception distance, the standard unbiased estimator (torchmetrics, torch-fidelity)")
 def kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
