@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,7 @@ from bench.data import Sample, Source, get_source
 from bench.data.io import IMAGE_SUFFIXES
 from bench.images import quantize
 from bench.masks import Rect, make_mask, manifest
+from bench.stats import count_units
 
 log = logging.getLogger("bench")
 
@@ -43,6 +44,12 @@ class Protocol:
         Mask manifest (see :func:`bench.masks.manifest`), with its ``sha256``.
     identity : dict
         What makes two runs comparable: dataset description, n, seed, mask family, ids hash.
+    groups : dict
+        ``{image_id: group}``: the resampling unit of each image (source photo,
+        CelebA identity, ...; see :meth:`bench.data.Source.groups`). Not part of
+        ``identity``: it changes intervals, not the images, masks or records.
+    unit : str
+        One-line description of the resampling unit (see :attr:`bench.data.Source.unit`).
     """
 
     source: Source
@@ -51,6 +58,13 @@ class Protocol:
     masks: dict[str, tuple[np.ndarray, list[Rect]]]
     manifest: dict[str, Any]
     identity: dict[str, Any]
+    groups: dict[str, str] = field(default_factory=dict)
+    unit: str = "images (each image its own unit)"
+
+    @property
+    def n_units(self) -> int:
+        """Number of distinct resampling units among the images."""
+        return count_units([s.id for s in self.samples], self.groups)
 
     def mask(self, image_id: str) -> np.ndarray:
         """The bool mask of one image."""
@@ -83,7 +97,8 @@ def load_protocol(dataset: str = "builtin", data_root: str | None = None, split:
     mask_manifest = manifest(seed, mask_family, masks)
     identity = {"dataset": source.describe(), "n": len(samples), "seed": seed, "mask_family": mask_family,
                 "ids_sha256": ids_hash([s.id for s in samples])}
-    return Protocol(source, samples, skipped, masks, mask_manifest, identity)
+    groups = source.groups([s.id for s in samples])
+    return Protocol(source, samples, skipped, masks, mask_manifest, identity, groups, source.unit)
 
 
 def _no_images_message(source: Source, skipped: list[dict[str, str]]) -> str:

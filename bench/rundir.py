@@ -9,6 +9,8 @@
       records.jsonl      one JSON object per (method, image); appended and fsynced row by row
       records.csv        the same rows as a table, rewritten atomically at the end of a run
       set_metrics.json   {method: {metric: {value, low, high, details}}} for FID, KID, ...
+      groups.json        {unit, units, groups: {image_id: group}}: the bootstrap's resampling unit
+                         (source photo, CelebA identity, ...); absent in older runs (unit = image)
       summary.csv        long table: method, metric, value, low, high, n
       summary.md         wide Markdown table of the same
       images/ID.png      ground-truth images (8-bit PNG) as the methods' targets
@@ -28,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+# What intervals resample in a run directory without groups.json (written before it existed).
+NO_GROUPS_UNIT = "images (the run has no groups.json, so each image is its own unit)"
 
 
 def method_dirname(spec: str) -> str:
@@ -126,6 +132,7 @@ class RunDir:
     records_jsonl = property(lambda self: self.path / "records.jsonl")
     records_csv = property(lambda self: self.path / "records.csv")
     set_metrics = property(lambda self: self.path / "set_metrics.json")
+    groups = property(lambda self: self.path / "groups.json")
     summary_csv = property(lambda self: self.path / "summary.csv")
     summary_md = property(lambda self: self.path / "summary.md")
     images_dir = property(lambda self: self.path / "images")
@@ -142,6 +149,22 @@ class RunDir:
     def read_json(self, which: Path) -> Any:
         """Parse one of the JSON files of the run."""
         return json.loads(Path(which).read_text())
+
+    def read_groups(self) -> tuple[str, dict[str, str] | None]:
+        """The resampling unit of the run's intervals and each image's group.
+
+        Returns
+        -------
+        unit : str
+            Description of the unit (an explanation when ``groups.json`` is absent).
+        groups : dict or None
+            ``{image_id: group}``; None for a run written before ``groups.json``
+            existed, whose images are then resampled one by one, as they were.
+        """
+        if not self.groups.is_file():
+            return NO_GROUPS_UNIT, None
+        data = self.read_json(self.groups)
+        return str(data.get("unit", "groups")), {str(k): str(v) for k, v in data.get("groups", {}).items()}
 
     def read_records(self) -> list[dict[str, Any]]:
         """All complete rows of ``records.jsonl``.

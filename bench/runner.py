@@ -28,7 +28,7 @@ from bench.masks import Rect
 from bench.metrics import SetMetricContext, all_metrics, evaluate_image, get_metric
 from bench.protocol import ids_hash, load_protocol
 from bench.rundir import RunDir, atomic_write_json, update_json, update_text, write_png
-from bench.summary import summarize, to_markdown
+from bench.summary import interval_note, summarize, to_markdown
 
 log = logging.getLogger("bench")
 
@@ -315,6 +315,8 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     update_json(rundir.config, config)
     update_json(rundir.masks, mask_manifest)
     update_json(rundir.skipped, skipped)
+    # Intervals resample these units; kept beside the records so reports made later use the same ones.
+    update_json(rundir.groups, {"unit": proto.unit, "units": proto.n_units, "groups": proto.groups})
     for s in samples:
         if not rundir.image_path(s.id).is_file():
             write_png(rundir.image_path(s.id), s.image)
@@ -327,10 +329,12 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
 
     frame = pd.DataFrame(rows)
     update_text(rundir.records_csv, frame.to_csv(index=False))
-    summary = summarize(frame, set_results, methods=specs, seed=cfg.seed)
+    summary = summarize(frame, set_results, methods=specs, seed=cfg.seed, groups=proto.groups)
     update_text(rundir.summary_csv, summary.to_csv(index=False))
     markdown = to_markdown(summary, metrics=_headline(summary))
-    update_text(rundir.summary_md, _summary_header(config, len(samples)) + markdown)
+    set_names = list(dict.fromkeys(m for per_method in set_results.values() for m in per_method))
+    header = _summary_header(config, len(samples), interval_note(proto.unit, proto.n_units), set_names)
+    update_text(rundir.summary_md, header + markdown)
     compact = to_markdown(summary, metrics=_headline(summary), intervals=False)
     errors = sum(r["status"] != "ok" for r in rows)
     return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
@@ -376,11 +380,13 @@ def _headline(summary) -> list[str]:
     return [m for m in order if m in present] + [m for m in present if m not in order]
 
 
-def _summary_header(config: dict, n: int) -> str:
+def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str] | None = None) -> str:
     ident = config["identity"]
+    names = ", ".join(m.upper() for m in set_metrics or [])
+    sets = f" Set metrics ({names}) keep their own image-level bootstrap interval." if names else ""
     return (f"# Summary\n\n{ident['dataset']['dataset']} ({ident['dataset'].get('split', '-')}), n = {n}, "
             f"masks: {ident['mask_family']} seed {ident['seed']} (sha256 {config['mask_sha256'][:12]}); "
-            "mean [95 % bootstrap interval]; `seconds` is time per image.\n\n")
+            f"mean [95 % bootstrap interval, {resampling}]; `seconds` is time per image.{sets}\n\n")
 
 
 def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list[Sample],

@@ -9,7 +9,7 @@ import pandas as pd
 
 from bench.metrics import all_metrics
 from bench.metrics.registry import REGIONS
-from bench.stats import bootstrap_ci
+from bench.stats import bootstrap_ci, group_labels
 
 SUMMARY_COLUMNS = ["method", "metric", "value", "low", "high", "n"]
 
@@ -21,7 +21,8 @@ def metric_columns(records: pd.DataFrame) -> list[str]:
 
 
 def summarize(records: pd.DataFrame, set_metrics: dict[str, dict[str, Any]] | None = None,
-              methods: list[str] | None = None, seed: int = 0) -> pd.DataFrame:
+              methods: list[str] | None = None, seed: int = 0,
+              groups: dict[str, str] | None = None) -> pd.DataFrame:
     """Long summary table: one row per (method, metric) with mean and 95 % interval.
 
     Parameters
@@ -34,12 +35,16 @@ def summarize(records: pd.DataFrame, set_metrics: dict[str, dict[str, Any]] | No
         Method order; defaults to order of first appearance.
     seed : int
         Bootstrap seed.
+    groups : dict, optional
+        ``{image_id: group}``: per-image metrics resample whole groups (see
+        :func:`bench.stats.bootstrap_ci`); None resamples images. Set metrics keep
+        the intervals they were stored with (their own image-level bootstrap).
 
     Returns
     -------
     DataFrame
-        Columns ``method, metric, value, low, high, n``; ``seconds`` (time per image)
-        is summarised like a metric.
+        Columns ``method, metric, value, low, high, n`` (``n`` counts images);
+        ``seconds`` (time per image) is summarised like a metric.
     """
     rows = []
     ok = records[records["status"] == "ok"] if len(records) else records
@@ -47,8 +52,9 @@ def summarize(records: pd.DataFrame, set_metrics: dict[str, dict[str, Any]] | No
     columns = metric_columns(ok) + (["seconds"] if "seconds" in ok.columns else [])
     for method in order:
         sub = ok[ok["method"] == method]
+        labels = group_labels(list(sub["image_id"]), groups) if groups is not None else None
         for col in columns:
-            mean, low, high = bootstrap_ci(sub[col].to_numpy(dtype=float), seed=seed)
+            mean, low, high = bootstrap_ci(sub[col].to_numpy(dtype=float), labels, seed=seed)
             rows.append({"method": method, "metric": col, "value": mean, "low": low, "high": high,
                          "n": int(sub[col].notna().sum())})
         for metric, res in (set_metrics or {}).get(method, {}).items():
@@ -56,6 +62,19 @@ def summarize(records: pd.DataFrame, set_metrics: dict[str, dict[str, Any]] | No
                          "low": res.get("low"), "high": res.get("high"),
                          "n": (res.get("details") or {}).get("n", len(sub))})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def interval_note(unit: str, units: int) -> str:
+    """How the per-image intervals were made, for captions: ``resampling CelebA identities (22 units)``.
+
+    Parameters
+    ----------
+    unit : str
+        Description of the resampling unit (see :attr:`bench.data.Source.unit`).
+    units : int
+        Number of distinct units among the images.
+    """
+    return f"resampling {unit} ({units} unit{'s' if units != 1 else ''})"
 
 
 def _fmt(value: float, low: float, high: float, digits: int, intervals: bool = True) -> str:

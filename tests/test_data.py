@@ -11,6 +11,7 @@ from bench.data import Builtin, CelebA, Folder, ImageLoadError, Preprocess, get_
 from bench.data.builtin import PHOTOS
 from bench.data.io import read_image
 from bench.images import check_image, to_uint8
+from tests.conftest import CELEBA_ROOT, needs_celeba
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +131,71 @@ def test_builtin_is_deterministic_and_splits_are_disjoint():
     assert len(ids) == len(set(ids)) and ids[: len(test.photos)] == [f"{p}-000" for p in test.photos]
     with pytest.raises(ImageLoadError):
         test.load("hubble-000")  # a train photo is not in the test split
+
+
+# ---------------------------------------------------------------- resampling units
+
+
+def test_builtin_groups_crops_by_source_photo():
+    source = Builtin("test")
+    ids = source.ids()[:21]  # round robin: 3 crops of each of the 7 photos
+    groups = source.groups(ids)
+    assert groups["astronaut-000"] == groups["astronaut-001"] == "astronaut"
+    assert groups["grace_hopper-002"] == "grace_hopper"
+    assert set(groups.values()) == set(source.photos) and source.unit == "builtin source photos"
+
+
+def _identity_file(root: Path, identities: dict[int, int]) -> None:
+    # The official format, in the official order, with lines of other images around the wanted ones.
+    lines = [f"{k:06d}.jpg {identities.get(k, 9000 + k)}\n" for k in range(1, 202600, 997)]
+    lines += [f"{k:06d}.jpg {v}\n" for k, v in identities.items()]
+    (root / "identity_CelebA.txt").write_text("".join(sorted(lines)))
+
+
+def test_celeba_groups_by_identity_when_the_file_is_there(tmp_path, photo8):
+    root = _fake_celeba(tmp_path, photo8, [182638, 182639, 182640, 182641, 190000], None)
+    bare = CelebA(root)
+    assert "each image is its own unit" in bare.unit and "identity_CelebA.txt" in bare.unit
+    assert bare.groups(bare.ids()) == {i: i for i in bare.ids()}
+    _identity_file(root, {182638: 17, 182639: 4, 182640: 17, 182641: 4})  # 190000 is not listed
+    source = CelebA(root)
+    assert source.unit == "CelebA identities"
+    groups = source.groups(source.ids())
+    assert groups == {"182638": "17", "182639": "4", "182640": "17", "182641": "4", "190000": "image:190000"}
+    assert source.groups(["182639"]) == {"182639": "4"}  # only the ids asked for
+
+
+def test_folder_groups_file(tmp_path, photo8):
+    for name in ("a", "b", "c", "d"):
+        Image.fromarray(photo8).save(tmp_path / f"{name}.png")
+    source = Folder(tmp_path)
+    assert "each image is its own unit" in source.unit and source.groups(source.ids()) == {i: i for i in "abcd"}
+    (tmp_path / "groups.csv").write_text("image_id,group\na.png,scene1\nb,scene1\nc,scene 2\n\n")
+    source = Folder(tmp_path)
+    assert source.ids() == ["a", "b", "c", "d"]  # the CSV is not an image
+    assert source.unit == "groups of groups.csv"
+    assert source.groups(source.ids()) == {"a": "scene1", "b": "scene1", "c": "scene 2", "d": "image:d"}
+    (tmp_path / "groups.csv").write_text("file;group\na;x\n")
+    with pytest.raises(ValueError, match="groups.csv: needs a header row 'image_id,group'"):
+        Folder(tmp_path).groups(["a"])
+    (tmp_path / "groups.csv").write_text("image_id,group\na,x\na.png,y\n")
+    with pytest.raises(ValueError, match="line 3: 'a' is in group 'x' and 'y'"):
+        Folder(tmp_path).groups(["a"])
+
+
+def test_protocol_carries_groups_and_unit():
+    from bench.protocol import load_protocol
+
+    proto = load_protocol("builtin", size=32, n=9, seed=0)
+    assert proto.unit == "builtin source photos" and proto.n_units == 7
+    assert proto.groups == {s.id: s.id.rpartition("-")[0] for s in proto.samples}
+    assert "groups" not in proto.identity  # intervals only: a run with groups resumes one without
+
+
+@needs_celeba
+def test_real_celeba_test_split_has_22_identities():
+    source = CelebA(CELEBA_ROOT)
+    ids = source.ids()
+    groups = source.groups(ids)
+    assert len(ids) == 659 and set(groups) == set(ids)
+    assert len(set(groups.values())) == 22 and not any(g.startswith("image:") for g in groups.values())

@@ -14,6 +14,7 @@ from bench.report.figures import grid_figure, select_rows
 from bench.report.latex import find_engine
 from bench.report.tables import load_run
 from bench.runner import RunConfig, run
+from bench.stats import bootstrap_ci
 from tests.conftest import CELEBA_ROOT, HAS_CELEBA
 
 PIXEL = ["mse", "psnr", "ssim", "l1"]
@@ -61,6 +62,100 @@ def test_report_writes_tables_figures_and_pdf(real_run, tmp_path):
     r = paired[(paired["b"] == "mean") & (paired["column"] == "hole_psnr")].iloc[0]
     ok = data.ok.set_index(["method", "image_id"])["hole_psnr"]
     assert r["diff"] == pytest.approx((ok["telea"] - ok["mean"]).mean(), rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def grouped_run(tmp_path_factory):
+    # 14 builtin crops: two of each of the 7 test photos, so intervals resample 7 photos.
+    out = tmp_path_factory.mktemp("grouped") / "run"
+    run(RunConfig(methods=["telea", "mean"], out=out, n=14, metrics=["mse", "psnr"], progress=False))
+    return out
+
+
+def _paired_diffs(data, a, b, column):
+    ok = data.ok.set_index(["method", "image_id"])[column]
+    d = (ok[a] - ok[b]).sort_index()
+    return d.to_numpy(), [i.rpartition("-")[0] for i in d.index]
+
+
+def test_report_leads_with_paired_differences_resampling_photos(grouped_run, tmp_path):
+    import pandas as pd
+
+    rep = build_report(grouped_run, tmp_path / "rep", ReportOptions(grid=False, compile=False))
+    md = (rep.out / "report.md").read_text()
+    lines = md.splitlines()
+    assert lines[2].startswith("Dataset builtin (test)")
+    assert lines[2].endswith("Intervals: 95 % bootstrap, resampling builtin source photos (7 units).")
+    headings = [line for line in lines if line.startswith("## ")]
+    assert headings[:3] == ["## Paired comparison: telea minus each method", "## Whole image", "## Hole only"]
+    assert "treats the images of one unit as independent" in md  # the Wilcoxon p, 14 images in 7 units
+    assert md.count("resampling builtin source photos (7 units)") >= 3  # header, paired, tables
+
+    data = load_run(grouped_run)
+    assert data.groups == {i: i.rpartition("-")[0] for i in data.ok["image_id"]} and data.units == 7
+    paired = pd.read_csv(rep.out / "paired.csv").set_index(["b", "column"])
+    for col in ("hole_psnr", "psnr"):
+        d, photos = _paired_diffs(data, "telea", "mean", col)
+        want = bootstrap_ci(d, photos, seed=0)
+        got = paired.loc[("mean", col)]
+        assert (got["diff"], got["low"], got["high"]) == pytest.approx(want, rel=1e-12)
+        assert (got["low"], got["high"]) != pytest.approx(bootstrap_ci(d, seed=0)[1:], rel=1e-6)
+        sub = data.ok[data.ok["method"] == "telea"]
+        row = data.summary[(data.summary["method"] == "telea") & (data.summary["metric"] == col)].iloc[0]
+        want = bootstrap_ci(sub[col], [i.rpartition("-")[0] for i in sub["image_id"]], seed=0)
+        assert (row["value"], row["low"], row["high"]) == pytest.approx(want, rel=1e-12)
+
+    for name in ("table_paired.tex", "table_image.tex", "table_hole.tex"):
+        assert "resampling builtin source photos (7 units)" in (rep.out / name).read_text(), name
+    doc = (rep.out / "report.tex").read_text()
+    assert doc.index("tab:inpainting-paired") < doc.index("tab:inpainting-image") < doc.index("tab:inpainting-hole")
+
+
+def test_old_run_without_groups_json_resamples_images(grouped_run, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    old = tmp_path / "old"
+    shutil.copytree(grouped_run, old)
+    (old / "groups.json").unlink()
+    data = load_run(old)
+    assert data.groups is None and "no groups.json" in data.unit and data.units == 14
+    rep = build_report(old, tmp_path / "rep", ReportOptions(grid=False, compile=False, latex=False))
+    md = (rep.out / "report.md").read_text()
+    assert ("resampling images (the run has no groups.json, so each image is its own unit) (14 units)" in
+            md.splitlines()[2])
+    assert "independent" not in md
+    paired = pd.read_csv(rep.out / "paired.csv").set_index(["b", "column"])
+    d, _ = _paired_diffs(data, "telea", "mean", "hole_psnr")
+    got = paired.loc[("mean", "hole_psnr")]
+    assert (got["diff"], got["low"], got["high"]) == pytest.approx(bootstrap_ci(d, seed=0), rel=1e-12)
+    sub = data.ok[data.ok["method"] == "mean"]
+    row = data.summary[(data.summary["method"] == "mean") & (data.summary["metric"] == "psnr")].iloc[0]
+    assert (row["value"], row["low"], row["high"]) == bootstrap_ci(sub["psnr"], seed=0)
+
+
+def test_fake_celeba_run_resamples_identities(tmp_path):
+    from bench.data import get_source
+    from bench.images import to_uint8
+    from tests.test_data import _fake_celeba
+
+    face = to_uint8(get_source("builtin", size=120).load("coffee-001")[:96])
+    ids = list(range(182638, 182646))
+    root = _fake_celeba(tmp_path / "celeba", face, ids, None)
+    identity = {k: (7, 7, 3, 9, 3, 7, 9, 9)[n] for n, k in enumerate(ids)}
+    (root / "identity_CelebA.txt").write_text("".join(f"{k:06d}.jpg {v}\n" for k, v in identity.items()))
+    out = tmp_path / "run"
+    run(RunConfig(methods=["telea", "mean"], out=out, dataset="celeba", data_root=str(root), n=8,
+                  metrics=PIXEL, progress=False))
+    groups = json.loads((out / "groups.json").read_text())
+    assert groups == {"unit": "CelebA identities", "units": 3,
+                      "groups": {f"{k:06d}": str(v) for k, v in identity.items()}}
+    assert "resampling CelebA identities (3 units)" in (out / "summary.md").read_text()
+    rep = build_report(out, tmp_path / "rep", ReportOptions(grid=False, compile=False))
+    md = (rep.out / "report.md").read_text()
+    assert "resampling CelebA identities (3 units)" in md.splitlines()[2]
+    assert "resampling CelebA identities (3 units)" in (rep.out / "table_paired.tex").read_text()
 
 
 def test_grid_layout_and_automatic_rows(real_run):
@@ -178,6 +273,8 @@ def test_set_metrics_join_the_table_and_the_gate(real_run, tmp_path, monkeypatch
     build_report(run_dir, tmp_path / "rep", ReportOptions(grid=False, compile=find_engine() is not None))
     tex = (tmp_path / "rep" / "table_image.tex").read_text()
     assert r"FID$\downarrow$ & KID$\downarrow$ \\" in tex and "set-level" in tex
+    assert "FID/KID are set-level; their intervals are the metric's own bootstrap over images." in tex
+    assert "FID/KID are set-level" in (tmp_path / "rep" / "report.md").read_text()
     rows = {line.split(" & ")[0]: line.split(" & ") for line in tex.splitlines() if " & " in line}
     assert rows[r"ns:radius=5"][5] == r"\textbf{38.50 $\pm$ 7.50}"   # lowest FID, (45 - 30) / 2
     assert rows["telea"][6].startswith(r"\textbf{0.0200 $\pm$ 0.0100}")  # lowest KID

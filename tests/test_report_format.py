@@ -11,6 +11,7 @@ from bench.report.format import arrow, best_flags, format_interval, metric_label
 from bench.report.figures import error_map, hole_input, select_rows
 from bench.report.markdown import markdown_table
 from bench.report.tables import MetricTable, area_bins
+from bench.stats import bootstrap_ci
 
 
 @pytest.mark.parametrize("column, expected", [
@@ -102,6 +103,21 @@ def test_area_bins_hand_computed():
     assert list(bins["n"]) == [2, 1, 1, 1]
     with pytest.raises(ValueError, match="increasing"):
         area_bins(records, "hole_psnr", ["m"], edges=(0.2, 0.1))
+
+
+def test_area_bins_resample_groups_within_each_bin():
+    rng = np.random.default_rng(0)
+    ids = [f"p{k % 3}-{k:03d}" for k in range(40)]
+    records = pd.DataFrame({"method": "m", "status": "ok", "image_id": ids,
+                            "mask_area": rng.uniform(0.0, 0.1, 40), "hole_psnr": rng.normal(20, 3, 40)})
+    groups = {i: i.split("-")[0] for i in ids}
+    plain = area_bins(records, "hole_psnr", ["m"], seed=2)
+    grouped = area_bins(records, "hole_psnr", ["m"], seed=2, groups=groups)
+    pd.testing.assert_frame_equal(plain.drop(columns=["low", "high"]), grouped.drop(columns=["low", "high"]))
+    sel = records[records["mask_area"] < 0.05]
+    want = bootstrap_ci(sel["hole_psnr"], [groups[i] for i in sel["image_id"]], seed=2)
+    assert tuple(grouped.iloc[0][["value", "low", "high"]]) == pytest.approx(want, rel=1e-12)
+    assert tuple(plain.iloc[0][["value", "low", "high"]]) == bootstrap_ci(sel["hole_psnr"], seed=2)
 
 
 def test_grid_rows_best_median_worst_by_direction():

@@ -77,3 +77,21 @@ def test_compare_all_is_deterministic_and_skips_the_reference():
     again = compare_all(frame, "A", ["A", "B"], ["hole_psnr"], seed=4)
     assert list(first["b"]) == ["B"]
     pd.testing.assert_frame_equal(first, again)
+
+
+def test_grouped_interval_resamples_the_units_of_the_differences():
+    from bench.stats import bootstrap_ci
+
+    rng = np.random.default_rng(5)
+    frame = _records(rng.normal(20, 2, 24), rng.normal(19, 2, 24))
+    groups = {f"img{i}": f"person{i % 4}" for i in range(24)}
+    r = compare(frame, "A", "B", "hole_psnr", seed=2, groups=groups)
+    va, vb, _ = paired_values(frame, "A", "B", "hole_psnr")
+    ids = sorted(f"img{i}" for i in range(24))  # paired values come sorted by image id
+    assert (r.diff, r.low, r.high) == pytest.approx(bootstrap_ci(va - vb, [groups[i] for i in ids], seed=2),
+                                                    rel=1e-12)
+    plain = compare(frame, "A", "B", "hole_psnr", seed=2)
+    assert (plain.diff, plain.low, plain.high) == bootstrap_ci(va - vb, seed=2)
+    assert r.p_value == plain.p_value and r.n == plain.n == 24  # the test and counts stay per image
+    both = compare_all(frame, "A", ["B"], ["hole_psnr"], seed=2, groups=groups)
+    assert (both["low"].iloc[0], both["high"].iloc[0]) == (r.low, r.high)

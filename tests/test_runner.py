@@ -18,6 +18,7 @@ from bench.images import quantize, to_uint8
 from bench.masks import make_mask
 from bench.rundir import RunDir
 from bench.runner import RunConfig, RunConflictError, run
+from bench.stats import bootstrap_ci
 from methods.registry import METHODS, Method, register
 from tests.conftest import CELEBA_ROOT, needs_celeba
 
@@ -68,6 +69,26 @@ def test_cli_run_prints_a_table_and_writes_the_run(tmp_path):
     assert rd.output_path("ns:radius=5", rows[0]["image_id"]).is_file()
     again = CliRunner().invoke(cli, args)
     assert "15 rows (0 computed now, 15 resumed)" in again.output
+
+
+def test_groups_json_and_clustered_summary(tmp_path):
+    result = run(_cfg(tmp_path, methods=["mean"], n=14, metrics=["mse", "psnr"]))
+    rd = result.rundir
+    groups = rd.read_json(rd.groups)
+    ids = [r["image_id"] for r in rd.read_records()]
+    # 14 crops round robin over the 7 test photos: two crops of each photo, one unit per photo.
+    assert groups["unit"] == "builtin source photos" and groups["units"] == 7
+    assert groups["groups"] == {i: i.rpartition("-")[0] for i in ids}
+    assert "mean [95 % bootstrap interval, resampling builtin source photos (7 units)]" in rd.summary_md.read_text()
+    import pandas as pd
+
+    summary = pd.read_csv(rd.summary_csv).set_index(["method", "metric"])
+    records = rd.records_frame()
+    for col in ("psnr", "hole_mse"):
+        want = bootstrap_ci(records[col], [i.rpartition("-")[0] for i in records["image_id"]], seed=0)
+        got = summary.loc[("mean", col)]
+        assert (got["value"], got["low"], got["high"]) == pytest.approx(want, rel=1e-12)
+        assert got["n"] == 14
 
 
 def test_telea_numbers_match_opencv_by_hand(tmp_path):
@@ -175,3 +196,6 @@ def test_celeba_sample_end_to_end(tmp_path):
     first = run(cfg)
     assert first.rows == 20 and first.errors == 0
     assert run(cfg).mask_hash == first.mask_hash
+    groups = first.rundir.read_json(first.rundir.groups)
+    assert groups["unit"] == "CelebA identities" and len(groups["groups"]) == 10
+    assert f"resampling CelebA identities ({groups['units']} units)" in first.rundir.summary_md.read_text()

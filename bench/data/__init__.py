@@ -13,7 +13,7 @@ from bench.data.preprocess import Preprocess
 DATASETS = {
     "builtin": "deterministic crops of photos bundled with scikit-image, matplotlib, scikit-learn (no download)",
     "celeba": "CelebA aligned faces in the official layout (--data-root DIR containing img_align_celeba/)",
-    "folder": "every image file in --data-root",
+    "folder": "every image file in --data-root (optional groups.csv: image_id,group resampling units)",
 }
 
 

@@ -48,6 +48,33 @@ class Source(ABC):
     def describe(self) -> dict[str, Any]:
         """JSON-able description (root, split, preprocessing) recorded in run configs."""
 
+    @property
+    def unit(self) -> str:
+        """One-line description of the resampling unit, a plural noun phrase ("CelebA identities").
+
+        Captions read "resampling <unit> (<k> units)".
+        """
+        return "images (each image its own unit)"
+
+    def groups(self, ids: list[str]) -> dict[str, str]:
+        """The resampling unit of each image: ``{image_id: group}``.
+
+        Images of one group (crops of one photo, faces of one person) are not
+        independent; bootstrap intervals resample whole groups (see
+        :func:`bench.stats.bootstrap_ci`). By default every image is its own group.
+
+        Parameters
+        ----------
+        ids : list of str
+            Image ids of this source.
+
+        Returns
+        -------
+        dict
+            One group label per id.
+        """
+        return {i: i for i in ids}
+
     def take(self, n: int | None, *, on_skip=None) -> tuple[list[Sample], list[dict[str, str]]]:
         """Load the first ``n`` usable images, skipping (and reporting) unusable ones.
 

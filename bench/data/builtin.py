@@ -138,6 +138,14 @@ class Builtin(Source):
         top, left, side = crop_box(image_id, *img.shape[:2])
         return self.preprocess(img[top : top + side, left : left + side])
 
+    @property
+    def unit(self) -> str:
+        return "builtin source photos"
+
+    def groups(self, ids: list[str]) -> dict[str, str]:
+        """Each crop's source photo (``astronaut-005`` -> ``astronaut``): crops of one photo share content."""
+        return {i: i.rpartition("-")[0] for i in ids}
+
     def describe(self) -> dict[str, Any]:
         return {
             "dataset": self.name,

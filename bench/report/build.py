@@ -2,15 +2,18 @@
 
 Files written (``OUT`` defaults to ``RUN/report``)::
 
-    report.md            all tables in Markdown, with the protocol and the figure list
+    report.md            the protocol, then the paired comparisons, then the other tables and the figure list
     table_image.tex      whole-image metrics (booktabs), best per column bold
     table_hole.tex       the same on the missing pixels only
     table_paired.tex     reference method minus each other method, with Wilcoxon p-values
-    report.tex / .pdf    a minimal article holding the three tables (PDF when a LaTeX engine exists)
+    report.tex / .pdf    a minimal article holding the three tables, paired first (PDF when a LaTeX engine exists)
     paired.csv           every paired comparison, unrounded
     grid.png / .pdf      image grid (Input, methods, Ground truth[, error maps])
     bar_COLUMN.png/.pdf  per-method bar chart of one metric with its interval
     area_COLUMN.png/.pdf metric versus hole area, binned
+
+Every interval over images resamples the run's units (``groups.json``: source
+photos, CelebA identities, ...; images for runs without it), and the captions say which.
 """
 
 from __future__ import annotations
@@ -105,14 +108,21 @@ def caption(data: RunData, table: MetricTable, region: str) -> str:
     p = describe_protocol(data.config)
     where = ("on the missing pixels only (SSIM on the hole's bounding box)" if region == "hole"
              else "on the whole composited image")
-    sets = [c for c in table.columns if c in ("fid", "kid")]
-    set_note = (" " + "/".join(LABELS.get(c, c.upper()) for c in sets) + " are set-level; their intervals are the "
-                "metric's own.") if sets else ""
     text = (f"Inpainting on {latex.escape_latex(p['dataset'])} at {p['size']} px, {_n_text(table, p['n'])}; "
             f"masks: {latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Metrics {where}: "
-            r"mean $\pm$ half-width of the 95\% bootstrap interval over images, best per column in bold; "
-            r"$\uparrow$ higher is better, $\downarrow$ lower is better." + set_note)
+            r"mean $\pm$ half-width of the 95\% bootstrap interval, "
+            f"{latex.escape_latex(data.resampling)}; best per column in bold; "
+            r"$\uparrow$ higher is better, $\downarrow$ lower is better." + _set_note(table))
     return text
+
+
+def _set_note(table: MetricTable) -> str:
+    """Caption sentence for set metrics, whose intervals are not the clustered bootstrap of the rest."""
+    sets = [c for c in table.columns if c in ("fid", "kid")]
+    if not sets:
+        return ""
+    return (" " + "/".join(LABELS.get(c, c.upper()) for c in sets) + " are set-level; their intervals are the "
+            "metric's own bootstrap over images.")
 
 
 def paired_cells(results: pd.DataFrame, style: str) -> pd.DataFrame:
@@ -179,7 +189,7 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
     bar.set_postfix_str("paired")
     others = [m for m in data.methods if m != reference]
     pcols = [c for c in opts.paired_columns if c in data.records.columns]
-    results = paired.compare_all(data.records, reference, others, pcols, seed=data.seed)
+    results = paired.compare_all(data.records, reference, others, pcols, seed=data.seed, groups=data.groups)
     if not results.empty:
         results.to_csv(out / "paired.csv", index=False)
         rep.files.append(out / "paired.csv")
@@ -189,23 +199,26 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
     bar.set_postfix_str("latex")
     if opts.latex:
         fragments = []
+        # The paired comparison leads: it is the question a reader of the report asks first.
+        if not results.empty:
+            cells = paired_cells(results, "latex")
+            cells.columns = [_paired_header(c, "latex") for c in cells.columns]
+            cap = (f"Paired comparison on the same images: {latex.escape_latex(reference)} minus each method, "
+                   r"mean difference $\pm$ half-width of its 95\% bootstrap interval, "
+                   f"{latex.escape_latex(data.resampling)}, and the two-sided Wilcoxon "
+                   r"signed-rank $p$-value over images (not corrected for multiple comparisons"
+                   f"{latex.escape_latex(_wilcoxon_caveat(data))}). A positive $\\Delta$ favours "
+                   r"the reference for $\uparrow$ metrics, a negative one for $\downarrow$ metrics.")
+            tex = latex.styled_latex(cells, None, cap, f"{opts.label}-paired", first_header="Comparison")
+            path = out / "table_paired.tex"
+            atomic_write_text(path, tex)
+            rep.files.append(path)
+            fragments.append(tex)
         for region, table in (("image", image_t), ("hole", hole_t)):
             if not table.columns:
                 continue
             tex = latex.metric_table_latex(table, caption(data, table, region), f"{opts.label}-{region}")
             path = out / f"table_{region}.tex"
-            atomic_write_text(path, tex)
-            rep.files.append(path)
-            fragments.append(tex)
-        if not results.empty:
-            cells = paired_cells(results, "latex")
-            cells.columns = [_paired_header(c, "latex") for c in cells.columns]
-            cap = (f"Paired comparison on the same images: {latex.escape_latex(reference)} minus each method, "
-                   r"mean difference $\pm$ half-width of its 95\% bootstrap interval, and the two-sided Wilcoxon "
-                   r"signed-rank $p$-value (not corrected for multiple comparisons). A positive $\Delta$ favours "
-                   r"the reference for $\uparrow$ metrics, a negative one for $\downarrow$ metrics.")
-            tex = latex.styled_latex(cells, None, cap, f"{opts.label}-paired", first_header="Comparison")
-            path = out / "table_paired.tex"
             atomic_write_text(path, tex)
             rep.files.append(path)
             fragments.append(tex)
@@ -238,7 +251,7 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
                                          out / f"bar_{opts.bar_column}")
     if opts.area_column in data.records.columns:
         rep.files += figures.save_figure(
-            figures.area_figure(data.records, data.methods, opts.area_column, seed=data.seed),
+            figures.area_figure(data.records, data.methods, opts.area_column, seed=data.seed, groups=data.groups),
             out / f"area_{opts.area_column}")
     bar.update(1)
     bar.close()
@@ -249,29 +262,35 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
     return rep
 
 
+def _wilcoxon_caveat(data: RunData) -> str:
+    """Clause for the Wilcoxon p-value when images share units (it takes every image as independent)."""
+    n_images = data.records.loc[data.records["method"].isin(data.methods), "image_id"].nunique()
+    if data.groups is None or data.units >= n_images:
+        return ""
+    return "; it treats the images of one unit as independent, so its p is optimistic"
+
+
 def report_markdown(data: RunData, image_t: MetricTable, hole_t: MetricTable, reference: str,
                     results: pd.DataFrame, opts: ReportOptions, rep: Report) -> str:
-    """The Markdown report: protocol, the two tables, paired comparisons, area bins, figures."""
+    """The Markdown report: protocol, paired comparisons first, then the two tables, area bins, figures."""
     p = describe_protocol(data.config)
     lines = [f"# Report: {data.rundir.path.name}", "",
              f"Dataset {p['dataset']} at {p['size']} px, n = {p['n']} images; masks: {p['masks']} "
-             f"(mask SHA-256 {p['mask_sha']}).", "",
-             "Mean \u00b1 half-width of the 95 % bootstrap interval over images; best per column in bold; "
-             "\u2191 higher is better, \u2193 lower is better.", ""]
+             f"(mask SHA-256 {p['mask_sha']}). Intervals: 95 % bootstrap, {data.resampling}.", ""]
     if data.config.get("command"):
         lines += [f"Run command: `{short_command(data.config['command'])}`", ""]
     errors = data.records[data.records["status"] != "ok"]
     if len(errors):
         lines += [f"{len(errors)} failed (method, image) pairs are excluded: "
                   + ", ".join(f"{m} ({c})" for m, c in errors["method"].value_counts().items()), ""]
-    lines += ["## Whole image", "", markdown.markdown_table(image_t),
-              "## Hole only", "", "SSIM on the hole's bounding box.", "", markdown.markdown_table(hole_t)]
+    # The paired differences lead: they answer "is the reference better than X?" on the same images.
     if not results.empty:
         cells = paired_cells(results, "text")
         cells.columns = [_paired_header(c, "text") for c in cells.columns]
         lines += [f"## Paired comparison: {reference} minus each method", "",
                   "Same images, same masks. Mean difference \u00b1 half-width of its 95 % bootstrap interval, "
-                  "two-sided Wilcoxon signed-rank p (no multiple-comparison correction).", "",
+                  f"{data.resampling}; two-sided Wilcoxon signed-rank p over images (no multiple-comparison "
+                  f"correction{_wilcoxon_caveat(data)}).", "",
                   markdown.frame_to_markdown(cells.reset_index(names="comparison")),
                   "Images on which each side is better (reference / other / tie):", ""]
         wins = results.assign(
@@ -280,8 +299,14 @@ def report_markdown(data: RunData, image_t: MetricTable, hole_t: MetricTable, re
             n=lambda f: f["n"].astype(int),
             record=lambda f: f["a_better"].astype(str) + " / " + f["b_better"].astype(str) + " / " + f["ties"].astype(str))
         lines += [markdown.frame_to_markdown(wins[["comparison", "metric", "n", "record"]])]
+    lines += ["## Whole image", "",
+              f"Mean \u00b1 half-width of the 95 % bootstrap interval, {data.resampling}; best per column in bold; "
+              "\u2191 higher is better, \u2193 lower is better." + _set_note(image_t), "",
+              markdown.markdown_table(image_t),
+              "## Hole only", "", "SSIM on the hole's bounding box.", "", markdown.markdown_table(hole_t)]
     if opts.area_column in data.records.columns:
-        bins = area_bins(data.records, opts.area_column, data.methods, AREA_EDGES, seed=data.seed)
+        bins = area_bins(data.records, opts.area_column, data.methods, AREA_EDGES, seed=data.seed,
+                         groups=data.groups)
         if not bins.empty:
             d = digits_for(opts.area_column)
             wide = bins.assign(cell=lambda f: [f"{format_interval(v, lo, hi, d)} (n={n})" for v, lo, hi, n in
@@ -290,7 +315,8 @@ def report_markdown(data: RunData, image_t: MetricTable, hole_t: MetricTable, re
                 index=data.methods, columns=list(dict.fromkeys(bins["bin"]))).fillna("\u2013")
             region = "hole" if opts.area_column.startswith("hole_") else "image"
             lines += [f"## {metric_label(opts.area_column)} ({region}) by hole area", "",
-                      "Mean \u00b1 half-width of the 95 % bootstrap interval per bin of mask area.", "",
+                      "Mean \u00b1 half-width of the 95 % bootstrap interval per bin of mask area, resampling "
+                      f"{data.unit} within each bin.", "",
                       markdown.frame_to_markdown(wide.reset_index())]
     lines += ["## Files", ""]
     lines += [f"- `{f.name}`" for f in rep.files if f.parent == rep.out]

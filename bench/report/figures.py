@@ -191,7 +191,7 @@ def bar_figure(table: MetricTable, column: str, title: str | None = None):
 
 
 def area_figure(records: pd.DataFrame, methods: list[str], column: str = "hole_psnr",
-                edges: tuple[float, ...] = AREA_EDGES, seed: int = 0):
+                edges: tuple[float, ...] = AREA_EDGES, seed: int = 0, groups: dict[str, str] | None = None):
     """``column`` versus hole area: every image as a dot, and per-bin means with intervals.
 
     Parameters
@@ -206,10 +206,12 @@ def area_figure(records: pd.DataFrame, methods: list[str], column: str = "hole_p
         Area bins (fractions), as in :func:`bench.report.tables.area_bins`.
     seed : int
         Bootstrap seed for the bin intervals.
+    groups : dict, optional
+        ``{image_id: group}`` resampled by the bin intervals (None: images).
     """
     plt = _pyplot()
     ok = records[records["status"] == "ok"]
-    bins = area_bins(records, column, methods, edges, seed=seed)
+    bins = area_bins(records, column, methods, edges, seed=seed, groups=groups)
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
     width = (edges[1] - edges[0]) * 100
     for k, m in enumerate(methods):

@@ -2,7 +2,8 @@
 
 Both methods saw identical images and masks, so the per-image differences carry
 the comparison: their mean, a bootstrap interval of that mean (the shared
-:func:`bench.stats.bootstrap_ci`) and a Wilcoxon signed-rank test (scipy).
+:func:`bench.stats.bootstrap_ci`, resampling whole groups of related images when
+the run has them) and a Wilcoxon signed-rank test (scipy).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.format import higher_is_better
-from bench.stats import bootstrap_ci
+from bench.stats import bootstrap_ci, group_labels
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ def paired_values(records: pd.DataFrame, a: str, b: str, column: str) -> tuple[n
     ValueError
         A method or the column is missing from ``records``.
     """
+    _, va, vb, dropped = _aligned(records, a, b, column)
+    return va, vb, dropped
+
+
+def _aligned(records: pd.DataFrame, a: str, b: str, column: str) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+    """:func:`paired_values` with the image id of each kept pair."""
     if column not in records.columns:
         raise ValueError(f"paired comparison: no column {column!r} in the records")
     ok = records[records["status"] == "ok"]
@@ -84,10 +91,11 @@ def paired_values(records: pd.DataFrame, a: str, b: str, column: str) -> tuple[n
     common = sorted(set(sa.index) & set(sb.index))
     va, vb = sa.loc[common].to_numpy(), sb.loc[common].to_numpy()
     keep = np.isfinite(va) & np.isfinite(vb)
-    return va[keep], vb[keep], int((~keep).sum())
+    return [i for i, k in zip(common, keep) if k], va[keep], vb[keep], int((~keep).sum())
 
 
-def compare(records: pd.DataFrame, a: str, b: str, column: str, seed: int = 0) -> PairedResult:
+def compare(records: pd.DataFrame, a: str, b: str, column: str, seed: int = 0,
+            groups: dict[str, str] | None = None) -> PairedResult:
     """Compare ``a`` with ``b`` on ``column`` over the images both completed.
 
     Parameters
@@ -100,20 +108,29 @@ def compare(records: pd.DataFrame, a: str, b: str, column: str, seed: int = 0) -
         Per-image metric column, e.g. ``hole_psnr``.
     seed : int
         Bootstrap seed.
+    groups : dict, optional
+        ``{image_id: group}``: the interval of the mean difference resamples whole
+        groups (see :func:`bench.stats.bootstrap_ci`); None resamples images.
 
     Returns
     -------
     PairedResult
+
+    Notes
+    -----
+    The Wilcoxon test treats images as independent whatever ``groups`` says;
+    with grouped images its p-value is optimistic, and the interval is the
+    number to trust.
     """
     from scipy.stats import wilcoxon
 
-    va, vb, dropped = paired_values(records, a, b, column)
+    ids, va, vb, dropped = _aligned(records, a, b, column)
     d = va - vb
     n = int(d.size)
     if n == 0:
         nan = float("nan")
         return PairedResult(a, b, column, 0, nan, nan, nan, nan, nan, nan, 0, 0, 0, dropped)
-    diff, low, high = bootstrap_ci(d, seed=seed)
+    diff, low, high = bootstrap_ci(d, group_labels(ids, groups), seed=seed)
     if np.all(d == 0):
         p = 1.0  # identical on every image: no evidence of a difference (scipy refuses this case)
     else:
@@ -126,8 +143,11 @@ def compare(records: pd.DataFrame, a: str, b: str, column: str, seed: int = 0) -
 
 
 def compare_all(records: pd.DataFrame, reference: str, others: list[str], columns: list[str],
-                seed: int = 0) -> pd.DataFrame:
-    """``reference`` against each of ``others`` on each column, as one frame of :class:`PairedResult` rows."""
-    rows = [asdict(compare(records, reference, other, col, seed=seed))
+                seed: int = 0, groups: dict[str, str] | None = None) -> pd.DataFrame:
+    """``reference`` against each of ``others`` on each column, as one frame of :class:`PairedResult` rows.
+
+    ``seed`` and ``groups`` are passed to :func:`compare`.
+    """
+    rows = [asdict(compare(records, reference, other, col, seed=seed, groups=groups))
             for other in others if other != reference for col in columns if col in records.columns]
     return pd.DataFrame(rows, columns=list(PairedResult.__dataclass_fields__))

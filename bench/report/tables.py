@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.rundir import RunDir
-from bench.stats import bootstrap_ci
-from bench.summary import summarize
+from bench.rundir import NO_GROUPS_UNIT, RunDir
+from bench.stats import bootstrap_ci, count_units, group_labels
+from bench.summary import interval_note, summarize
 
 # Column order of the two standard tables; columns a run lacks are left out.
 IMAGE_COLUMNS = ("mse", "psnr", "ssim", "l1", "fid", "kid")
@@ -44,6 +44,11 @@ class RunData:
         Method specs in run order, restricted to those with records.
     summary : DataFrame
         Long summary (method, metric, value, low, high, n).
+    groups : dict or None
+        ``{image_id: group}`` from ``groups.json``: the resampling unit of every
+        interval over images; None for a run without it (each image its own unit).
+    unit : str
+        Description of the resampling unit.
     """
 
     rundir: RunDir
@@ -52,6 +57,19 @@ class RunData:
     set_metrics: dict[str, Any]
     methods: list[str]
     summary: pd.DataFrame = field(repr=False)
+    groups: dict[str, str] | None = field(default=None, repr=False)
+    unit: str = NO_GROUPS_UNIT
+
+    @property
+    def units(self) -> int:
+        """Distinct resampling units among the reported methods' images."""
+        ids = self.records.loc[self.records["method"].isin(self.methods), "image_id"]
+        return count_units(list(ids), self.groups)
+
+    @property
+    def resampling(self) -> str:
+        """Caption text, e.g. ``resampling CelebA identities (22 units)``."""
+        return interval_note(self.unit, self.units)
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -99,8 +117,9 @@ def load_run(path: str | Path, methods: list[str] | None = None) -> RunData:
                              f"(the run has: {', '.join(ordered)})")
         ordered = list(methods)
     seed = int(config.get("identity", {}).get("seed", 0))
-    summary = summarize(records, set_metrics, methods=ordered, seed=seed)
-    return RunData(rd, config, records, set_metrics, ordered, summary)
+    unit, groups = rd.read_groups()
+    summary = summarize(records, set_metrics, methods=ordered, seed=seed, groups=groups)
+    return RunData(rd, config, records, set_metrics, ordered, summary, groups, unit)
 
 
 @dataclass
@@ -172,7 +191,8 @@ def describe_protocol(config: dict[str, Any], n: int | None = None) -> dict[str,
 
 
 def area_bins(records: pd.DataFrame, column: str, methods: list[str],
-              edges: tuple[float, ...] = AREA_EDGES, seed: int = 0) -> pd.DataFrame:
+              edges: tuple[float, ...] = AREA_EDGES, seed: int = 0,
+              groups: dict[str, str] | None = None) -> pd.DataFrame:
     """Mean of a per-image metric by hole-area bin, per method.
 
     Parameters
@@ -188,6 +208,9 @@ def area_bins(records: pd.DataFrame, column: str, methods: list[str],
         which includes its upper edge. Areas beyond the last edge get their own bin.
     seed : int
         Bootstrap seed for the per-bin intervals.
+    groups : dict, optional
+        ``{image_id: group}``: the per-bin intervals resample whole groups
+        (see :func:`bench.stats.bootstrap_ci`); None resamples images.
 
     Returns
     -------
@@ -208,6 +231,7 @@ def area_bins(records: pd.DataFrame, column: str, methods: list[str],
         sub = ok[ok["method"] == method]
         area = sub["mask_area"].to_numpy(dtype=float)
         vals = sub[column].to_numpy(dtype=float)
+        labels = np.asarray(group_labels(list(sub["image_id"]), groups)) if groups is not None else None
         for lo, hi, closed in bounds:
             if closed is None:
                 sel = area > lo
@@ -215,7 +239,7 @@ def area_bins(records: pd.DataFrame, column: str, methods: list[str],
                 sel = (area >= lo) & ((area <= hi) if closed else (area < hi))
             if not sel.any():
                 continue
-            mean, low, high = bootstrap_ci(vals[sel], seed=seed)
+            mean, low, high = bootstrap_ci(vals[sel], labels[sel] if labels is not None else None, seed=seed)
             rows.append({"method": method, "bin": f"{lo:.0%}-{hi:.0%}", "lo": lo, "hi": hi,
                          "n": int((~np.isnan(vals[sel])).sum()), "value": mean, "low": low, "high": high})
     return pd.DataFrame(rows, columns=["method", "bin", "lo", "hi", "n", "value", "low", "high"])
