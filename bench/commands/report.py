@@ -29,8 +29,9 @@ def _specs(value: str | None) -> list[str] | None:
 @click.option("--error-maps", is_flag=True, help="Add an absolute-error column per method to the grid.")
 @click.option("--bar-metric", default="hole_psnr", show_default=True, help="Metric column of the bar chart.")
 @click.option("--area-metric", default="hole_psnr", show_default=True, help="Metric column plotted against hole area.")
-@click.option("--paired-metrics", default="hole_psnr,hole_ssim,psnr,ssim", show_default=True,
-              help="Metric columns of the paired comparison.")
+@click.option("--paired-metrics", default="hole_psnr,hole_ssim,ssim", show_default=True,
+              help="Metric columns of the paired comparison (whole-image PSNR differences equal hole-PSNR "
+                   "differences exactly, so it is left out by default).")
 @click.option("--label", default="tab:inpainting", show_default=True,
               help="LaTeX label prefix (-image, -hole, -paired are appended).")
 def report(run, out, methods_, reference, latex, compile_, grid, images, rank_by, error_maps, bar_metric,
