@@ -30,7 +30,7 @@ from methods.registry import Method, register
 
 def _factory(disc: str):
     def factory(ckpt: str = "", post: str = "none", drop: str = "", identity: str = "",
-                batch: int = 16, disc: str = disc, data: str = "builtin") -> Method:
+                batch: int = 16, disc: str = disc, data: str = "celeba") -> Method:
         from methods.glcic.inference import create_glcic
 
         return create_glcic(disc=disc, ckpt=ckpt, post=post, drop=drop, identity=identity, batch=batch,

@@ -20,7 +20,7 @@ VARIANT_FILES = {"full": "iizuka.pt", "global": "iizuka-global.pt", "local": "ii
 # Committed checkpoint sets, by the data they were trained on: CelebA faces (the study's
 # data, the default) and the builtin photos (no faces; kept for the builtin default run).
 TRAINING_SETS = ("celeba", "builtin")
-DEFAULT_WEIGHTS = {disc: WEIGHTS_DIR / "builtin" / name for disc, name in VARIANT_FILES.items()}
+DEFAULT_WEIGHTS = {disc: WEIGHTS_DIR / "celeba" / name for disc, name in VARIANT_FILES.items()}
 
 
 def committed_weights(disc: str = "full", data: str = "celeba") -> Path:
@@ -153,7 +153,7 @@ class GLCIC(Method):
 
 
 def create_glcic(disc: str = "full", ckpt: str = "", post: str = "none", drop: str = "",
-                 identity: str = "", batch: int = 16, data: str = "builtin") -> GLCIC:
+                 identity: str = "", batch: int = 16, data: str = "celeba") -> GLCIC:
     """Build the GLCIC method for a discriminator variant (see ``methods.glcic``)."""
     default = committed_weights(disc, data)
     path = Path(ckpt) if ckpt else default
