@@ -93,12 +93,38 @@ def load_protocol(dataset: str = "builtin", data_root: str | None = None, split:
         raise NoUsableImagesError(_no_images_message(source, skipped))
     if n is not None and len(samples) < n:
         log.warning("only %d usable images in %s (asked for %d)", len(samples), dataset, n)
+    warn_large_images(samples)
     masks = {s.id: make_mask(seed, s.id, s.image.shape[:2], mask_family) for s in samples}
     mask_manifest = manifest(seed, mask_family, masks)
     identity = {"dataset": source.describe(), "n": len(samples), "seed": seed, "mask_family": mask_family,
                 "ids_sha256": ids_hash([s.id for s in samples])}
     groups = source.groups([s.id for s in samples])
     return Protocol(source, samples, skipped, masks, mask_manifest, identity, groups, source.unit)
+
+
+LARGE_IMAGE_PIXELS = 4_000_000
+
+
+def warn_large_images(samples: list[Sample], limit: int = LARGE_IMAGE_PIXELS) -> list[str]:
+    """Warn about images above ``limit`` pixels, which only ``--size 0`` lets through.
+
+    Method time and memory grow with the pixel count (on 2 cores ``patch`` took about 400 s
+    and 4.5 GB on one 6000 x 4000 photo), so a run that looks stuck should say why up front.
+
+    Returns
+    -------
+    list of str
+        Ids of the large images (empty when none).
+    """
+    large = [s for s in samples if s.image.shape[0] * s.image.shape[1] > limit]
+    if large:
+        big = max(large, key=lambda s: s.image.shape[0] * s.image.shape[1])
+        h, w = big.image.shape[:2]
+        log.warning("%d image(s) above %.0f megapixels (largest: %s, %dx%d = %.1f MP): methods can take minutes "
+                    "and several GB of memory per image at this size (patch: about 400 s and 4.5 GB at 24 MP on "
+                    "2 cores); pass --size 1024 (or smaller) to benchmark a resized copy", len(large),
+                    limit / 1e6, big.id, w, h, h * w / 1e6)
+    return [s.id for s in large]
 
 
 def _no_images_message(source: Source, skipped: list[dict[str, str]]) -> str:

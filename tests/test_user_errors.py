@@ -223,3 +223,25 @@ def test_every_exif_orientation_matches_pillow(tmp_path, small_image, orientatio
     with Image.open(path) as im:
         want = np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.float32) / np.float32(255.0)
     np.testing.assert_array_equal(read_image(path), want)
+
+
+# ---------------------------------------------------------------- very large images at --size 0
+
+
+def test_a_huge_image_at_native_size_is_warned_about_by_name(tmp_path, caplog):
+    from bench.protocol import load_protocol
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (2000, 2100, 3), dtype=np.uint8)).save(folder / "huge.png")
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / "tiny.png")
+    with caplog.at_level("WARNING", logger="bench"):
+        load_protocol("folder", str(folder), size=0, n=None)
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "huge" in text and "2100x2000" in text and "--size" in text
+    assert "tiny" not in text and "1 image(s)" in text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="bench"):
+        load_protocol("folder", str(folder), size=160, n=None)
+    assert "megapixels" not in " ".join(r.getMessage() for r in caplog.records)
