@@ -68,3 +68,46 @@ def test_center_family_is_one_64px_square():
     assert len(rects) == 1 and mask.sum() == 64 * 64
     assert rects[0].top == 48 and rects[0].left == 48
     assert center_rect((100, 100)).height == 40
+
+
+# Pinned from the code as it stood before mask families became a registry (commit 48bc00e):
+# the study's rects masks, and therefore every earlier run's mask hash, must never change.
+PINNED_RECTS = [
+    (0, "a", (160, 160), "3702ba34454e372ed601a920e5712e03a7be6405d848fad3a90f44a1e745a29d"),
+    (0, "b", (160, 160), "abeb51b3263914432b72500f3375fd3fe9e2e620beac3da44c180072e88d96fa"),
+    (0, "c", (160, 160), "0f3e075b477f136b8a88b277308ee3d374ae01e918fa9ec678bce8b272289293"),
+    (3, "a", (120, 200), "39bd4fb8836011fe1f615a1fdee6bc8f6b13eeb4d5af9515a3d1fe90e0bf817d"),
+    (7, "000123", (178, 97), "628b516cbf89eca3b86db41a62b3858e710c6026f0d9ecddbacc37a3a5832500"),
+]
+
+
+def test_rects_masks_are_pinned():
+    from bench.masks import mask_digest
+
+    for seed, image_id, shape, digest in PINNED_RECTS:
+        mask, _ = make_mask(seed, image_id, shape)
+        assert mask_digest(image_id, mask) == digest, (seed, image_id, shape)
+    mask, _ = make_mask(0, "a", (160, 160), "rects")
+    assert mask_digest("a", mask) == PINNED_RECTS[0][3]
+
+
+def test_center_masks_are_pinned():
+    from bench.masks import mask_digest
+
+    assert mask_digest("x", make_mask(0, "x", (160, 160), "center")[0]) == (
+        "041d8174942041782088c7c972607ac9075093ea2d2ec6b187255eec09b50e2c")
+    assert mask_digest("x", make_mask(0, "x", (100, 100), "center")[0]) == (
+        "fe8faf0a40b214ee264f28d4122874cd6cffe71e5534fd13756a6f3f4db52d18")
+
+
+def test_baseline_mask_hash_still_holds():
+    # results/baseline.json was written by an earlier `bench run` (builtin, n=32, seed 0, rects):
+    # the same ids must still give the same manifest hash, or the regression gate compares other holes.
+    from pathlib import Path
+
+    from bench.data import get_source
+
+    baseline = json.loads((Path(__file__).parents[1] / "results" / "baseline.json").read_text())["identity"]
+    ids = get_source("builtin", None, split="test", size=160).ids()[: baseline["n"]]
+    items = {i: make_mask(baseline["seed"], i, (160, 160), baseline["mask_family"]) for i in ids}
+    assert manifest(baseline["seed"], baseline["mask_family"], items)["sha256"] == baseline["mask_sha256"]
