@@ -65,6 +65,9 @@ class RunConfig:
         Cache of reference statistics; default ``$XDG_CACHE_HOME/inpaint-bench``.
     progress : bool
         Show progress bars.
+    cluster : str or None
+        ``local:N`` or ``tcp://HOST:PORT``: run the work units on Dask (see :mod:`bench.cluster`);
+        None runs here, as before, without importing Dask.
     """
 
     methods: list[str]
@@ -81,6 +84,7 @@ class RunConfig:
     fid_features: str | None = None
     cache_dir: Path | None = None
     progress: bool = True
+    cluster: str | None = None
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
 
@@ -266,8 +270,16 @@ def _check_metrics(rundir: RunDir, rows: list[dict], chosen: list) -> None:
         "added or left out), or use another --out for a run with the new metrics")
 
 
-def run(cfg: RunConfig) -> RunResult:
+def run(cfg: RunConfig, executor=None) -> RunResult:
     """Run every method of ``cfg`` on the same images and masks; resume where possible.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run.
+    executor : bench.cluster.executor.Executor, optional
+        Where work units run; default: opened from ``cfg.cluster`` and ``cfg.jobs`` for this run
+        (pass one to share a cluster between runs, as the discriminator ablation does).
 
     Returns
     -------
@@ -285,11 +297,17 @@ def run(cfg: RunConfig) -> RunResult:
     if len(set(specs)) != len(specs):
         raise ValueError(f"a method is listed twice: {', '.join(specs)}")
     proto = load_protocol(cfg.dataset, cfg.data_root, cfg.split, cfg.size, cfg.n, cfg.seed, cfg.mask_family)
+    if executor is None:
+        from bench.cluster.executor import open_executor
+
+        # Connected before the run directory exists: an unreachable cluster leaves nothing behind.
+        with open_executor(cfg.cluster, cfg.jobs) as opened:
+            return run(cfg, opened)
     with RunDir(cfg.out).writing() as rundir:
-        return _run_locked(cfg, rundir, built, chosen, proto)
+        return _run_locked(cfg, rundir, built, chosen, proto, executor)
 
 
-def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto) -> RunResult:
+def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto, executor) -> RunResult:
     """The body of :func:`run`, with the run directory's writer lock held."""
     specs = [m.spec for m in built]
     image_metrics = [m for m in chosen if m.kind == "image"]
@@ -309,7 +327,9 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         "mask_sha256": mask_manifest["sha256"],
         "versions": _versions(),
         "command": cfg.command,
-        "run": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        # A local run's config stays as it was before --cluster existed.
+        "run": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
+                if not (k == "cluster" and v is None)},
     }
     # Files are only written when their content changed, so re-opening a finished run writes nothing.
     update_json(rundir.config, config)
@@ -321,9 +341,9 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         if not rundir.image_path(s.id).is_file():
             write_png(rundir.image_path(s.id), s.image)
 
-    computed = _compute(cfg, rundir, built, samples, masks, previous, image_metrics)
+    computed = _compute(cfg, rundir, built, proto, previous, image_metrics, executor)
     rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
-    set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity)
+    set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity, executor)
 
     import pandas as pd
 
@@ -340,37 +360,34 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
 
 
-def _compute(cfg: RunConfig, rundir: RunDir, built: list, samples: list[Sample], masks: dict,
-             previous: dict, image_metrics) -> int:
+def _compute(cfg: RunConfig, rundir: RunDir, built: list, proto, previous: dict, image_metrics,
+             executor) -> int:
     """Run each method on the images it has no ok row for, appending (and fsyncing) row by row.
 
-    ``previous`` is updated in place; returns the number of rows computed.
+    The executor computes (here or on a cluster); this is the one place rows are written,
+    so a cluster run's records are written once each, by this process. ``previous`` is
+    updated in place; returns the number of rows computed.
     """
-    from tqdm import tqdm
+    from bench.cluster.tasks import data_ref
 
-    pending = [(method, [(s, masks[s.id][0]) for s in samples
+    pending = [(method, [(s, proto.masks[s.id][0]) for s in proto.samples
                          if previous.get((method.spec, s.id), {}).get("status") != "ok"]) for method in built]
     pending = [(method, todo) for method, todo in pending if todo]
     if not pending:
         return 0  # a finished run: records.jsonl is not even opened (the directory may be read-only)
     computed = 0
+    data = data_ref(cfg.dataset, cfg.data_root, cfg.split, cfg.size)
     with open(rundir.records_jsonl, "a", buffering=1) as records_file:
-        for method, todo in pending:
-            spec = method.spec
-            bar = tqdm(total=len(todo), desc=spec, unit="img", disable=not cfg.progress, leave=True)
-            for sample, mask, out, seconds, err in execute(method, spec, todo, cfg.jobs):
-                row, final = score(spec, sample, mask, masks[sample.id][1], out, seconds, err, image_metrics)
-                if final is not None:
-                    write_png(rundir.output_path(spec, sample.id), final)
-                else:
-                    log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
-                records_file.write(json.dumps(row) + "\n")
-                records_file.flush()
-                os.fsync(records_file.fileno())
-                previous[(spec, sample.id)] = row
-                computed += 1
-                bar.update(1)
-            bar.close()
+        for spec, sample, row, final in executor.inpaint(pending, proto, data, image_metrics, cfg.progress):
+            if final is not None:
+                write_png(rundir.output_path(spec, sample.id), final)
+            else:
+                log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
+            records_file.write(json.dumps(row) + "\n")
+            records_file.flush()
+            os.fsync(records_file.fileno())
+            previous[(spec, sample.id)] = row
+            computed += 1
     return computed
 
 
@@ -390,8 +407,12 @@ def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str
 
 
 def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list[Sample],
-                 rows: list[dict], metrics, identity: dict) -> dict[str, dict[str, Any]]:
-    """Compute set-level metrics per method, reusing results whose inputs are unchanged."""
+                 rows: list[dict], metrics, identity: dict, executor=None) -> dict[str, dict[str, Any]]:
+    """Compute set-level metrics per method, reusing results whose inputs are unchanged.
+
+    With a distributed executor the outputs' features are extracted on the cluster in
+    chunks; the real images' features and the metric maths stay here.
+    """
     if not metrics:
         return {}
     stored = rundir.read_json(rundir.set_metrics) if rundir.set_metrics.is_file() else {}
@@ -409,6 +430,7 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
         # Fingerprint the outputs so a resumed run recomputes only what changed.
         fingerprint = ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids])
         results[spec] = {}
+        fake = None
         for metric in metrics:
             key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
             old = stored.get(spec, {}).get(metric.name)
@@ -418,7 +440,12 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
             if len(ids) < 2:
                 log.warning("%s: too few successful outputs for %s", spec, metric.name)
                 continue
-            fake = [rundir.load_output(spec, i) for i in ids]
+            if fake is None:
+                fake = [rundir.load_output(spec, i) for i in ids]
+                if executor is not None and executor.distributed:
+                    from bench.cluster.features import distribute_features
+
+                    distribute_features(executor, fake, cfg.fid_features)
             # Compare like with like: the real set is restricted to the images the method completed.
             real_subset = [real[i] for i in ids]
             ctx.reference_key = {**identity, "ids_sha256": ids_hash(ids)}

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from bench.cluster.options import cluster_option
+from bench.commands.masks import MASKS_HELP, check_mask_spec
+
 
 def _split_specs(value: str) -> list[str]:
     """Split ``telea,patch:size=9,features=0,mean`` into specs.
@@ -40,8 +43,8 @@ def _split_specs(value: str) -> list[str]:
 @click.option("--n", "n", default=280, show_default=True, type=click.IntRange(min=0),
               help="Number of usable images (0 = all).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed.")
-@click.option("--masks", "mask_family", default="rects", show_default=True, type=click.Choice(["rects", "center"]),
-              help="rects: 1-3 rectangles <= 25 % (the study); center: one 64x64 hole.")
+@click.option("--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec,
+              help=MASKS_HELP)
 @click.option("--metrics", default="all", show_default=True,
               help="Comma-separated metric names (see `bench list metrics`) or 'all'.")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
@@ -52,9 +55,11 @@ def _split_specs(value: str) -> list[str]:
               help="TorchScript feature extractor for FID/KID instead of the standard Inception.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Cache for reference statistics.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@cluster_option
 def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics, jobs, out, fid_features,
-        cache_dir, progress):
+        cache_dir, progress, cluster):
     """Run METHODS on the same seeded masks and print a summary table."""
+    from bench.cluster.address import ClusterError
     from bench.protocol import NoUsableImagesError
     from bench.rundir import RunDirError
     from bench.runner import RunConfig, RunConflictError, run as run_bench
@@ -64,10 +69,12 @@ def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics
     metric_list = None if metrics.strip().lower() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
     cfg = RunConfig(methods=_split_specs(methods_), out=out, dataset=dataset, data_root=data_root, split=split,
                     size=size, n=n or None, seed=seed, mask_family=mask_family, metrics=metric_list, jobs=jobs,
-                    fid_features=fid_features, cache_dir=Path(cache_dir) if cache_dir else None, progress=progress)
+                    fid_features=fid_features, cache_dir=Path(cache_dir) if cache_dir else None, progress=progress,
+                    cluster=cluster)
     try:
         result = run_bench(cfg)
-    except (RunConflictError, RunDirError, NoUsableImagesError, FileNotFoundError, ValueError, KeyError) as err:
+    except (RunConflictError, RunDirError, NoUsableImagesError, ClusterError, FileNotFoundError, ValueError,
+            KeyError) as err:
         raise click.ClickException(str(err)) from None
     except OSError as err:  # e.g. a full disk, or a file of the run directory that became read-only mid-run
         raise click.ClickException(f"{err.filename or out}: {err.strerror or err}") from None
