@@ -5,20 +5,20 @@ For each requested layer and channel the sweep builds the registry variant
 copied), inpaints the protocol's images and re-measures FID and the per-image
 metrics against the baseline ``BASE``. Reference features and the baseline are
 computed once; each channel's row is appended to ``channels_convL.csv`` so the
-sweep resumes after an interruption.
+sweep resumes after an interruption. Channels are measured by the sweep's executor:
+one after another here, or each channel a task on a Dask cluster.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.ablate.sweep import Measurement, ResultsCSV, Sweep, paired_difference
+from bench.ablate.sweep import ResultsCSV, Sweep, paired_difference
 from bench.rundir import atomic_write_json
 from methods.registry import canonical_spec, create, parse_spec
 
@@ -63,7 +63,7 @@ def baseline(sweep: Sweep, base: str) -> dict[str, Any]:
         cached = json.loads(path.read_text())
         if cached.get("key") == json.loads(json.dumps({**sweep.key, "base": base, "n_boot": sweep.n_boot})):
             return cached
-    m = sweep.measure(create(base))
+    ((_, m, _),) = list(sweep.measure_specs([base], desc="baseline"))
     result = {"key": {**sweep.key, "base": base, "n_boot": sweep.n_boot}, **m.row(),
               "replicates": None if m.replicates is None else m.replicates.tolist()}
     atomic_write_json(path, result)
@@ -91,26 +91,23 @@ def sweep_channels(sweep: Sweep, base: str, layers: list[int], channels: str = "
         in ``sweep.out``, this call's and earlier ones'}) and ``flagged`` (rows whose FID
         lies outside the baseline's interval or whose paired difference excludes 0).
     """
-    from tqdm import tqdm
-
     base_row = baseline(sweep, base)
-    results: dict[str, list[dict[str, Any]]] = {}
+    tables: dict[str, ResultsCSV] = {}
+    todo: dict[str, tuple[str, int]] = {}  # spec -> (layer, channel), every layer's at once
     for number in layers:
         layer = f"conv{number}"
         chans = parse_channels(channels, layer_width(base, layer))
-        table = ResultsCSV(sweep.out / f"channels_{layer}.csv", key="channel")
-        done = table.done()
-        todo = [c for c in chans if str(c) not in done]
-        for c in tqdm(todo, desc=f"{layer} channels", unit="ch", disable=not sweep.progress):
-            start = time.perf_counter()
-            m: Measurement = sweep.measure(create(variant(base, drop=f"{layer}.{c}")))
-            delta, low, high = paired_difference(m, base_row["fid"], base_row.get("replicates"))
-            row = {"layer": layer, "channel": c, **m.row(), "fid_delta": delta, "fid_delta_low": low,
-                   "fid_delta_high": high, "channel_seconds": time.perf_counter() - start}
-            table.append(row)
-        # Every channel measured in this directory so far, so sweeps of different channel
-        # subsets (all of conv1, a few of conv4) add up to one table and one figure.
-        results[layer] = sorted(table.rows(), key=lambda r: int(r["channel"]))
+        tables[layer] = ResultsCSV(sweep.out / f"channels_{layer}.csv", key="channel")
+        done = tables[layer].done()
+        todo.update({variant(base, drop=f"{layer}.{c}"): (layer, c) for c in chans if str(c) not in done})
+    for spec, m, seconds in sweep.measure_specs(list(todo), desc="channels"):
+        layer, c = todo[spec]
+        delta, low, high = paired_difference(m, base_row["fid"], base_row.get("replicates"))
+        tables[layer].append({"layer": layer, "channel": c, **m.row(), "fid_delta": delta, "fid_delta_low": low,
+                              "fid_delta_high": high, "channel_seconds": seconds})
+    # Every channel measured in this directory so far, so sweeps of different channel
+    # subsets (all of conv1, a few of conv4) add up to one table and one figure.
+    results = {layer: sorted(table.rows(), key=lambda r: int(r["channel"])) for layer, table in tables.items()}
     flagged = [{**r, "test": ("outside baseline interval" if outside_baseline(r, base_row) else "")
                 + (" paired difference excludes 0" if paired_significant(r) else "")}
                for rows in results.values() for r in rows
@@ -138,19 +135,21 @@ def sweep_identity(sweep: Sweep, base: str, layers: list[int]) -> dict[str, Any]
     table = ResultsCSV(sweep.out / "identity.csv", key="layer")
     done = table.done()
     skipped: dict[str, str] = {}
+    todo: dict[str, str] = {}  # spec -> layer
     for number in layers:
         layer = f"conv{number}"
         if layer in done:
             continue
         try:
-            method = create(variant(base, identity=layer))
+            todo[create(variant(base, identity=layer)).spec] = layer  # built here: shapes are checked at once
         except ValueError as err:
             skipped[layer] = str(err)
-            continue
-        m = sweep.measure(method)
+    for spec, m, _ in sweep.measure_specs(list(todo), desc="identity layers"):
         delta, low, high = paired_difference(m, base_row["fid"], base_row.get("replicates"))
-        table.append({"layer": layer, **m.row(), "fid_delta": delta, "fid_delta_low": low, "fid_delta_high": high})
-    return {"baseline": base_row, "rows": table.rows(), "not_applicable": skipped}
+        table.append({"layer": todo[spec], **m.row(), "fid_delta": delta, "fid_delta_low": low,
+                      "fid_delta_high": high})
+    rows = sorted(table.rows(), key=lambda r: int(r["layer"].removeprefix("conv")))  # a cluster appends as it finishes
+    return {"baseline": base_row, "rows": rows, "not_applicable": skipped}
 
 
 def channel_figure(result: dict[str, Any], path_stem: Path) -> list[Path]:

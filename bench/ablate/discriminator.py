@@ -4,6 +4,7 @@ Each seed is an ordinary ``bench run`` of the three GLCIC variants into
 ``OUT/seed-S`` (so each is resumable and reportable on its own). The table gives,
 per method and metric, the mean over seeds of the per-seed score and a 95 %
 Student-t interval over seeds, as the study repeated its evaluation 2-3 times.
+With ``cfg.cluster`` every seed's run uses one Dask cluster, connected once.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def across_seeds(per_seed: list[pd.DataFrame], level: float = 0.95) -> pd.DataFr
     return pd.DataFrame(rows, columns=["method", "metric", "value", "low", "high", "n"])
 
 
-def discriminator_table(cfg: RunConfig, seeds: list[int]) -> dict[str, Any]:
+def discriminator_table(cfg: RunConfig, seeds: list[int], executor=None) -> dict[str, Any]:
     """Run the variants once per mask seed and aggregate the study's Table 3.
 
     Parameters
@@ -69,6 +70,8 @@ def discriminator_table(cfg: RunConfig, seeds: list[int]) -> dict[str, Any]:
         and ``seed`` is replaced by each of ``seeds``.
     seeds : list of int
         Mask seeds (the study used 2-3 repetitions).
+    executor : Executor, optional
+        Where the runs' work goes; default: opened once from ``cfg.cluster`` for all seeds.
 
     Returns
     -------
@@ -76,10 +79,15 @@ def discriminator_table(cfg: RunConfig, seeds: list[int]) -> dict[str, Any]:
         ``summary`` (long DataFrame), ``per_seed`` (list of per-method frames) and
         ``runs`` (run directories).
     """
+    if executor is None:
+        from bench.cluster.executor import open_executor
+
+        with open_executor(cfg.cluster, cfg.jobs) as opened:
+            return discriminator_table(cfg, seeds, opened)
     out = Path(cfg.out)
     per_seed, runs = [], []
     for seed in seeds:
-        result = run(replace(cfg, seed=seed, out=out / f"seed-{seed}"))
+        result = run(replace(cfg, seed=seed, out=out / f"seed-{seed}"), executor)
         runs.append(result.rundir)
         per_seed.append(seed_scores(result.rundir))
     return {"summary": across_seeds(per_seed), "per_seed": per_seed, "runs": runs}

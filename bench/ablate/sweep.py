@@ -3,7 +3,8 @@
 A sweep evaluates a method spec on a fixed protocol (images + masks), computing
 the per-image metrics and FID against reference features that are extracted once
 and kept on disk. Each variant's row is appended to a CSV and fsynced, so an
-interrupted sweep resumes where it stopped.
+interrupted sweep resumes where it stopped. Variants run one after another here, or
+as parallel tasks on a Dask cluster (``Sweep(executor=...)``, see :mod:`bench.cluster`).
 """
 
 from __future__ import annotations
@@ -61,19 +62,28 @@ class Sweep:
         Bootstrap replicates for FID intervals.
     progress : bool
         Progress bars.
+    data : DataRef, optional
+        Where cluster workers load the protocol's images (see :func:`bench.cluster.tasks.data_ref`);
+        needed only with a distributed ``executor``.
+    executor : Executor, optional
+        Where variants are measured (default: here, one after another).
     """
 
     def __init__(self, protocol: Protocol, out: str | Path, fid_features: str | None = None,
-                 n_boot: int = 200, progress: bool = True):
+                 n_boot: int = 200, progress: bool = True, data=None, executor=None):
+        from bench.cluster.executor import LocalExecutor
         from bench.metrics.inception import load_extractor
 
         self.protocol = protocol
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
+        self.fid_features = fid_features
         self.extractor = load_extractor(fid_features)
         self.n_boot = n_boot
         self.progress = progress
-        self.metrics = [m for m in all_metrics("image") if m.name in ("mse", "psnr", "ssim")]
+        self.data = data
+        self.executor = executor or LocalExecutor()
+        self.metrics = sweep_metrics()
         self._real: np.ndarray | None = None
         self._claim_directory()
 
@@ -114,36 +124,83 @@ class Sweep:
 
     def measure(self, method) -> Measurement:
         """Inpaint every image with ``method`` and score it against the real set."""
-        from bench.metrics.frechet import bootstrap_fid, centred_interval, fid_gram
+        masks = {s.id: self.protocol.mask(s.id) for s in self.protocol.samples}
+        return measure_method(method, self.protocol.samples, masks, self.extractor, self.real_features(),
+                              n_boot=self.n_boot, seed=self.protocol.identity["seed"], metrics=self.metrics)
 
-        todo = [(s, self.protocol.mask(s.id)) for s in self.protocol.samples]
-        finals, rows, errors, start = [], [], 0, time.perf_counter()
-        for sample, mask, out, _, err in execute(method, method.spec, todo):
-            if err is not None or out is None or out.shape != sample.image.shape:
-                errors += 1
-                continue
-            final = composite(np.clip(out, 0, 1).astype(np.float32), sample.image, mask)
-            final = np.rint(final * 255).astype(np.float32) / 255
-            finals.append((sample.id, final))
-            rows.append(evaluate_image(final, sample.image, mask, self.metrics))
-        seconds = (time.perf_counter() - start) / max(1, len(todo))
-        if len(finals) < 2:
-            raise RuntimeError(f"{method.spec}: only {len(finals)} outputs succeeded; cannot measure FID")
-        done = {i for i, _ in finals}
-        keep = [k for k, s in enumerate(self.protocol.samples) if s.id in done]
-        real = self.real_features()[keep]
-        fake = self.extractor([f for _, f in finals], progress=False)
-        # Exact FID through Gram matrices (equal to the sqrtm route to ~1e-6, tested in
-        # test_fid_maths) in milliseconds: a sweep computes hundreds of them.
-        fid = fid_gram(real, fake)
-        # A fixed seed gives every variant the same resampled image ids, so differences of
-        # replicates between two variants form a paired bootstrap of their FID difference.
-        reps = bootstrap_fid(real, fake, n_boot=self.n_boot, seed=self.protocol.identity["seed"], paired=True)
-        low, high = centred_interval(fid, reps)
-        means = {c: float(np.nanmean([r[c] for r in rows])) for c in PER_IMAGE}
-        complete = len(finals) == len(self.protocol.samples)
-        return Measurement(method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)},
-                           reps if complete else None)
+    def measure_specs(self, specs: list[str], desc: str = "variants"):
+        """Measure registry specs with the sweep's executor (here, or in parallel on a cluster).
+
+        Yields
+        ------
+        tuple
+            ``(spec, Measurement, seconds of the variant)`` in completion order.
+        """
+        return self.executor.measure(specs, self, desc)
+
+
+def sweep_metrics() -> list:
+    """The per-image metrics of a sweep (whole image and hole: MSE, PSNR, SSIM)."""
+    return [m for m in all_metrics("image") if m.name in ("mse", "psnr", "ssim")]
+
+
+def measure_method(method, samples: list, masks: dict[str, np.ndarray], extractor, real_features: np.ndarray, *,
+                   n_boot: int, seed: int, metrics: list) -> Measurement:
+    """Inpaint every sample with ``method`` and score it against the real images' features.
+
+    Parameters
+    ----------
+    method : Method
+        A built registry method.
+    samples : list of Sample
+        The protocol's images, in protocol order.
+    masks : dict
+        ``{image_id: bool mask}``.
+    extractor : FeatureExtractor
+        The FID feature network.
+    real_features : np.ndarray
+        ``N x D`` features of ``samples`` (same order).
+    n_boot : int
+        Bootstrap replicates of the FID interval.
+    seed : int
+        The protocol's seed (every variant resamples the same ids: paired replicates).
+    metrics : list of Metric
+        Per-image metrics (see :func:`sweep_metrics`).
+
+    Returns
+    -------
+    Measurement
+    """
+    from bench.metrics.frechet import bootstrap_fid, centred_interval, fid_gram
+
+    todo = [(s, masks[s.id]) for s in samples]
+    finals, rows, errors, start = [], [], 0, time.perf_counter()
+    for sample, mask, out, _, err in execute(method, method.spec, todo):
+        if err is not None or out is None or out.shape != sample.image.shape:
+            errors += 1
+            continue
+        final = composite(np.clip(out, 0, 1).astype(np.float32), sample.image, mask)
+        final = np.rint(final * 255).astype(np.float32) / 255
+        finals.append((sample.id, final))
+        rows.append(evaluate_image(final, sample.image, mask, metrics))
+    seconds = (time.perf_counter() - start) / max(1, len(todo))
+    if len(finals) < 2:
+        raise RuntimeError(f"{method.spec}: only {len(finals)} outputs succeeded; cannot measure FID")
+    done = {i for i, _ in finals}
+    keep = [k for k, s in enumerate(samples) if s.id in done]
+    real = real_features[keep]
+    fake = extractor([f for _, f in finals], progress=False)
+    # Exact FID through Gram matrices (equal to the sqrtm route to ~1e-6, tested in
+    # test_fid_maths) in milliseconds: a sweep computes hundreds of them.
+    fid = fid_gram(real, fake)
+    # A fixed seed gives every variant the same resampled image ids, so differences of
+    # replicates between two variants form a paired bootstrap of their FID difference.
+    reps = bootstrap_fid(real, fake, n_boot=n_boot, seed=seed, paired=True)
+    low, high = centred_interval(fid, reps)
+    means = {c: float(np.nanmean([r[c] for r in rows])) for c in PER_IMAGE}
+    complete = len(finals) == len(samples)
+    return Measurement(method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)},
+                       reps if complete else None)
 
 
 def paired_difference(variant: Measurement, base_fid: float, base_replicates) -> tuple[float, float, float]:

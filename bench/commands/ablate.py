@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from bench.cluster.options import cluster_option
+
 _data_options = [
     click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"])),
     click.option("--data-root", type=click.Path(file_okay=False), default=None),
@@ -45,10 +47,12 @@ def ablate() -> None:
 @click.option("--metrics", default="all", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-discriminator", show_default=True)
 @data_options
+@cluster_option
 def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size, n, mask_family, fid_features,
-                  progress):
+                  progress, cluster):
     """Table 3: GLCIC with both, the global or the local discriminator, over repeated mask seeds."""
     from bench.ablate.discriminator import discriminator_table
+    from bench.cluster.address import ClusterError
     from bench.commands.run import _split_specs
     from bench.report.latex import escape_latex, metric_table_latex
     from bench.report.markdown import markdown_table
@@ -60,8 +64,11 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
     cfg = RunConfig(methods=_split_specs(methods_), out=Path(out), dataset=dataset, data_root=data_root,
                     split=split, size=size, n=n, mask_family=mask_family,
                     metrics=None if metrics == "all" else metrics.split(","), fid_features=fid_features,
-                    progress=progress)
-    result = discriminator_table(cfg, seed_list)
+                    progress=progress, cluster=cluster)
+    try:
+        result = discriminator_table(cfg, seed_list)
+    except ClusterError as err:
+        raise click.ClickException(str(err)) from None
     summary = result["summary"]
     present = set(summary["metric"])
     # The study's Table 3 is whole-image MSE, PSNR, SSIM and FID; the hole-only scores get a table of their own.
@@ -92,18 +99,24 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
 @click.option("--n-boot", default=200, show_default=True, help="Bootstrap replicates for FID intervals.")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-channels", show_default=True)
 @data_options
+@cluster_option
 def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, split, size, n, mask_family,
-             fid_features, progress):
-    """Table 4: zero one output channel at a time and re-measure FID (resumable)."""
+             fid_features, progress, cluster):
+    """Table 4: zero one output channel at a time and re-measure FID (resumable; each channel a task on --cluster)."""
     from bench.ablate.channels import channel_figure, sweep_channels
     from bench.ablate.sweep import Sweep
+    from bench.cluster.address import ClusterError
+    from bench.cluster.executor import open_executor
+    from bench.cluster.tasks import data_ref
     from bench.protocol import load_protocol
 
     proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
     try:
-        sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress)
-        result = sweep_channels(sweep, base, _ints(layers), channels)
-    except (ValueError, KeyError) as err:
+        with open_executor(cluster) as executor:
+            sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress,
+                          data=data_ref(dataset, data_root, split, size), executor=executor)
+            result = sweep_channels(sweep, base, _ints(layers), channels)
+    except (ValueError, KeyError, ClusterError) as err:
         raise click.ClickException(str(err)) from None
     files = channel_figure(result, Path(out) / "table4")
     b = result["baseline"]
@@ -139,18 +152,24 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
 @click.option("--n-boot", default=200, show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-identity", show_default=True)
 @data_options
+@cluster_option
 def identity(base, layers, seed, n_boot, out, dataset, data_root, split, size, n, mask_family, fid_features,
-             progress):
+             progress, cluster):
     """The study's abandoned experiment: replace a layer by the identity where shapes allow."""
     from bench.ablate.channels import sweep_identity
     from bench.ablate.sweep import Sweep
+    from bench.cluster.address import ClusterError
+    from bench.cluster.executor import open_executor
+    from bench.cluster.tasks import data_ref
     from bench.protocol import load_protocol
 
     proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
     try:
-        sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress)
-        result = sweep_identity(sweep, base, _ints(layers))
-    except (ValueError, KeyError) as err:
+        with open_executor(cluster) as executor:
+            sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress,
+                          data=data_ref(dataset, data_root, split, size), executor=executor)
+            result = sweep_identity(sweep, base, _ints(layers))
+    except (ValueError, KeyError, ClusterError) as err:
         raise click.ClickException(str(err)) from None
     b = result["baseline"]
     click.echo(f"baseline {base}: FID {b['fid']:.3f} [{b['fid_low']:.3f}, {b['fid_high']:.3f}]")
