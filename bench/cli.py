@@ -16,6 +16,7 @@ COMMANDS = {
     "check": "bench.commands.check:check",
     "ablate": "bench.commands.ablate:ablate",
     "curve": "bench.commands.curve:curve",
+    "masks": "bench.commands.masks:masks",
 }
 
 

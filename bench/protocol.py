@@ -16,7 +16,7 @@ import numpy as np
 from bench.data import Sample, Source, get_source
 from bench.data.io import IMAGE_SUFFIXES
 from bench.images import quantize
-from bench.masks import Rect, make_mask, manifest
+from bench.masks import Rect, get_family, manifest
 from bench.stats import count_units
 
 log = logging.getLogger("bench")
@@ -80,11 +80,17 @@ def load_protocol(dataset: str = "builtin", data_root: str | None = None, split:
                   n: int | None = 280, seed: int = 0, mask_family: str = "rects") -> Protocol:
     """Load the first ``n`` usable images of a dataset and draw their masks.
 
+    ``mask_family`` is a mask family spec (``bench list masks``); the manifest and
+    ``identity`` record its canonical form, so a resume with another family is refused.
+
     Raises
     ------
     NoUsableImagesError
         When no image at all is usable (the message names the folder and what it accepts).
+    bench.masks.MaskError, KeyError
+        A bad family spec (before any image is loaded), or a family that cannot mask an image.
     """
+    family = get_family(mask_family)
     source = get_source(dataset, data_root, split=split, size=size)
     samples, skipped = source.take(n, on_skip=lambda err: log.warning("skipping %s", err))
     # Every image is benchmarked as it is saved (8 bits), so records can be recomputed from the PNGs.
@@ -94,9 +100,9 @@ def load_protocol(dataset: str = "builtin", data_root: str | None = None, split:
     if n is not None and len(samples) < n:
         log.warning("only %d usable images in %s (asked for %d)", len(samples), dataset, n)
     warn_large_images(samples)
-    masks = {s.id: make_mask(seed, s.id, s.image.shape[:2], mask_family) for s in samples}
-    mask_manifest = manifest(seed, mask_family, masks)
-    identity = {"dataset": source.describe(), "n": len(samples), "seed": seed, "mask_family": mask_family,
+    masks = {s.id: family(seed, s.id, s.image.shape[:2]) for s in samples}
+    mask_manifest = manifest(seed, family.spec, masks)
+    identity = {"dataset": source.describe(), "n": len(samples), "seed": seed, "mask_family": family.spec,
                 "ids_sha256": ids_hash([s.id for s in samples])}
     groups = source.groups([s.id for s in samples])
     return Protocol(source, samples, skipped, masks, mask_manifest, identity, groups, source.unit)

@@ -4,7 +4,7 @@
 
     RUN/
       config.json        versions, seed, dataset, preprocessing, mask family and hash, methods, metrics
-      masks.json         mask manifest (every image's rectangles, per-mask and total SHA-256)
+      masks.json         mask manifest (family spec; rectangles or packed bits per image; SHA-256 of each and all)
       skipped.json       images that could not be loaded, with the reason
       records.jsonl      one JSON object per (method, image); appended and fsynced row by row
       records.csv        the same rows as a table, rewritten atomically at the end of a run
@@ -260,13 +260,11 @@ class RunDir:
         return _read_png(self.output_path(spec, image_id))
 
     def load_mask(self, image_id: str) -> np.ndarray:
-        """The image's mask rebuilt from the manifest."""
-        from bench.masks import Rect, rects_to_mask
+        """The image's mask rebuilt from the manifest (rectangles or stored bits), checked against its hash."""
+        from bench.masks import mask_from_entry
 
         manifest = self.read_json(self.masks)
-        entry = manifest["masks"][image_id]
-        h, w = entry["shape"]
-        return rects_to_mask([Rect(*r) for r in entry["rects"]], (h, w))
+        return mask_from_entry(image_id, manifest["masks"][image_id])
 
 
 def _read_png(path: Path) -> np.ndarray:

@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from bench.cluster.options import cluster_option
+from bench.commands.masks import MASKS_HELP, check_mask_spec
 
 _data_options = [
     click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"])),
@@ -16,7 +17,8 @@ _data_options = [
     click.option("--split", default="test", show_default=True),
     click.option("--size", default=160, show_default=True),
     click.option("--n", "n", default=32, show_default=True, help="Number of images."),
-    click.option("--masks", "mask_family", default="rects", show_default=True, type=click.Choice(["rects", "center"])),
+    click.option("--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec,
+                 help=MASKS_HELP),
     click.option("--fid-features", type=click.Path(dir_okay=False, exists=True), default=None),
     click.option("--progress/--no-progress", default=True, show_default=True),
 ]

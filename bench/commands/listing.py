@@ -6,9 +6,9 @@ import click
 
 
 @click.command("list")
-@click.argument("what", type=click.Choice(["methods", "metrics", "datasets"]))
+@click.argument("what", type=click.Choice(["methods", "metrics", "datasets", "masks"]))
 def list_cmd(what: str) -> None:
-    """List registered METHODS, METRICS or DATASETS."""
+    """List registered METHODS, METRICS, DATASETS or MASKS (mask families)."""
     if what == "methods":
         import methods
 
@@ -21,6 +21,13 @@ def list_cmd(what: str) -> None:
         for m in all_metrics():
             arrow = "higher is better" if m.higher_is_better else "lower is better"
             click.echo(f"{m.name:8s} {m.kind:6s} {arrow:17s} {m.summary}")
+    elif what == "masks":
+        from bench.masks import DEFAULT_FAMILY, available
+
+        for info in available():
+            keys = ", ".join(f"{k}={v}" for k, v in info.params.items()) or "-"
+            default = " (default)" if info.name == DEFAULT_FAMILY else ""
+            click.echo(f"{info.name:9s} {info.summary}{default}\n{'':9s} keys: {keys}")
     else:
         from bench.data import DATASETS
 

@@ -1,28 +1,24 @@
-"""Seeded hole masks, identical for every method and every run.
+"""Rectangle families: ``rects`` (the study's protocol, the default) and ``center``.
 
-A mask is a pure function of ``(seed, image id, image size, family)``: the random
-generator is seeded from a SHA-256 of those values, never from global state, so
-masks do not depend on run order, process or machine.
-
-Families
---------
 ``rects``
-    The study's protocol: 1-3 axis-aligned rectangles whose union covers at most
-    25 % of the image. Each side is drawn uniformly in [8 %, 50 %] of the image
-    side; a draw whose union exceeds the bound is rejected and redrawn.
+    1-3 axis-aligned rectangles whose union covers at most 25 % of the image. Each
+    side is drawn uniformly in [8 %, 50 %] of the image side; a draw whose union
+    exceeds the bound is rejected and redrawn. Its masks (and so every earlier
+    run's mask hash) are pinned by tests and must never change.
 ``center``
-    One centred square hole of 64 x 64 (the training-style evaluation of GLCIC);
-    images smaller than 128 px get a hole of 40 % of the short side.
+    One centred square: 64 x 64 by default (GLCIC's training-style evaluation; 40 %
+    of the short side on images under 128 px), or ``area=FRACTION`` of the image.
 """
 
 from __future__ import annotations
 
-import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-FAMILIES = ("rects", "center")
+from bench.masks.registry import MaskError, family_rng, register
+
 MAX_AREA = 0.25
 MIN_SIDE_FRACTION = 0.08
 MAX_SIDE_FRACTION = 0.5
@@ -39,11 +35,6 @@ class Rect:
 
     def as_list(self) -> list[int]:
         return [self.top, self.left, self.height, self.width]
-
-
-def _rng(seed: int, image_id: str, shape: tuple[int, int], family: str) -> np.random.Generator:
-    key = f"{family}|{seed}|{image_id}|{shape[0]}x{shape[1]}".encode()
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
 
 
 def rects_to_mask(rects: list[Rect], shape: tuple[int, int]) -> np.ndarray:
@@ -75,8 +66,8 @@ def random_rects(seed: int, image_id: str, shape: tuple[int, int], max_area: flo
     """
     h, w = shape
     if min(h, w) < 8:
-        raise ValueError(f"image {image_id!r} is too small for rectangle masks: {w}x{h}")
-    rng = _rng(seed, image_id, shape, "rects")
+        raise MaskError(f"image {image_id!r} is too small for rectangle masks: {w}x{h}")
+    rng = family_rng(seed, image_id, shape, "rects")
     count = int(rng.integers(1, 4))
     lo_h, hi_h = max(1, int(MIN_SIDE_FRACTION * h)), max(1, int(MAX_SIDE_FRACTION * h))
     lo_w, hi_w = max(1, int(MIN_SIDE_FRACTION * w)), max(1, int(MAX_SIDE_FRACTION * w))
@@ -88,66 +79,55 @@ def random_rects(seed: int, image_id: str, shape: tuple[int, int], max_area: flo
             rects.append(Rect(int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1)), rh, rw))
         if rects_to_mask(rects, shape).mean() <= max_area:
             return rects
-    raise RuntimeError(f"could not draw {count} rectangles within {max_area:.0%} for {image_id!r}")
+    raise MaskError(f"could not draw {count} rectangles within {max_area:.0%} for {image_id!r}")
 
 
-def center_rect(shape: tuple[int, int]) -> Rect:
-    """The centred square hole of the ``center`` family."""
-    h, w = shape
-    side = 64 if min(h, w) >= 128 else max(1, int(0.4 * min(h, w)))
-    return Rect((h - side) // 2, (w - side) // 2, side, side)
+def _check_rects(max_area: float = MAX_AREA) -> None:
+    # Below 1 % the 8 %-side minimum makes almost every draw fail; above 90 % holes swallow the image.
+    if not 0.01 <= max_area <= 0.9:
+        raise MaskError(f"rects: max_area={max_area} must be in [0.01, 0.9]")
 
 
-def make_mask(seed: int, image_id: str, shape: tuple[int, int], family: str = "rects") -> tuple[np.ndarray, list[Rect]]:
-    """The mask of one image under a family, with the rectangles that make it.
-
-    Parameters
-    ----------
-    seed : int
-        Run seed (ignored by ``center``).
-    image_id : str
-        Stable image id.
-    shape : tuple of int
-        ``(H, W)``.
-    family : {"rects", "center"}
-        Mask family.
-
-    Returns
-    -------
-    mask : np.ndarray
-        bool ``H x W``, True = missing.
-    rects : list of Rect
-    """
-    shape = (int(shape[0]), int(shape[1]))
-    if family == "rects":
-        rects = random_rects(seed, image_id, shape)
-    elif family == "center":
-        rects = [center_rect(shape)]
-    else:
-        raise ValueError(f"unknown mask family {family!r} (known: {', '.join(FAMILIES)})")
+@register("rects", summary="1-3 random rectangles, union <= max_area of the image (the study's protocol; default)",
+          check=_check_rects)
+def draw_rects(seed: int, image_id: str, shape: tuple[int, int], *,
+               max_area: float = MAX_AREA) -> tuple[np.ndarray, list[Rect]]:
+    """The study's rectangles (see the module docstring)."""
+    rects = random_rects(seed, image_id, shape, max_area)
     return rects_to_mask(rects, shape), rects
 
 
-def mask_digest(image_id: str, mask: np.ndarray) -> str:
-    """SHA-256 of one image's mask (its id, shape and packed bits)."""
-    h = hashlib.sha256()
-    h.update(image_id.encode() + b"\0")
-    h.update(f"{mask.shape[0]}x{mask.shape[1]}".encode() + b"\0")
-    h.update(np.packbits(mask, axis=None).tobytes())
-    return h.hexdigest()
+def center_rect(shape: tuple[int, int], area: float = 0.0) -> Rect:
+    """The centred square hole of the ``center`` family.
 
-
-def manifest(seed: int, family: str, items: dict[str, tuple[np.ndarray, list[Rect]]]) -> dict:
-    """A mask manifest: every image's rectangles and a hash over all masks.
-
-    Two runs used identical masks exactly when their manifests' ``sha256`` agree.
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H, W)``.
+    area : float
+        Hole area as a fraction of ``H * W``; 0 gives the 64 x 64 square (40 % of the
+        short side on images under 128 px).
     """
-    total = hashlib.sha256()
-    masks = {}
-    for image_id in sorted(items):
-        mask, rects = items[image_id]
-        digest = mask_digest(image_id, mask)
-        total.update(digest.encode())
-        masks[image_id] = {"shape": list(mask.shape), "rects": [r.as_list() for r in rects],
-                           "area": float(mask.mean()), "sha256": digest}
-    return {"family": family, "seed": seed, "count": len(masks), "sha256": total.hexdigest(), "masks": masks}
+    h, w = shape
+    if area <= 0:
+        side = 64 if min(h, w) >= 128 else max(1, int(0.4 * min(h, w)))
+    else:
+        side = max(1, round(math.sqrt(area * h * w)))
+        if side >= min(h, w):
+            raise MaskError(f"center:area={area} needs a {side}x{side} square, which does not fit "
+                            f"inside a {w}x{h} image with known pixels left")
+    return Rect((h - side) // 2, (w - side) // 2, side, side)
+
+
+def _check_center(area: float = 0.0) -> None:
+    if not 0 <= area < 1:
+        raise MaskError(f"center: area={area} must be in (0, 1) (0 = the 64x64 square)")
+
+
+@register("center", summary="one centred square: 64x64 (GLCIC's evaluation), or area=FRACTION of the image",
+          check=_check_center)
+def draw_center(seed: int, image_id: str, shape: tuple[int, int], *,
+                area: float = 0.0) -> tuple[np.ndarray, list[Rect]]:
+    """A centred square (see the module docstring); the seed is not used."""
+    rect = center_rect(shape, area)
+    return rects_to_mask([rect], shape), [rect]

@@ -1,0 +1,59 @@
+"""``bench masks``: look at the mask families; ``--masks`` validation shared by run and ablate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+MASKS_HELP = ("Mask family spec, e.g. rects (the study: 1-3 rectangles <= 25 %), center, thin, medium, thick "
+              "(LaMa), freeform (DeepFill v2), file:dir=PATH; see `bench list masks`.")
+
+
+def check_mask_spec(ctx, param, value: str) -> str:
+    """Click callback: parse a ``--masks`` spec and return its canonical form, or fail with the reason."""
+    from bench.masks import MaskError, get_family
+
+    try:
+        return get_family(value).spec
+    except (MaskError, KeyError) as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@click.group()
+def masks() -> None:
+    """Mask families: example figure and hole-area table."""
+
+
+@masks.command()
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the figure and table.")
+@click.option("--families", default="all", show_default=True,
+              help="Comma-separated family specs, or 'all' (every registered family but file).")
+@click.option("--examples", default=4, show_default=True, type=click.IntRange(1, 12), help="Masks per family.")
+@click.option("--n", "n", default=280, show_default=True, type=click.IntRange(min=1),
+              help="Masks per family for the hole-area table (builtin ids, as `bench run --n`).")
+@click.option("--size", default=160, show_default=True, type=click.IntRange(min=16), help="Image side in pixels.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed.")
+def figure(out, families, examples, n, size, seed):
+    """Draw example masks of each family over builtin photos and tabulate hole areas."""
+    from bench.commands.run import _split_specs
+    from bench.masks import MaskError, available
+    from bench.masks.figure import area_table, example_figure, text_table
+
+    # file masks need a folder of the user's own; "all" shows the generated families.
+    names = ([i.name for i in available() if i.name != "file"] if families.strip().lower() == "all"
+             else _split_specs(families))
+    specs = [check_mask_spec(None, None, name) for name in names]
+    out = Path(out)
+    try:
+        table = area_table(specs, n=n, size=size, seed=seed)
+        files = example_figure(specs, out / "masks", examples=examples, size=size, seed=seed)
+    except (MaskError, KeyError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    from bench.rundir import atomic_write_text
+
+    atomic_write_text(out / "areas.csv", table.to_csv(index=False, float_format="%.4f"))
+    click.echo(f"hole area (fraction of the image) of {n} masks per family, {size}x{size}, seed {seed}:\n")
+    click.echo(text_table(table))
+    click.echo(f"\nwritten: {', '.join(map(str, files))}, {out / 'areas.csv'}")
