@@ -173,7 +173,7 @@ def test_grid_layout_and_automatic_rows(real_run):
     assert values[ids[0]] == values.max() and values[ids[2]] == values.min()
     fig = grid_figure(data.rundir, data.records, data.methods, ids, error_maps=True)
     axes = fig.axes
-    assert len(axes) == 3 * (1 + 3 + 1 + 3)
+    assert len(axes) == 3 * (1 + 3 + 1 + 3) + 1  # and the error maps' colour bar
     assert [a.get_title() for a in axes[:8]] == ["Input", "telea", "ns:radius=5", "mean", "Ground truth",
                                                  "|error| telea", "|error| ns:radius=5", "|error| mean"]
     # The ground-truth cell shows exactly the stored ground truth.
@@ -278,14 +278,16 @@ def test_set_metrics_join_the_table_and_the_gate(real_run, tmp_path, monkeypatch
             "mean": {"fid": {"value": 90.0, "low": None, "high": None, "details": {"n": 6}}}}
     (run_dir / "set_metrics.json").write_text(json.dumps(sets))
     build_report(run_dir, tmp_path / "rep", ReportOptions(grid=False, compile=find_engine() is not None))
-    tex = (tmp_path / "rep" / "table_image.tex").read_text()
-    assert r"FID$\downarrow$ & KID$\downarrow$ \\" in tex and "set-level" in tex
-    assert "FID/KID are set-level; their intervals are the metric's own bootstrap over images." in tex
-    assert "FID/KID are set-level" in (tmp_path / "rep" / "report.md").read_text()
+    # FID and KID have a table of their own (six wide columns overrun a page); the pixel table has none.
+    assert "FID" not in (tmp_path / "rep" / "table_image.tex").read_text()
+    tex = (tmp_path / "rep" / "table_set.tex").read_text()
+    assert r"Method & FID$\downarrow$ & KID$\downarrow$ \\" in tex and r"\label{tab:inpainting-set}" in tex
+    assert "metric's own 95\\% bootstrap interval over images" in tex
+    assert "## Set metrics" in (tmp_path / "rep" / "report.md").read_text()
     rows = {line.split(" & ")[0]: line.split(" & ") for line in tex.splitlines() if " & " in line}
-    assert rows[r"ns:radius=5"][5] == r"\textbf{38.50 $\pm$ 7.50}"   # lowest FID, (45 - 30) / 2
-    assert rows["telea"][6].startswith(r"\textbf{0.0200 $\pm$ 0.0100}")  # lowest KID
-    assert rows["mean"][5] == "90.00" and rows["mean"][6].startswith("--")  # no interval; no KID
+    assert rows[r"ns:radius=5"][1] == r"\textbf{38.50 $\pm$ 7.50}"   # lowest FID, (45 - 30) / 2
+    assert rows["telea"][2].startswith(r"\textbf{0.0200 $\pm$ 0.0100}")  # lowest KID
+    assert rows["mean"][1] == "90.00" and rows["mean"][2].startswith("--")  # no interval; no KID
 
     baseline = tmp_path / "b.json"
     reg.write_baseline(baseline, reg.make_baseline(run_dir))

@@ -98,7 +98,8 @@ def test_area_bins_hand_computed():
         "hole_psnr": [10.0, 20.0, 30.0, 40.0, 50.0, 99.0],
     })
     bins = area_bins(records, "hole_psnr", ["m"])
-    assert list(bins["bin"]) == ["0%-5%", "5%-10%", "20%-25%", "25%-30%"]  # 0.25 closes the last bin
+    assert list(bins["bin"]) == ["0-5%", "5-10%", "20-25%", ">25%"]  # 0.25 closes the last bin
+    assert list(bins["hi"]) == [0.05, 0.10, 0.25, 0.30]  # the open bin reaches the largest area
     assert list(bins["value"]) == [15.0, 30.0, 40.0, 50.0]
     assert list(bins["n"]) == [2, 1, 1, 1]
     with pytest.raises(ValueError, match="increasing"):

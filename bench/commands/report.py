@@ -33,9 +33,12 @@ def _specs(value: str | None) -> list[str] | None:
               help="Metric columns of the paired comparison (whole-image PSNR differences equal hole-PSNR "
                    "differences exactly, so it is left out by default).")
 @click.option("--label", default="tab:inpainting", show_default=True,
-              help="LaTeX label prefix (-image, -hole, -paired are appended).")
+              help="LaTeX label prefix (-image, -set, -hole, -paired are appended).")
+@click.option("--bins", type=click.Choice(["none", "area"]), default="none", show_default=True,
+              help="Also split every per-image-metric table by hole area (LaMa's bins 0-10 %, ..., 50-60 %, "
+                   "each [lo, hi); 60 % and more in a last bin), with n per bin. FID/KID are not split.")
 def report(run, out, methods_, reference, latex, compile_, grid, images, rank_by, error_maps, bar_metric,
-           area_metric, paired_metrics, label):
+           area_metric, paired_metrics, label, bins):
     """Write tables (Markdown, LaTeX), paired comparisons and figures of RUN."""
     from bench.report.build import ReportOptions, build_report
     from bench.report.latex import LatexError
@@ -44,7 +47,8 @@ def report(run, out, methods_, reference, latex, compile_, grid, images, rank_by
         methods=_specs(methods_), reference=reference, latex=latex, compile=compile_, grid=grid,
         images=[i.strip() for i in images.split(",") if i.strip()] if images else None, rank_by=rank_by,
         error_maps=error_maps, bar_column=bar_metric, area_column=area_metric,
-        paired_columns=tuple(c.strip() for c in paired_metrics.split(",") if c.strip()), label=label)
+        paired_columns=tuple(c.strip() for c in paired_metrics.split(",") if c.strip()), label=label,
+        bins=None if bins == "none" else bins)
     try:
         rep = build_report(run, out, opts)
     except (FileNotFoundError, ValueError, KeyError, LatexError) as err:

@@ -3,17 +3,21 @@
 Files written (``OUT`` defaults to ``RUN/report``)::
 
     report.md            the protocol, then the paired comparisons, then the other tables and the figure list
-    table_image.tex      whole-image metrics (booktabs), best per column bold
-    table_hole.tex       the same on the missing pixels only
+    table_image.tex      whole-image pixel metrics (booktabs), best per column bold
+    table_set.tex        FID and KID, the caption naming the feature network, resize, quantisation and n
+    table_hole.tex       the pixel metrics on the missing pixels only
     table_paired.tex     reference method minus each other method, with Wilcoxon p-values
-    report.tex / .pdf    a minimal article holding the three tables, paired first (PDF when a LaTeX engine exists)
-    paired.csv           every paired comparison, unrounded
+    table_*_area.tex     with --bins area: the image, hole and paired tables per hole-area bin
+    report.tex / .pdf    a minimal article holding the tables, paired first (PDF when a LaTeX engine exists)
+    paired.csv           every paired comparison, unrounded (paired_area.csv, summary_area.csv per bin)
     grid.png / .pdf      image grid (Input, methods, Ground truth[, error maps])
     bar_COLUMN.png/.pdf  per-method bar chart of one metric with its interval
     area_COLUMN.png/.pdf metric versus hole area, binned
 
 Every interval over images resamples the run's units (``groups.json``: source
 photos, CelebA identities, ...; images for runs without it), and the captions say which.
+Every LaTeX table is measured and split into stacked parts where it would run past
+the text width (:func:`bench.report.latex.latex_table`).
 """
 
 from __future__ import annotations
@@ -24,26 +28,39 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report import figures, latex, markdown, paired
-from bench.report.format import LABELS, format_interval, metric_label
+from bench.report import captions, figures, latex, markdown, paired
+from bench.report.latex import TEXT_WIDTH_PT
+from bench.report.format import format_interval, metric_label
 from bench.report.tables import (
     AREA_EDGES,
     HOLE_COLUMNS,
-    IMAGE_COLUMNS,
+    PIXEL_COLUMNS,
+    SET_COLUMNS,
+    BinTable,
     MetricTable,
     RunData,
     area_bins,
+    area_tables,
     describe_protocol,
     load_run,
     metric_table,
     short_command,
 )
 from bench.rundir import atomic_write_text
-from bench.summary import digits_for
+from bench.summary import (
+    LAMA_AREA_EDGES,
+    AreaBin,
+    area_bins_of,
+    assign_area_bins,
+    digits_for,
+    summarize_by_area,
+)
 
 # No whole-image PSNR: with the known pixels copied back, a PSNR difference between two methods
 # on the whole image equals their hole-PSNR difference exactly, so that column would say nothing new.
 PAIRED_COLUMNS = ("hole_psnr", "hole_ssim", "ssim")
+# Axes a report's tables can be split by (``--bins``).
+BIN_AXES = ("area",)
 
 
 @dataclass
@@ -71,6 +88,12 @@ class ReportOptions:
         Metrics of the paired comparison.
     label : str
         Prefix of the LaTeX labels (``tab:inpainting`` -> ``tab:inpainting-image`` ...).
+    bins : str, optional
+        ``"area"``: also split every per-image-metric table (image, hole, paired) by
+        hole area, LaMa's bins (:data:`bench.summary.LAMA_AREA_EDGES`). FID and KID
+        are not split (see :data:`bench.report.captions.SET_NOT_BINNED`).
+    latex_width_pt : float
+        Text width the LaTeX tables must fit.
     """
 
     methods: list[str] | None = None
@@ -85,6 +108,8 @@ class ReportOptions:
     area_column: str = "hole_psnr"
     paired_columns: tuple[str, ...] = PAIRED_COLUMNS
     label: str = "tab:inpainting"
+    bins: str | None = None
+    latex_width_pt: float = TEXT_WIDTH_PT
 
 
 @dataclass
@@ -95,36 +120,6 @@ class Report:
     files: list[Path] = field(default_factory=list)
     pdf: Path | None = None
     notes: list[str] = field(default_factory=list)
-
-
-def _n_text(table: MetricTable, run_n: str) -> str:
-    counts = table.n.stack().dropna()
-    counts = counts[counts > 0]
-    if counts.empty or counts.min() == counts.max():
-        return f"$n = {int(counts.max()) if not counts.empty else run_n}$ images"
-    return f"$n = {int(counts.min())}$--${int(counts.max())}$ images (methods failed on some)"
-
-
-def caption(data: RunData, table: MetricTable, region: str) -> str:
-    """LaTeX caption: dataset, n, mask protocol and hash, what the numbers are."""
-    p = describe_protocol(data.config)
-    where = ("on the missing pixels only (SSIM on the hole's bounding box)" if region == "hole"
-             else "on the whole composited image")
-    text = (f"Inpainting on {latex.escape_latex(p['dataset'])} at {p['size']} px, {_n_text(table, p['n'])}; "
-            f"masks: {latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Metrics {where}: "
-            r"mean $\pm$ half-width of the 95\% bootstrap interval, "
-            f"{latex.escape_latex(data.resampling)}; best per column in bold; "
-            r"$\uparrow$ higher is better, $\downarrow$ lower is better." + _set_note(table))
-    return text
-
-
-def _set_note(table: MetricTable) -> str:
-    """Caption sentence for set metrics, whose intervals are not the clustered bootstrap of the rest."""
-    sets = [c for c in table.columns if c in ("fid", "kid")]
-    if not sets:
-        return ""
-    return (" " + "/".join(LABELS.get(c, c.upper()) for c in sets) + " are set-level; their intervals are the "
-            "metric's own bootstrap over images.")
 
 
 def paired_cells(results: pd.DataFrame, style: str) -> pd.DataFrame:
@@ -151,6 +146,60 @@ def _paired_header(col: str, style: str) -> str:
     return delta + metric_label(col, style) + region
 
 
+@dataclass
+class ReportTables:
+    """The numbers of a report before they are rendered.
+
+    Attributes
+    ----------
+    image, sets, hole : MetricTable
+        Whole-image pixel metrics, set metrics (FID, KID), hole metrics.
+    paired : DataFrame
+        :func:`bench.report.paired.compare_all` of the reference against the others.
+    by_area : DataFrame, optional
+        :func:`bench.summary.summarize_by_area` (``--bins area`` only).
+    image_bins, hole_bins : list of BinTable
+        The image and hole tables per hole-area bin (empty bins omitted).
+    paired_bins : list of (AreaBin, DataFrame)
+        The paired comparison within each bin.
+    """
+
+    image: MetricTable
+    sets: MetricTable
+    hole: MetricTable
+    paired: pd.DataFrame
+    by_area: pd.DataFrame | None = None
+    image_bins: list[BinTable] = field(default_factory=list)
+    hole_bins: list[BinTable] = field(default_factory=list)
+    paired_bins: list[tuple[AreaBin, pd.DataFrame]] = field(default_factory=list)
+
+    @property
+    def binned(self) -> bool:
+        return self.by_area is not None
+
+
+def report_tables(data: RunData, reference: str, opts: ReportOptions) -> ReportTables:
+    """Every table of the report, overall and (``opts.bins == "area"``) per hole-area bin."""
+    others = [m for m in data.methods if m != reference]
+    pcols = [c for c in opts.paired_columns if c in data.records.columns]
+    t = ReportTables(metric_table(data.summary, PIXEL_COLUMNS, data.methods),
+                     metric_table(data.summary, SET_COLUMNS, data.methods),
+                     metric_table(data.summary, HOLE_COLUMNS, data.methods),
+                     paired.compare_all(data.records, reference, others, pcols, seed=data.seed, groups=data.groups))
+    if opts.bins == "area":
+        t.by_area = summarize_by_area(data.records, data.methods, seed=data.seed, groups=data.groups)
+        t.image_bins = area_tables(t.by_area, PIXEL_COLUMNS, data.methods)
+        t.hole_bins = area_tables(t.by_area, HOLE_COLUMNS, data.methods)
+        # A mask is shared by every method, so an image's bin is the same in each method's rows.
+        codes = assign_area_bins(data.records["mask_area"].to_numpy(dtype=float))
+        for k, b in enumerate(area_bins_of(LAMA_AREA_EDGES)):
+            sub = data.records[codes == k]
+            if (sub["status"] == "ok").any():
+                t.paired_bins.append((b, paired.compare_all(sub, reference, others, pcols, seed=data.seed,
+                                                            groups=data.groups)))
+    return t
+
+
 def build_report(run: str | Path, out: str | Path | None = None, options: ReportOptions | None = None) -> Report:
     """Write every table and figure of a run into ``out`` (default ``RUN/report``).
 
@@ -172,61 +221,36 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
 
     opts = options or ReportOptions()
     data = load_run(run, opts.methods)
-    out = Path(out) if out is not None else data.rundir.path / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    rep = Report(out)
     reference = opts.reference or data.methods[0]
     if reference not in data.methods:
         raise ValueError(f"reference method {reference!r} is not in the report (methods: {', '.join(data.methods)})")
-    steps = ["tables", "paired", "latex", "figures"]
+    if opts.bins is not None and opts.bins not in BIN_AXES:
+        raise ValueError(f"--bins: unknown axis {opts.bins!r} (known: {', '.join(BIN_AXES)})")
+    out = Path(out) if out is not None else data.rundir.path / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    rep = Report(out)
+    steps = ["tables", "latex", "figures"]
     bar = tqdm(steps, desc="report", unit="step", leave=False)
 
-    # ---- tables
+    # ---- tables and paired comparisons
     bar.set_postfix_str("tables")
-    image_t = metric_table(data.summary, IMAGE_COLUMNS, data.methods)
-    hole_t = metric_table(data.summary, HOLE_COLUMNS, data.methods)
-    bar.update(1)
-
-    # ---- paired comparisons
-    bar.set_postfix_str("paired")
-    others = [m for m in data.methods if m != reference]
-    pcols = [c for c in opts.paired_columns if c in data.records.columns]
-    results = paired.compare_all(data.records, reference, others, pcols, seed=data.seed, groups=data.groups)
-    if not results.empty:
-        results.to_csv(out / "paired.csv", index=False)
-        rep.files.append(out / "paired.csv")
+    t = report_tables(data, reference, opts)
+    if not t.paired.empty:
+        _write(rep, "paired.csv", t.paired.to_csv(index=False))
+    if t.binned:
+        _write(rep, "summary_area.csv", t.by_area.to_csv(index=False))
+        frames = [r.assign(bin=b.label()) for b, r in t.paired_bins if not r.empty]
+        if frames:
+            _write(rep, "paired_area.csv", pd.concat(frames, ignore_index=True).to_csv(index=False))
     bar.update(1)
 
     # ---- LaTeX
     bar.set_postfix_str("latex")
     if opts.latex:
-        fragments = []
-        # The paired comparison leads: it is the question a reader of the report asks first.
-        if not results.empty:
-            cells = paired_cells(results, "latex")
-            cells.columns = [_paired_header(c, "latex") for c in cells.columns]
-            cap = (f"Paired comparison on the same images: {latex.escape_latex(reference)} minus each method, "
-                   r"mean difference $\pm$ half-width of its 95\% bootstrap interval, "
-                   f"{latex.escape_latex(data.resampling)}, and the two-sided Wilcoxon "
-                   r"signed-rank $p$-value over images (not corrected for multiple comparisons"
-                   f"{latex.escape_latex(_wilcoxon_caveat(data))}). A positive $\\Delta$ favours "
-                   r"the reference for $\uparrow$ metrics, a negative one for $\downarrow$ metrics.")
-            tex = latex.styled_latex(cells, None, cap, f"{opts.label}-paired", first_header="Comparison")
-            path = out / "table_paired.tex"
-            atomic_write_text(path, tex)
-            rep.files.append(path)
-            fragments.append(tex)
-        for region, table in (("image", image_t), ("hole", hole_t)):
-            if not table.columns:
-                continue
-            tex = latex.metric_table_latex(table, caption(data, table, region), f"{opts.label}-{region}")
-            path = out / f"table_{region}.tex"
-            atomic_write_text(path, tex)
-            rep.files.append(path)
-            fragments.append(tex)
-        doc = out / "report.tex"
-        atomic_write_text(doc, latex.document(fragments))
-        rep.files.append(doc)
+        tables = latex_tables(data, t, reference, opts)
+        for name, tex in tables:
+            _write(rep, name, tex)
+        doc = _write(rep, "report.tex", latex.document([tex for _, tex in tables]))
         if opts.compile:
             if latex.find_engine() is None:
                 rep.notes.append("no LaTeX engine installed: report.tex not compiled")
@@ -247,8 +271,8 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
         rep.files += figures.save_figure(fig, out / "grid")
         rep.notes.append("grid rows: " + ", ".join(ids) + ("" if opts.images else
                          f" (best, median, worst of {data.methods[0]} by {opts.rank_by})"))
-    table_for_bar = hole_t if opts.bar_column.startswith("hole_") else image_t
-    if opts.bar_column in table_for_bar.columns:
+    table_for_bar = next((tab for tab in (t.image, t.hole, t.sets) if opts.bar_column in tab.columns), None)
+    if table_for_bar is not None:
         rep.files += figures.save_figure(figures.bar_figure(table_for_bar, opts.bar_column),
                                          out / f"bar_{opts.bar_column}")
     if opts.area_column in data.records.columns:
@@ -259,26 +283,67 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
     bar.close()
 
     md = out / "report.md"
-    atomic_write_text(md, report_markdown(data, image_t, hole_t, reference, results, opts, rep))
+    atomic_write_text(md, report_markdown(data, t, reference, opts, rep))
     rep.files.insert(0, md)
     return rep
 
 
-def _wilcoxon_caveat(data: RunData) -> str:
-    """Clause for the Wilcoxon p-value when images share units (it takes every image as independent)."""
-    n_images = data.records.loc[data.records["method"].isin(data.methods), "image_id"].nunique()
-    if data.groups is None or data.units >= n_images:
-        return ""
-    return "; it treats the images of one unit as independent, so its p is optimistic"
+def _write(rep: Report, name: str, text: str) -> Path:
+    path = rep.out / name
+    atomic_write_text(path, text)
+    rep.files.append(path)
+    return path
 
 
-def report_markdown(data: RunData, image_t: MetricTable, hole_t: MetricTable, reference: str,
-                    results: pd.DataFrame, opts: ReportOptions, rep: Report) -> str:
-    """The Markdown report: protocol, paired comparisons first, then the two tables, area bins, figures."""
+def _paired_latex(results: pd.DataFrame) -> pd.DataFrame:
+    cells = paired_cells(results, "latex")
+    cells.columns = [_paired_header(c, "latex") for c in cells.columns]
+    return cells
+
+
+def latex_tables(data: RunData, t: ReportTables, reference: str, opts: ReportOptions) -> list[tuple[str, str]]:
+    """``(file name, LaTeX)`` of every table, in the order of the report: paired first, then image, set, hole."""
+    width, label = opts.latex_width_pt, opts.label
+    out = []
+    # The paired comparison leads: it is the question a reader of the report asks first.
+    if not t.paired.empty:
+        cells = _paired_latex(t.paired)
+        out.append(("table_paired.tex", latex.latex_table(
+            [latex.Block(cells)], list(cells.columns), captions.paired_caption(data, reference),
+            f"{label}-paired", first_header="Comparison", width_pt=width)))
+    for region, table in (("image", t.image), ("hole", t.hole)):
+        if table.columns:
+            out.append((f"table_{region}.tex", latex.metric_table_latex(
+                table, captions.caption(data, table, region), f"{label}-{region}", width_pt=width)))
+        if region == "image" and t.sets.columns:
+            out.append(("table_set.tex", latex.metric_table_latex(
+                t.sets, captions.set_caption(data, t.sets, binned=t.binned), f"{label}-set", width_pt=width)))
+    if t.binned:
+        blocks = [latex.Block(_paired_latex(r), None, _bin_title(b, r)) for b, r in t.paired_bins if not r.empty]
+        if blocks:
+            out.append(("table_paired_area.tex", latex.latex_table(
+                blocks, list(blocks[0].cells.columns), captions.paired_caption(data, reference, binned=True),
+                f"{label}-paired-area", first_header="Comparison", width_pt=width)))
+        for region, bins in (("image", t.image_bins), ("hole", t.hole_bins)):
+            if bins and bins[0].table.columns:
+                out.append((f"table_{region}_area.tex", latex.binned_table_latex(
+                    bins, captions.caption(data, t.image if region == "image" else t.hole, region, binned=True),
+                    f"{label}-{region}-area", width_pt=width)))
+    return out
+
+
+def _bin_title(b: AreaBin, results: pd.DataFrame) -> str:
+    n = sorted(set(results["n"].astype(int)))
+    n_txt = f"$n = {n[0]}$" if len(n) == 1 else f"$n = {n[0]}$--${n[-1]}$"
+    return rf"\emph{{Hole area {b.label('latex')}, {n_txt}}}"
+
+
+def report_markdown(data: RunData, t: ReportTables, reference: str, opts: ReportOptions, rep: Report) -> str:
+    """The Markdown report: protocol, paired comparisons first, then the tables, their bins, area figure, files."""
     p = describe_protocol(data.config)
     lines = [f"# Report: {data.rundir.path.name}", "",
-             f"Dataset {p['dataset']} at {p['size']} px, n = {p['n']} images; masks: {p['masks']} "
-             f"(mask SHA-256 {p['mask_sha']}). Intervals: 95 % bootstrap, {data.resampling}.", ""]
+             (f"Dataset {p['dataset']} at {p['size']} px, n = {p['n']} images; masks: {p['masks']} "
+              f"(mask SHA-256 {p['mask_sha']}). Intervals: 95 % bootstrap, {data.resampling}."), ""]
     if data.config.get("command"):
         lines += [f"Run command: `{short_command(data.config['command'])}`", ""]
     errors = data.records[data.records["status"] != "ok"]
@@ -286,16 +351,14 @@ def report_markdown(data: RunData, image_t: MetricTable, hole_t: MetricTable, re
         lines += [f"{len(errors)} failed (method, image) pairs are excluded: "
                   + ", ".join(f"{m} ({c})" for m, c in errors["method"].value_counts().items()), ""]
     # The paired differences lead: they answer "is the reference better than X?" on the same images.
-    if not results.empty:
-        cells = paired_cells(results, "text")
-        cells.columns = [_paired_header(c, "text") for c in cells.columns]
+    if not t.paired.empty:
         lines += [f"## Paired comparison: {reference} minus each method", "",
-                  "Same images, same masks. Mean difference \u00b1 half-width of its 95 % bootstrap interval, "
-                  f"{data.resampling}; two-sided Wilcoxon signed-rank p over images (no multiple-comparison "
-                  f"correction{_wilcoxon_caveat(data)}).", "",
-                  markdown.frame_to_markdown(cells.reset_index(names="comparison")),
+                  ("Same images, same masks. Mean difference \u00b1 half-width of its 95 % bootstrap interval, "
+                   f"{data.resampling}; two-sided Wilcoxon signed-rank p over images (no multiple-comparison "
+                   f"correction{captions.wilcoxon_caveat(data)})."), "",
+                  _paired_markdown(t.paired),
                   "Images on which each side is better (reference / other / tie):", ""]
-        wins = results.assign(
+        wins = t.paired.assign(
             comparison=lambda f: reference + " vs " + f["b"],
             metric=lambda f: f["column"],
             n=lambda f: f["n"].astype(int),
@@ -303,9 +366,17 @@ def report_markdown(data: RunData, image_t: MetricTable, hole_t: MetricTable, re
         lines += [markdown.frame_to_markdown(wins[["comparison", "metric", "n", "record"]])]
     lines += ["## Whole image", "",
               f"Mean \u00b1 half-width of the 95 % bootstrap interval, {data.resampling}; best per column in bold; "
-              "\u2191 higher is better, \u2193 lower is better." + _set_note(image_t), "",
-              markdown.markdown_table(image_t),
-              "## Hole only", "", "SSIM on the hole's bounding box.", "", markdown.markdown_table(hole_t)]
+              "\u2191 higher is better, \u2193 lower is better." + captions._set_note(t.image), "",
+              markdown.markdown_table(t.image),
+              "## Hole only", "", "SSIM on the hole's bounding box.", "", markdown.markdown_table(t.hole)]
+    if t.sets.columns:
+        lines += ["## Set metrics", "",
+                  f"{captions.features_text(data, t.sets)}. Against the run's real images; value \u00b1 half-width "
+                  "of the metric's own 95 % bootstrap interval over images; \u2193 lower is better."
+                  + (" " + captions.SET_NOT_BINNED if t.binned else ""), "",
+                  markdown.markdown_table(t.sets)]
+    if t.binned:
+        lines += _binned_markdown(data, t, reference)
     if opts.area_column in data.records.columns:
         bins = area_bins(data.records, opts.area_column, data.methods, AREA_EDGES, seed=data.seed,
                          groups=data.groups)
@@ -316,11 +387,35 @@ def report_markdown(data: RunData, image_t: MetricTable, hole_t: MetricTable, re
             wide = wide.pivot(index="method", columns="bin", values="cell").reindex(
                 index=data.methods, columns=list(dict.fromkeys(bins["bin"]))).fillna("\u2013")
             region = "hole" if opts.area_column.startswith("hole_") else "image"
-            lines += [f"## {metric_label(opts.area_column)} ({region}) by hole area", "",
-                      "Mean \u00b1 half-width of the 95 % bootstrap interval per bin of mask area, resampling "
-                      f"{data.unit} within each bin.", "",
+            lines += [f"## {metric_label(opts.area_column)} ({region}) by hole area (figure bins)", "",
+                      ("Mean \u00b1 half-width of the 95 % bootstrap interval per bin of mask area, "
+                       f"resampling {data.unit} within each bin."), "",
                       markdown.frame_to_markdown(wide.reset_index())]
     lines += ["## Files", ""]
     lines += [f"- `{f.name}`" for f in rep.files if f.parent == rep.out]
     lines += [f"- note: {n}" for n in rep.notes]
     return "\n".join(lines) + "\n"
+
+
+def _paired_markdown(results: pd.DataFrame) -> str:
+    cells = paired_cells(results, "text")
+    cells.columns = [_paired_header(c, "text") for c in cells.columns]
+    return markdown.frame_to_markdown(cells.reset_index(names="comparison"))
+
+
+def _binned_markdown(data: RunData, t: ReportTables, reference: str) -> list[str]:
+    """The ``--bins area`` sections: paired, whole-image and hole tables per hole-area bin, n per bin."""
+    how = (f"Images {captions.bins_note(data)}; empty bins are omitted. Intervals resample {data.unit} within "
+           "each bin")
+    lines = []
+    if t.paired_bins:
+        lines += [f"## Paired comparison by hole area: {reference} minus each method", "",
+                  how + "; Wilcoxon p within each bin, as above.", ""]
+        for b, r in t.paired_bins:
+            if not r.empty:
+                lines += [f"### Hole area {b.label()} (n = {int(r['n'].max())})", "", _paired_markdown(r)]
+    for title, bins in (("Whole image", t.image_bins), ("Hole only", t.hole_bins)):
+        lines += [f"## {title} by hole area", "", how + "; best per column of each bin in bold.", ""]
+        for bt in bins:
+            lines += [f"### Hole area {bt.bin.label()} ({bt.n_text()})", "", markdown.markdown_table(bt.table)]
+    return lines

@@ -87,7 +87,8 @@ def grid_figure(rundir: RunDir, records: pd.DataFrame, methods: list[str], image
     image_ids : list of str
         Rows.
     error_maps : bool
-        Add one column per method with its absolute error (shared scale 0 to 0.5).
+        Add one column per method with its absolute error, on one colour scale
+        from 0 to the largest error in the grid, shown by a labelled colour bar.
     caption_column : str, optional
         Metric printed under each method's cell (None for none).
     cell_inches : float
@@ -104,29 +105,15 @@ def grid_figure(rundir: RunDir, records: pd.DataFrame, methods: list[str], image
     if error_maps:
         titles += [f"|error| {m}" for m in methods]
     ok = records[records["status"] == "ok"].set_index(["method", "image_id"])
+    rows = [_grid_row(rundir, ok, methods, image_id, error_maps, caption_column) for image_id in image_ids]
+    # One scale for every error map of the grid, so the columns compare; 0 to the largest error shown.
+    maps = [p for _, _, panels, _ in rows for p in panels if p is not None and p.ndim == 2]
+    vmax = max([float(m.max()) for m in maps] + [1.0 / 255.0])
     nrows, ncols = len(image_ids), len(titles)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell_inches * ncols, (cell_inches + 0.25) * nrows), squeeze=False)
-    for r, image_id in enumerate(image_ids):
-        target = rundir.load_image(image_id)
-        mask = rundir.load_mask(image_id)
-        panels = [hole_input(target, mask)]
-        captions = [""]
-        outputs = {}
-        for m in methods:
-            if (m, image_id) in ok.index:
-                outputs[m] = rundir.load_output(m, image_id)
-                value = ok.loc[(m, image_id)].get(caption_column) if caption_column else None
-                captions.append(_caption(caption_column, value))
-            else:
-                outputs[m] = None
-                captions.append("failed")
-            panels.append(outputs[m])
-        panels.append(target)
-        captions.append("")
-        if error_maps:
-            for m in methods:
-                panels.append(None if outputs[m] is None else error_map(outputs[m], target))
-                captions.append("")
+    width = cell_inches * ncols + (0.9 if error_maps else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, (cell_inches + 0.25) * nrows), squeeze=False)
+    shown = None
+    for r, (target, mask, panels, captions) in enumerate(rows):
         for c, (ax, panel) in enumerate(zip(axes[r], panels)):
             ax.set_xticks([])
             ax.set_yticks([])
@@ -134,7 +121,7 @@ def grid_figure(rundir: RunDir, records: pd.DataFrame, methods: list[str], image
                 # A grey square of the image's size keeps the grid aligned where a method failed.
                 ax.imshow(np.full(target.shape, 0.85, dtype=np.float32), interpolation="nearest")
             elif panel.ndim == 2:
-                ax.imshow(panel, cmap="inferno", vmin=0.0, vmax=0.5, interpolation="nearest")
+                shown = ax.imshow(panel, cmap="inferno", vmin=0.0, vmax=vmax, interpolation="nearest")
             else:
                 ax.imshow(panel, interpolation="nearest")
                 if c == 0:
@@ -143,11 +130,45 @@ def grid_figure(rundir: RunDir, records: pd.DataFrame, methods: list[str], image
             if r == 0:
                 ax.set_title(titles[c], fontsize=8)
             if c == 0:
-                ax.set_ylabel(image_id, fontsize=7)
+                ax.set_ylabel(image_ids[r], fontsize=7)
             if captions[c]:
                 ax.set_xlabel(captions[c], fontsize=7)
     fig.tight_layout(pad=0.3)
+    if shown is not None:
+        # The bar sits in the margin kept free above, so tight_layout does not squeeze the images.
+        right = 1.0 - 0.9 / width
+        fig.subplots_adjust(right=right)
+        cax = fig.add_axes([right + 0.12 / width, 0.12, 0.12 / width, 0.76], label="colorbar")
+        bar = fig.colorbar(shown, cax=cax)
+        bar.set_label(f"absolute error, mean over RGB (0 to {vmax:.3f})", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
     return fig
+
+
+def _grid_row(rundir: RunDir, ok: pd.DataFrame, methods: list[str], image_id: str, error_maps: bool,
+              caption_column: str | None):
+    """Ground truth, mask, panels (None where a method failed) and captions of one grid row."""
+    target = rundir.load_image(image_id)
+    mask = rundir.load_mask(image_id)
+    panels = [hole_input(target, mask)]
+    captions = [""]
+    outputs = {}
+    for m in methods:
+        if (m, image_id) in ok.index:
+            outputs[m] = rundir.load_output(m, image_id)
+            value = ok.loc[(m, image_id)].get(caption_column) if caption_column else None
+            captions.append(_caption(caption_column, value))
+        else:
+            outputs[m] = None
+            captions.append("failed")
+        panels.append(outputs[m])
+    panels.append(target)
+    captions.append("")
+    if error_maps:
+        for m in methods:
+            panels.append(None if outputs[m] is None else error_map(outputs[m], target))
+            captions.append("")
+    return target, mask, panels, captions
 
 
 def _caption(column: str | None, value) -> str:

@@ -1,12 +1,15 @@
 """How one metric value is shown: its label, its arrow, its interval and whether it is best.
 
 Every rendering (Markdown, LaTeX, figures) goes through these functions so the
-tables agree with each other on digits, arrows and which cell is bold.
+tables agree with each other on digits, arrows and which cell is bold, and so
+every FID/KID caption describes the feature extractor in the same words.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +31,7 @@ MISSING = {"text": "\u2013", "latex": "--"}
 
 def base_name(column: str) -> str:
     """Metric name of a record column (``hole_psnr`` -> ``psnr``)."""
-    return column[5:] if column.startswith("hole_") else column
+    return column.removeprefix("hole_")
 
 
 def higher_is_better(column: str) -> bool:
@@ -131,3 +134,50 @@ def _style(style: str) -> str:
     if style not in ARROWS:
         raise ValueError(f"unknown format style {style!r} (known: {', '.join(ARROWS)})")
     return style
+
+
+# Every metric, FID and KID included, is computed on the images as the run saved them.
+QUANTISATION = "8-bit PNGs"
+
+
+def describe_features(details: Mapping[str, Any] | None = None) -> str:
+    """The feature extractor behind a FID/KID value, as caption text.
+
+    Parameters
+    ----------
+    details : mapping, optional
+        ``details`` of a set-metric result in ``set_metrics.json`` (``extractor``,
+        ``extractor_sha256``, ``resize``). Without them the standard network is
+        described and the text says it is assumed.
+
+    Returns
+    -------
+    str
+        e.g. ``Inception-v3 pool3, 2048-d (TF 2015-12-05 FID weights, as pytorch-fid),
+        bilinear resize to 299 (torch interpolate, align_corners=False,
+        antialias=False), 8-bit PNGs``. The network's constants come from
+        :mod:`bench.metrics.inception`, the run's own record decides which network it was.
+    """
+    from bench.metrics.inception import (
+        INCEPTION_DIM,
+        INCEPTION_RESIZE,
+        INCEPTION_SHA256,
+        INCEPTION_SIZE,
+    )
+
+    details = dict(details or {})
+    sha = details.get("extractor_sha256")
+    resize = str(details.get("resize") or INCEPTION_RESIZE)
+    dim = details.get("feature_dim", INCEPTION_DIM)
+    if sha is None or sha == INCEPTION_SHA256:
+        network = f"Inception-v3 pool3, {dim}-d (TF 2015-12-05 FID weights, as pytorch-fid)"
+        if sha is None:
+            network += " [assumed: the run does not record its extractor]"
+    else:
+        network = f"user extractor {details.get('extractor', '?')} (sha256 {str(sha)[:12]}), {dim}-d"
+    prefix = f"bilinear-{INCEPTION_SIZE}"
+    if resize.startswith(prefix):
+        resize = f"bilinear resize to {INCEPTION_SIZE}" + resize[len(prefix):]
+    else:
+        resize = f"resize: {resize}"
+    return f"{network}, {resize}, {QUANTISATION}"

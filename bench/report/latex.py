@@ -1,7 +1,10 @@
-"""LaTeX tables through pandas' Styler (booktabs rules), and compiling them to PDF.
+"""LaTeX tables (booktabs) that fit the page, and compiling them to PDF.
 
-The tables need only ``booktabs``; :func:`document` wraps them in a minimal
-article so a test (and ``bench report``) can prove they compile.
+A table's columns are measured (:mod:`bench.report.widths`) before anything is
+written: a table wider than the text is set as stacked parts of the same float
+(the row labels repeated), and only a single column that alone is too wide makes
+the font smaller. The tables need only ``booktabs``; :func:`document` wraps them in
+a minimal article so a test (and ``bench report``) can prove they compile.
 """
 
 from __future__ import annotations
@@ -11,19 +14,34 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from bench.report.format import metric_label
 from bench.report.markdown import cells
-from bench.report.tables import MetricTable
+from bench.report.tables import BinTable, MetricTable
+from bench.report.widths import text_width
 
 ENGINES = ("pdflatex", "lualatex", "xelatex")
+
+# Target width: 6.5 in, the text of a one-column paper with 1-inch margins; the report's
+# own document (2 cm margins on letter or A4) is wider. Pass width_pt for another layout.
+TEXT_WIDTH_PT = 469.75
+# Column separation inside the tables (LaTeX's default is 6 pt): the cells are numbers,
+# 4 pt on each side still separates them clearly and saves 4 pt per column.
+TABCOLSEP_PT = 4.0
+# Row labels (method specs) may wrap after ':', ',', '+', '=' into a box of at most this fraction
+# of the text, when that saves splitting the table.
+LABEL_FRACTION = 0.28
+# pdfTeX's widths differ from the estimate by kerning only; this keeps a table clear of the margin.
+SLACK_PT = 3.0
 
 _SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
              "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _SPECIAL_RE = re.compile("|".join(re.escape(k) for k in _SPECIALS))
+_LABEL_BREAKS = re.compile(r"(?<=[:,+=])")
 
 
 def escape_latex(text: str) -> str:
@@ -38,9 +56,172 @@ def check_label(label: str) -> str:
     return label
 
 
+@dataclass
+class Block:
+    """Rows of a table under an optional title row (e.g. one hole-area bin).
+
+    Attributes
+    ----------
+    cells : DataFrame of str
+        Rows labelled by plain text (escaped when written); cells are LaTeX already.
+    bold : DataFrame of bool, optional
+        Cells set in bold.
+    title : str, optional
+        LaTeX of a row spanning the table above the block.
+    """
+
+    cells: pd.DataFrame
+    bold: pd.DataFrame | None = None
+    title: str | None = None
+
+
+def latex_table(blocks: list[Block], headers: list[str], caption: str, label: str, first_header: str = "Method",
+                font: str | None = "small", width_pt: float = TEXT_WIDTH_PT) -> str:
+    """A booktabs ``table`` float that fits ``width_pt``, split into stacked parts when it must.
+
+    Parameters
+    ----------
+    blocks : list of Block
+        The rows; every block has the columns of ``headers``, in order.
+    headers : list of str
+        Column headers, LaTeX already.
+    caption : str
+        Caption, LaTeX already.
+    label : str
+        ``\\label`` key (see :func:`check_label`).
+    first_header : str
+        Header of the row-label column (plain text).
+    font : str, optional
+        Size command of the table (``small``, ``footnotesize``) or None.
+    width_pt : float
+        Width the table must fit (the ``\\textwidth`` of the target document).
+
+    Returns
+    -------
+    str
+        The float. Columns are split into consecutive groups, each a tabular with the
+        row labels, when all of them do not fit; a font one step smaller is used only
+        when a single column does not fit beside the labels, and ``\\resizebox``
+        (package ``graphicx``) only when even that fails.
+    """
+    if not blocks:
+        raise ValueError("a LaTeX table needs at least one block of rows")
+    ncols = len(headers)
+    avail = width_pt - SLACK_PT
+    # Preference: one tabular with whole labels, then with wrapped labels, then stacked parts;
+    # a smaller font only when a single column does not fit; a scaled box only when nothing does.
+    for size in _sizes(font):
+        col_w = [max([text_width(headers[j], size)] + [text_width(str(b.cells.iat[i, j]), size)
+                                                        for b in blocks for i in range(len(b.cells))])
+                 for j in range(ncols)]
+        title_w = max([text_width(b.title, size) for b in blocks if b.title] + [0.0])
+        options = []
+        # Whole labels first, then wrapped in ever narrower boxes: the widest box that needs the fewest parts.
+        for k, box in enumerate([None] + [f * LABEL_FRACTION * avail for f in (1.0, 0.75, 0.5, 0.35)]):
+            wrapped = _row_labels(blocks, first_header, size, box)
+            parts = None if wrapped is None else _split(wrapped[1], col_w, title_w, avail)
+            if parts is not None:
+                options.append((len(parts), k, wrapped[0], parts))
+        if options:
+            _, _, labels, parts = min(options, key=lambda o: (o[0], o[1]))
+            return _float(blocks, headers, labels, parts, caption, label, first_header, size, resize=False)
+    labels = _row_labels(blocks, first_header, size, None)[0]
+    return _float(blocks, headers, labels, [[j] for j in range(ncols)], caption, label, first_header, size,
+                  resize=True)
+
+
+def _sizes(font: str | None) -> list[str | None]:
+    order = [None, "small", "footnotesize"]
+    return order[order.index(font):] if font in order else [font]
+
+
+def _split(label_w: float, col_w: list[float], title_w: float, avail: float) -> list[list[int]] | None:
+    """Consecutive column groups whose tabulars fit ``avail``; None when one column alone does not."""
+    pad = 2 * TABCOLSEP_PT
+
+    def width(cols):
+        return max(label_w + pad + sum(col_w[j] + pad for j in cols), title_w + pad)
+
+    parts: list[list[int]] = []
+    for j in range(len(col_w)):
+        if parts and width(parts[-1] + [j]) <= avail:
+            parts[-1].append(j)
+        elif width([j]) <= avail:
+            parts.append([j])
+        else:
+            return None
+    # Even out the parts (7 columns as 4 + 3, not 6 + 1) when that still fits.
+    if len(parts) > 1:
+        per = -(-len(col_w) // len(parts))
+        even = [list(range(k, min(k + per, len(col_w)))) for k in range(0, len(col_w), per)]
+        if len(even) == len(parts) and all(width(p) <= avail for p in even):
+            parts = even
+    return parts or [[]]
+
+
+def _row_labels(blocks: list[Block], first_header: str, size: str | None,
+                box: float | None) -> tuple[list[list[str]], float] | None:
+    """LaTeX of each block's row labels and the label column's width.
+
+    With ``box`` (pt), labels wider than it wrap in a parbox of that width after
+    ``:``, ``,``, ``+`` or ``=``; None when a piece between those breaks is wider.
+    """
+    plain = [[str(x) for x in b.cells.index] for b in blocks]
+    header_w = text_width(escape_latex(first_header), size)
+    widths = [text_width(escape_latex(x), size) for rows in plain for x in rows] + [header_w]
+    if box is None or max(widths) <= box:
+        return [[escape_latex(x) for x in rows] for rows in plain], max(widths)
+    pieces = [p for rows in plain for x in rows for p in _LABEL_BREAKS.split(x)]
+    if max(text_width(escape_latex(p), size) for p in pieces) > box or header_w > box:
+        return None
+
+    def wrap(x: str) -> str:
+        if text_width(escape_latex(x), size) <= box:
+            return escape_latex(x)
+        # No hyphenation inside a spec: it breaks only where \allowbreak says.
+        inner = r"\allowbreak{}".join(escape_latex(p) for p in _LABEL_BREAKS.split(x))
+        return rf"\parbox[t]{{{box + 0.5:.1f}pt}}{{\raggedright\hyphenpenalty=10000\relax {inner}}}"
+
+    return [[wrap(x) for x in rows] for rows in plain], box + 0.5
+
+
+def _float(blocks, headers, labels, parts, caption, label, first_header, size, resize: bool) -> str:
+    lines = [r"\begin{table}", r"\centering", rf"\caption{{{caption}}}", rf"\label{{{check_label(label)}}}"]
+    if size:
+        lines.append("\\" + size)
+    lines.append(rf"\setlength{{\tabcolsep}}{{{TABCOLSEP_PT:g}pt}}")
+    for k, cols in enumerate(parts):
+        if k:
+            lines.append(r"\par\medskip")
+        tab = _tabular(blocks, headers, labels, cols, first_header)
+        lines.append(r"\resizebox{\linewidth}{!}{%" + "\n" + tab + "}" if resize else tab)
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def _tabular(blocks, headers, labels, cols, first_header) -> str:
+    out = [r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
+           " & ".join([escape_latex(first_header)] + [headers[j] for j in cols]) + r" \\", r"\midrule"]
+    for k, (block, rows) in enumerate(zip(blocks, labels)):
+        if k:
+            out.append(r"\midrule")
+        if block.title:
+            out.append(rf"\multicolumn{{{len(cols) + 1}}}{{l}}{{{block.title}}} \\")
+        for i, row_label in enumerate(rows):
+            cells_ = []
+            for j in cols:
+                text = str(block.cells.iat[i, j])
+                if block.bold is not None and bool(block.bold.iat[i, j]):
+                    text = rf"\textbf{{{text}}}"
+                cells_.append(text)
+            out.append(" & ".join([row_label] + cells_) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(out)
+
+
 def styled_latex(frame: pd.DataFrame, bold: pd.DataFrame | None, caption: str, label: str,
-                 first_header: str = "Method", font: str | None = "small") -> str:
-    """Render a frame of (already LaTeX-safe) cell text with Styler.
+                 first_header: str = "Method", font: str | None = "small", width_pt: float = TEXT_WIDTH_PT) -> str:
+    """A frame of (already LaTeX-safe) cell text as a booktabs table that fits the page.
 
     Parameters
     ----------
@@ -57,23 +238,15 @@ def styled_latex(frame: pd.DataFrame, bold: pd.DataFrame | None, caption: str, l
         Header of the row-label column.
     font : str, optional
         A size command applied to the table (``small``, ``footnotesize``) or None.
+    width_pt : float
+        Width to fit (see :func:`latex_table`).
     """
-    frame = frame.copy()
-    # The header of the row-label column goes in the columns' name: an index name would add a second header row.
-    frame.index = pd.Index(list(frame.index))
-    frame.columns = pd.Index(list(frame.columns), name=first_header)
-    styler = frame.style.format_index(escape="latex", axis=0)
-    if bold is not None:
-        css = bold.reindex(index=frame.index).set_axis(frame.columns, axis=1).map(
-            lambda b: "textbf:--rwrap;" if b else "")
-        styler = styler.apply(lambda _: css, axis=None)
-    if font:
-        styler = styler.set_table_styles([{"selector": font, "props": ":;"}], overwrite=False)
-    return styler.to_latex(hrules=True, caption=caption, label=check_label(label), position_float="centering",
-                           column_format="l" + "r" * len(frame.columns), environment="table")
+    bold = None if bold is None else bold.reindex(index=frame.index, columns=frame.columns, fill_value=False)
+    return latex_table([Block(frame, bold)], [str(c) for c in frame.columns], caption, label, first_header,
+                       font, width_pt)
 
 
-def metric_table_latex(table: MetricTable, caption: str, label: str) -> str:
+def metric_table_latex(table: MetricTable, caption: str, label: str, width_pt: float = TEXT_WIDTH_PT) -> str:
     """A :class:`MetricTable` as a booktabs table: arrows in the header, best per column bold.
 
     Parameters
@@ -84,18 +257,40 @@ def metric_table_latex(table: MetricTable, caption: str, label: str) -> str:
         Caption text, LaTeX already (build it with :func:`escape_latex`).
     label : str
         ``\\label`` key.
+    width_pt : float
+        Width to fit (see :func:`latex_table`).
     """
     text, best = cells(table, "latex")
-    text.columns = [metric_label(c, "latex") for c in table.columns]
-    best.columns = text.columns
-    return styled_latex(text, best, caption, label)
+    return latex_table([Block(text, best)], [metric_label(c, "latex") for c in table.columns], caption, label,
+                       width_pt=width_pt)
+
+
+def binned_table_latex(tables: list[BinTable], caption: str, label: str, width_pt: float = TEXT_WIDTH_PT) -> str:
+    """Tables of several hole-area bins as one float: a title row per bin, best per column bold within each bin.
+
+    Parameters
+    ----------
+    tables : list of BinTable
+        From :func:`bench.report.tables.area_tables`; all with the same columns.
+    caption, label, width_pt
+        As in :func:`metric_table_latex`.
+    """
+    if not tables:
+        raise ValueError("no hole-area bin has results")
+    blocks = []
+    for bt in tables:
+        text, best = cells(bt.table, "latex")
+        blocks.append(Block(text, best, rf"\emph{{Hole area {bt.bin.label('latex')}, {bt.n_text('latex')}}}"))
+    return latex_table(blocks, [metric_label(c, "latex") for c in tables[0].table.columns], caption, label,
+                       width_pt=width_pt)
 
 
 def document(fragments: list[str], title: str | None = None) -> str:
-    """A minimal compilable article holding the table fragments (booktabs, T1 fonts, 2 cm margins)."""
+    """A minimal compilable article holding the table fragments (booktabs, graphicx, T1 fonts, 2 cm margins)."""
     # No trailer ID under pdfTeX: it hashes the scratch folder's path and would change on every build.
     parts = [r"\ifdefined\pdftrailerid\pdftrailerid{}\fi", r"\documentclass{article}", r"\usepackage[T1]{fontenc}",
-             r"\usepackage{booktabs}", r"\usepackage[margin=2cm]{geometry}", r"\begin{document}"]
+             r"\usepackage{booktabs}", r"\usepackage{graphicx}", r"\usepackage[margin=2cm]{geometry}",
+             r"\begin{document}"]
     if title:
         parts.append(r"\section*{" + escape_latex(title) + "}")
     parts += fragments
@@ -153,7 +348,7 @@ def compile_pdf(tex: Path, out_dir: Path | None = None, engine: str | None = Non
         cmd = [engine, "-interaction=nonstopmode", "-halt-on-error", f"-output-directory={tmp}", str(tex.resolve())]
         # A fixed date makes pdfTeX's timestamps and document ID reproducible (same table, same PDF).
         env = {**os.environ, "SOURCE_DATE_EPOCH": os.environ.get("SOURCE_DATE_EPOCH", "0"), "FORCE_SOURCE_DATE": "1"}
-        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(cmd, check=False, cwd=tmp, capture_output=True, text=True, timeout=timeout, env=env)
         pdf = Path(tmp) / (tex.stem + ".pdf")
         if proc.returncode != 0 or not pdf.is_file():
             log = Path(tmp) / (tex.stem + ".log")

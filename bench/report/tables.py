@@ -16,10 +16,20 @@ import pandas as pd
 
 from bench.rundir import NO_GROUPS_UNIT, RunDir
 from bench.stats import bootstrap_ci, count_units, group_labels
-from bench.summary import interval_note, summarize
+from bench.summary import (
+    AreaBin,
+    area_bins_of,
+    assign_area_bins,
+    interval_note,
+    summarize,
+)
 
-# Column order of the two standard tables; columns a run lacks are left out.
-IMAGE_COLUMNS = ("mse", "psnr", "ssim", "l1", "fid", "kid")
+# Column order of the standard tables; columns a run lacks are left out. The set metrics get
+# a table of their own: their caption describes the feature network, and six wide columns
+# do not fit a page beside the method names.
+PIXEL_COLUMNS = ("mse", "psnr", "ssim", "l1")
+SET_COLUMNS = ("fid", "kid")
+IMAGE_COLUMNS = PIXEL_COLUMNS + SET_COLUMNS
 HOLE_COLUMNS = ("hole_mse", "hole_psnr", "hole_ssim", "hole_l1")
 
 # Hole-area bins (fractions of the image). The study's masks cover at most 25 %,
@@ -163,6 +173,43 @@ def metric_table(summary: pd.DataFrame, columns: list[str] | tuple[str, ...],
     return MetricTable(**frames)
 
 
+@dataclass
+class BinTable:
+    """The :class:`MetricTable` of one hole-area bin."""
+
+    bin: AreaBin
+    table: MetricTable
+
+    def n_text(self, style: str = "text") -> str:
+        """Images in the bin, e.g. ``n = 37`` (a range when methods failed on some)."""
+        counts = self.table.n.stack().dropna()
+        counts = counts[counts > 0]
+        lo, hi = (int(counts.min()), int(counts.max())) if len(counts) else (0, 0)
+        text = f"n = {hi}" if lo == hi else f"n = {lo}-{hi}"
+        return f"${text.replace('-', '$--$')}$" if style == "latex" else text
+
+
+def area_tables(by_area: pd.DataFrame, columns: list[str] | tuple[str, ...],
+                methods: list[str] | None = None) -> list[BinTable]:
+    """One table per hole-area bin, in bin order.
+
+    Parameters
+    ----------
+    by_area : DataFrame
+        Output of :func:`bench.summary.summarize_by_area`.
+    columns : sequence of str
+        Metric columns, in order (absent ones dropped).
+    methods : list of str, optional
+        Row order.
+    """
+    out = []
+    for label, part in by_area.groupby("bin", sort=False):
+        first = part.iloc[0]
+        b = AreaBin(float(first["lo"]), None if pd.isna(first["hi"]) else float(first["hi"]))
+        out.append(BinTable(b, metric_table(part.drop(columns=["bin", "lo", "hi"]), columns, methods)))
+    return out
+
+
 def describe_protocol(config: dict[str, Any], n: int | None = None) -> dict[str, str]:
     """Plain-text pieces of a caption: dataset, n, mask protocol and mask hash.
 
@@ -193,7 +240,7 @@ def describe_protocol(config: dict[str, Any], n: int | None = None) -> dict[str,
 def area_bins(records: pd.DataFrame, column: str, methods: list[str],
               edges: tuple[float, ...] = AREA_EDGES, seed: int = 0,
               groups: dict[str, str] | None = None) -> pd.DataFrame:
-    """Mean of a per-image metric by hole-area bin, per method.
+    """Mean of one per-image metric by hole-area bin, per method (the area figure's bins).
 
     Parameters
     ----------
@@ -205,7 +252,9 @@ def area_bins(records: pd.DataFrame, column: str, methods: list[str],
         Methods to include, in order.
     edges : tuple of float
         Bin edges as area fractions; bins are ``[lo, hi)`` except the last,
-        which includes its upper edge. Areas beyond the last edge get their own bin.
+        which includes its upper edge (the study's masks reach 25 % exactly).
+        Areas beyond the last edge get their own bin (see
+        :func:`bench.summary.area_bins_of` with ``close_last=True``).
     seed : int
         Bootstrap seed for the per-bin intervals.
     groups : dict, optional
@@ -215,32 +264,24 @@ def area_bins(records: pd.DataFrame, column: str, methods: list[str],
     Returns
     -------
     DataFrame
-        Columns ``method, bin, lo, hi, n, value, low, high``; empty bins are omitted.
+        Columns ``method, bin, lo, hi, n, value, low, high``; empty bins are
+        omitted; the open bin's ``hi`` is the largest area of the records.
     """
     ok = records[records["status"] == "ok"]
-    edges = tuple(float(e) for e in edges)
-    if list(edges) != sorted(edges) or len(edges) < 2:
-        raise ValueError(f"area bin edges must be increasing with at least two values, got {edges}")
-    # [lo, hi) bins, the last one closed; anything beyond it goes to one overflow bin (last edge, max].
-    bounds = [(lo, hi, False) for lo, hi in zip(edges[:-2], edges[1:-1])] + [(edges[-2], edges[-1], True)]
-    top = float(ok["mask_area"].max()) if len(ok) else edges[-1]
-    if top > edges[-1]:
-        bounds.append((edges[-1], top, None))
+    bins = area_bins_of(tuple(edges), close_last=True)
+    top = float(ok["mask_area"].max()) if len(ok) else float(edges[-1])
     rows = []
     for method in methods:
         sub = ok[ok["method"] == method]
-        area = sub["mask_area"].to_numpy(dtype=float)
+        codes = assign_area_bins(sub["mask_area"].to_numpy(dtype=float), tuple(edges), close_last=True)
         vals = sub[column].to_numpy(dtype=float)
         labels = np.asarray(group_labels(list(sub["image_id"]), groups)) if groups is not None else None
-        for lo, hi, closed in bounds:
-            if closed is None:
-                sel = area > lo
-            else:
-                sel = (area >= lo) & ((area <= hi) if closed else (area < hi))
+        for k, b in enumerate(bins):
+            sel = codes == k
             if not sel.any():
                 continue
             mean, low, high = bootstrap_ci(vals[sel], labels[sel] if labels is not None else None, seed=seed)
-            rows.append({"method": method, "bin": f"{lo:.0%}-{hi:.0%}", "lo": lo, "hi": hi,
+            rows.append({"method": method, "bin": b.label(), "lo": b.lo, "hi": top if b.hi is None else b.hi,
                          "n": int((~np.isnan(vals[sel])).sum()), "value": mean, "low": low, "high": high})
     return pd.DataFrame(rows, columns=["method", "bin", "lo", "hi", "n", "value", "low", "high"])
 
