@@ -198,7 +198,7 @@ def available() -> list[MethodInfo]:
 
 # Each family registers its names when imported. The list is explicit so a
 # broken family fails loudly instead of silently vanishing from the registry.
-FAMILIES = ("methods.classic", "methods.patch", "methods.glcic")
+FAMILIES = ("methods.classic", "methods.patch", "methods.criminisi", "methods.glcic")
 
 
 def _load_families() -> None:

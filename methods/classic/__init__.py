@@ -1,4 +1,7 @@
-"""Classic, training-free baselines: OpenCV Telea and Navier-Stokes, biharmonic, mean fill."""
+"""Classic, training-free baselines: OpenCV Telea and Navier-Stokes, biharmonic, mean fill.
+
+OpenCV-contrib's Shift-map and FSR live in :mod:`methods.classic.xphoto` (imported at the end).
+"""
 
 from __future__ import annotations
 
@@ -75,3 +78,7 @@ class MeanFill(Method):
 @register("mean", family="classic", summary="fill with the mean colour of the known pixels")
 def mean() -> Method:
     return MeanFill()
+
+
+# Registers ``shiftmap`` and ``fsr``; imported last so the base names above come first.
+from methods.classic import xphoto as _xphoto  # noqa: E402,F401
