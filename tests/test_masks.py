@@ -456,7 +456,7 @@ def test_masks_figure_command(tmp_path):
     res = CliRunner().invoke(cli, ["masks", "figure", "--out", str(tmp_path), "--families", "rects,center:area=0.1,thin",
                                    "--examples", "2", "--n", "10", "--size", "64"])
     assert res.exit_code == 0, res.output
-    assert {p.name for p in tmp_path.iterdir()} == {"masks.png", "masks.pdf", "areas.csv"}
+    assert {p.name for p in tmp_path.iterdir()} == {"masks.png", "masks.pdf", "areas.csv", "areas.md"}
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "areas.csv")

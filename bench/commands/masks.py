@@ -37,12 +37,10 @@ def masks() -> None:
 def figure(out, families, examples, n, size, seed):
     """Draw example masks of each family over builtin photos and tabulate hole areas."""
     from bench.commands.run import _split_specs
-    from bench.masks import MaskError, available
-    from bench.masks.figure import area_table, example_figure, text_table
+    from bench.masks import MaskError
+    from bench.masks.figure import area_table, example_figure, figure_families, text_table
 
-    # file masks need a folder of the user's own; "all" shows the generated families.
-    names = ([i.name for i in available() if i.name != "file"] if families.strip().lower() == "all"
-             else _split_specs(families))
+    names = figure_families() if families.strip().lower() == "all" else _split_specs(families)
     specs = [check_mask_spec(None, None, name) for name in names]
     out = Path(out)
     try:
@@ -53,7 +51,9 @@ def figure(out, families, examples, n, size, seed):
     out.mkdir(parents=True, exist_ok=True)
     from bench.rundir import atomic_write_text
 
+    caption = f"Hole area (fraction of the image) of {n} masks per family, {size}x{size}, seed {seed}:"
     atomic_write_text(out / "areas.csv", table.to_csv(index=False, float_format="%.4f"))
-    click.echo(f"hole area (fraction of the image) of {n} masks per family, {size}x{size}, seed {seed}:\n")
+    atomic_write_text(out / "areas.md", f"{caption}\n\n{text_table(table)}\n")
+    click.echo(f"{caption}\n")
     click.echo(text_table(table))
-    click.echo(f"\nwritten: {', '.join(map(str, files))}, {out / 'areas.csv'}")
+    click.echo(f"\nwritten: {', '.join(map(str, files))}, {out / 'areas.csv'}, {out / 'areas.md'}")

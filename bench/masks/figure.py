@@ -11,7 +11,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.masks.registry import get_family
+from bench.masks.registry import available, get_family
+
+# Rows of the figure: the study's families, then LaMa's from thin to thick, then DeepFill's.
+FIGURE_ORDER = ("rects", "center", "thin", "medium", "thick", "freeform")
+
+
+def figure_families() -> list[str]:
+    """Every registered family that needs no options, in :data:`FIGURE_ORDER` (others after, by name).
+
+    ``file`` is left out: it needs a folder of the user's own masks.
+    """
+    names = [i.name for i in available() if i.name != "file"]
+    return sorted(names, key=lambda n: (FIGURE_ORDER.index(n) if n in FIGURE_ORDER else len(FIGURE_ORDER), n))
 
 
 def builtin_ids(n: int, size: int) -> list[str]:
@@ -82,4 +94,4 @@ def example_figure(specs: list[str], stem: Path, examples: int = 4, size: int = 
                 ax.set_ylabel(family.spec, fontsize=9)
     fig.suptitle(f"mask families on builtin photos ({size}x{size}, seed {seed})", fontsize=9)
     fig.tight_layout()
-    return save_figure(fig, Path(stem))
+    return save_figure(fig, Path(stem), dpi=100)
