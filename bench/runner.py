@@ -54,7 +54,8 @@ class RunConfig:
     seed : int
         Mask seed (also seeds bootstraps).
     mask_family : str
-        ``rects`` (the study's protocol) or ``center``.
+        Mask family spec (``bench list masks``): ``rects`` (the study's protocol), ``center``,
+        ``thin``/``medium``/``thick`` (LaMa), ``freeform`` (DeepFill v2), ``file:dir=PATH``.
     metrics : list of str or None
         Metric names; None = every registered metric (per-image and set-level).
     jobs : int

@@ -463,3 +463,21 @@ def test_masks_figure_command(tmp_path):
     assert list(table["family"]) == ["rects", "center:area=0.1", "thin"]
     assert (table["min"] <= table["mean"]).all() and (table["mean"] <= table["max"]).all()
     assert table.loc[0, "max"] <= MAX_AREA and abs(table.loc[1, "mean"] - 0.1) < 0.01
+
+
+def test_run_with_file_masks_and_a_missing_one(tmp_path):
+    from bench.data import get_source
+    from bench.rundir import RunDir
+
+    ids = get_source("builtin", None, split="test", size=64).ids()[:3]
+    want = _write_masks(tmp_path / "m", ids[:2], (64, 64))
+    spec = f"file:dir={tmp_path / 'm'}"
+    res = _run(["--masks", spec, "--n", "2", "--out", str(tmp_path / "ok")])
+    assert res.exit_code == 0, res.output
+    rundir = RunDir(tmp_path / "ok")
+    assert rundir.read_json(rundir.masks)["family"] == spec
+    for image_id in ids[:2]:
+        assert np.array_equal(rundir.load_mask(image_id), want[image_id])
+    res = _run(["--masks", spec, "--n", "3", "--out", str(tmp_path / "bad")])
+    assert res.exit_code == 1 and f"no mask for image '{ids[2]}'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "bad").exists()

@@ -10,6 +10,7 @@ import numpy as np
 
 from bench.cluster.options import cluster_option
 from bench.commands.masks import MASKS_HELP, check_mask_spec
+from bench.masks import MaskError
 
 _data_options = [
     click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"])),
@@ -69,14 +70,15 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
                     progress=progress, cluster=cluster)
     try:
         result = discriminator_table(cfg, seed_list)
-    except ClusterError as err:
+    except (ClusterError, MaskError) as err:
         raise click.ClickException(str(err)) from None
     summary = result["summary"]
     present = set(summary["metric"])
     # The study's Table 3 is whole-image MSE, PSNR, SSIM and FID; the hole-only scores get a table of their own.
     tables = {"table3": [c for c in ("mse", "psnr", "ssim", "fid", "kid") if c in present],
               "table3_hole": [c for c in ("hole_mse", "hole_psnr", "hole_ssim") if c in present]}
-    caption = (f"Discriminator ablation on {dataset} ({split}), n = {n} per seed, 1-3 rectangles <= 25 %; "
+    holes = "1-3 rectangles <= 25 %" if mask_family == "rects" else f"masks {mask_family}"
+    caption = (f"Discriminator ablation on {dataset} ({split}), n = {n} per seed, {holes}; "
                f"mean over {len(seed_list)} mask seeds ({seeds}) with 95 % t interval.")
     out_dir = Path(out)
     atomic_write_text(out_dir / "table3.csv", summary.to_csv(index=False))
@@ -112,7 +114,10 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
     from bench.cluster.tasks import data_ref
     from bench.protocol import load_protocol
 
-    proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
+    try:  # a file:dir= folder may lack an image's mask; say which, without a traceback
+        proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
+    except MaskError as err:
+        raise click.ClickException(str(err)) from None
     try:
         with open_executor(cluster) as executor:
             sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress,
@@ -165,7 +170,10 @@ def identity(base, layers, seed, n_boot, out, dataset, data_root, split, size, n
     from bench.cluster.tasks import data_ref
     from bench.protocol import load_protocol
 
-    proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
+    try:  # a file:dir= folder may lack an image's mask; say which, without a traceback
+        proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
+    except MaskError as err:
+        raise click.ClickException(str(err)) from None
     try:
         with open_executor(cluster) as executor:
             sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress,
