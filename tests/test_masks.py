@@ -481,3 +481,14 @@ def test_run_with_file_masks_and_a_missing_one(tmp_path):
     res = _run(["--masks", spec, "--n", "3", "--out", str(tmp_path / "bad")])
     assert res.exit_code == 1 and f"no mask for image '{ids[2]}'" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "bad").exists()
+
+
+@settings(max_examples=25, deadline=None)
+@given(family=st.sampled_from(GENERATED), seed=st.integers(0, 2**31), image_id=st.text(min_size=1, max_size=12),
+       h=st.integers(16, 300), w=st.integers(16, 300))
+def test_any_family_any_size_gives_a_proper_hole(family, seed, image_id, h, w):
+    mask, rects = make_mask(seed, image_id, (h, w), family)
+    assert mask.dtype == np.bool_ and mask.shape == (h, w)
+    assert 0 < mask.sum() < mask.size
+    if family in ("thin", "medium", "thick"):
+        assert mask.mean() <= 0.5
