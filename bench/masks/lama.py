@@ -177,19 +177,19 @@ def draw_lama(name: str, seed: int, image_id: str, shape: tuple[int, int],
     raise MaskError(f"no {name} mask of {image_id!r} within {MAX_TAMPER_AREA:.0%} after {max_tries} draws")
 
 
-@register("thin", summary="LaMa thin: 4-51 strokes of 1-5 segments, width 5-14 px at 256 px (Suvorov et al. 2022)")
+@register("thin", summary="LaMa thin: 4-51 strokes of 1-5 segments, brush 5-14 px at 256 px (Suvorov et al. 2022)")
 def draw_thin(seed: int, image_id: str, shape: tuple[int, int]) -> tuple[np.ndarray, list[Rect]]:
     """LaMa's ``random_thin_256`` masks (see the module docstring)."""
     return draw_lama("thin", seed, image_id, shape)
 
 
-@register("medium", summary="LaMa medium: 4-6 strokes, width 5-54 px at 256 px, or 1-5 boxes (p = 0.23)")
+@register("medium", summary="LaMa medium: 4-6 strokes, brush 5-54 px at 256 px, or 1-5 boxes (p = 0.23)")
 def draw_medium(seed: int, image_id: str, shape: tuple[int, int]) -> tuple[np.ndarray, list[Rect]]:
     """LaMa's ``random_medium_256`` masks (see the module docstring)."""
     return draw_lama("medium", seed, image_id, shape)
 
 
-@register("thick", summary="LaMa thick: 1-6 strokes, width 5-104 px at 256 px, or 1-3 boxes (p = 0.23)")
+@register("thick", summary="LaMa thick: 1-6 strokes, brush 5-104 px at 256 px, or 1-3 boxes (p = 0.23)")
 def draw_thick(seed: int, image_id: str, shape: tuple[int, int]) -> tuple[np.ndarray, list[Rect]]:
     """LaMa's ``random_thick_256`` masks (see the module docstring)."""
     return draw_lama("thick", seed, image_id, shape)

@@ -88,7 +88,7 @@ def _check_rects(max_area: float = MAX_AREA) -> None:
         raise MaskError(f"rects: max_area={max_area} must be in [0.01, 0.9]")
 
 
-@register("rects", summary="1-3 random rectangles, union <= max_area of the image (the study's protocol; default)",
+@register("rects", summary="1-3 random rectangles, union <= max_area of the image (the study's protocol)",
           check=_check_rects)
 def draw_rects(seed: int, image_id: str, shape: tuple[int, int], *,
                max_area: float = MAX_AREA) -> tuple[np.ndarray, list[Rect]]:
