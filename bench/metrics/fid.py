@@ -17,6 +17,9 @@ reference_features(real, reference_key, extractor, cache_dir, progress=False) ->
 image_features(images, extractor, progress=False) -> ndarray
     Features of any image list, memoised in-process by content (``fid`` and ``kid``
     of one method share one forward pass).
+features_for(real, fake, ctx) -> (real_feats, fake_feats, extractor)
+    Both of the above as a registered set metric gets them (also used by
+    :mod:`bench.metrics.set_scores`); ``extractor_details(extractor)`` for ``details``.
 fid_result(real_feats, fake_feats, *, n_boot=200, seed=0, level=0.95, progress=False) -> SetMetricResult
 kid_result(real_feats, fake_feats, *, subsets=100, subset_size=1000, n_boot=200, seed=0, level=0.95)
     Value, bootstrap interval and details (n, feature dim, estimator, small-n warning).
@@ -48,7 +51,8 @@ from bench.metrics.frechet import (bootstrap_fid, bootstrap_kid, centred_interva
 from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric
 
 __all__ = [
-    "load_extractor", "reference_features", "image_features", "fid_result", "kid_result",
+    "load_extractor", "reference_features", "image_features", "features_for", "extractor_details",
+    "fid_result", "kid_result",
     "feature_stats", "frechet_distance", "fid_from_features", "fid_gram", "kid_from_features",
     "bootstrap_fid", "bootstrap_kid", "centred_interval", "BIAS_N", "CACHE_VERSION",
 ]
@@ -192,7 +196,8 @@ def _small_n_warning(n: int, dim: int, name: str) -> str | None:
     return f"n = {n} < {limit}: KID is unbiased but noisy at this n; compare its interval, not just the value"
 
 
-def _extractor_details(extractor) -> dict[str, Any]:
+def extractor_details(extractor) -> dict[str, Any]:
+    """The extractor's name, sha256 and resize mode, for a result's ``details``."""
     if extractor is None:
         return {}
     return {"extractor": extractor.name, "extractor_sha256": extractor.sha256, "resize": extractor.resize}
@@ -230,7 +235,7 @@ def fid_result(real_feats, fake_feats, *, n_boot: int = DEFAULT_BOOT, seed: int 
     f = check_features(fake_feats, "fake features")
     details: dict[str, Any] = {
         "n": int(min(r.shape[0], f.shape[0])), "n_real": int(r.shape[0]), "n_fake": int(f.shape[0]),
-        "feature_dim": int(r.shape[1]), **_extractor_details(extractor),
+        "feature_dim": int(r.shape[1]), **extractor_details(extractor),
     }
     if max(r.shape[0], f.shape[0]) <= r.shape[1]:
         # Exact and far cheaper than a D x D matrix square root while n <= D (tests check it
@@ -269,7 +274,7 @@ def kid_result(real_feats, fake_feats, *, subsets: int = DEFAULT_SUBSETS, subset
     value = float(values.mean())
     details: dict[str, Any] = {
         "n": int(min(r.shape[0], f.shape[0])), "n_real": int(r.shape[0]), "n_fake": int(f.shape[0]),
-        "feature_dim": int(r.shape[1]), **_extractor_details(extractor),
+        "feature_dim": int(r.shape[1]), **extractor_details(extractor),
         "estimator": ("unbiased MMD^2, k(x,y) = (x.y/D + 1)^3, " +
                       ("paired ids, matched cross pairs excluded" if is_paired else "independent subsets")),
         # Subsets only where n allows: a "subset" as large as both sets is the whole set, once.
@@ -289,7 +294,17 @@ def kid_result(real_feats, fake_feats, *, subsets: int = DEFAULT_SUBSETS, subset
     return SetMetricResult(value, low, high, details)
 
 
-def _features_for(real, fake, ctx: SetMetricContext):
+def features_for(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext):
+    """Features of the run's real images (disk cache) and of a method's outputs (in-process memo).
+
+    Every set metric of a method calls this, so the Inception pass runs once per image set.
+
+    Returns
+    -------
+    real_feats, fake_feats : np.ndarray
+        ``N x D`` float64.
+    extractor : FeatureExtractor
+    """
     if len(real) != len(fake):
         raise ValueError(f"real and fake image lists differ in length: {len(real)} vs {len(fake)}")
     opts = ctx.options or {}
@@ -310,12 +325,12 @@ def _n_boot(ctx: SetMetricContext) -> int:
                  summary="Frechet Inception distance to the run's real images (TF Inception pool3, 2048-d)")
 def fid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
     """FID of ``fake`` (a method's composited outputs) against ``real`` (same ids, same order)."""
-    rf, ff, extractor = _features_for(real, fake, ctx)
+    rf, ff, extractor = features_for(real, fake, ctx)
     return fid_result(rf, ff, n_boot=_n_boot(ctx), seed=ctx.seed, progress=ctx.progress, extractor=extractor)
 
 
 def _kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, paired: bool) -> SetMetricResult:
-    rf, ff, extractor = _features_for(real, fake, ctx)
+    rf, ff, extractor = features_for(real, fake, ctx)
     opts = ctx.options or {}
     return kid_result(rf, ff, subsets=int(opts.get("kid_subsets") or DEFAULT_SUBSETS),
                       subset_size=int(opts.get("kid_subset_size") or DEFAULT_SUBSET_SIZE),
@@ -332,9 +347,9 @@ def fid_inf(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContex
     """
     from bench.metrics.frechet import fid_infinity
 
-    rf, ff, extractor = _features_for(real, fake, ctx)
+    rf, ff, extractor = features_for(real, fake, ctx)
     value, ns, fids = fid_infinity(rf, ff, seed=ctx.seed)
-    details = {"n": int(len(ff)), "feature_dim": int(rf.shape[1]), **_extractor_details(extractor),
+    details = {"n": int(len(ff)), "feature_dim": int(rf.shape[1]), **extractor_details(extractor),
                "estimator": "intercept of FID(n) = a + b/n over 15 fake subsets of n/2..n (Gram route)",
                "subset_sizes": [int(n) for n in ns], "subset_fids": [float(v) for v in fids]}
     return SetMetricResult(value, float("nan"), float("nan"), details)

@@ -47,6 +47,13 @@ so ``tr sqrt(Sigma_1 Sigma_2)`` is the sum of the singular values of ``M``. For
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
+
+from bench.metrics.gram import FeaturePair, feature_pair
+
+# Above this many rows the n x n matrices of the Gram route no longer pay
+# (KID's kernel matrices are built in blocks from the features instead).
+GRAM_MAX_N = 4096
 
 
 class FeatureError(ValueError):
@@ -225,10 +232,17 @@ def fid_gram(real, fake) -> float:
     when that one needs no ``eps`` offset; cost ``O(n^2 D)`` for ``n < D``.
     """
     r, f = _check_pair(real, fake)
-    diff = r.mean(axis=0) - f.mean(axis=0)
-    tr_r = float(((r - r.mean(axis=0)) ** 2).sum() / (r.shape[0] - 1))
-    tr_f = float(((f - f.mean(axis=0)) ** 2).sum() / (f.shape[0] - 1))
-    return float(diff @ diff + tr_r + tr_f - 2.0 * trace_sqrt_product(r, f))
+    if max(r.shape[0], f.shape[0]) > r.shape[1]:
+        diff = r.mean(axis=0) - f.mean(axis=0)
+        tr_r = float(((r - r.mean(axis=0)) ** 2).sum() / (r.shape[0] - 1))
+        tr_f = float(((f - f.mean(axis=0)) ** 2).sum() / (f.shape[0] - 1))
+        return float(diff @ diff + tr_r + tr_f - 2.0 * trace_sqrt_product(r, f))
+    # n <= D: everything from the cached Gram matrices (shared with the bootstrap,
+    # FID-infinity and KID of the same sets, and the real Gram across methods).
+    p = feature_pair(r, f)
+    nr, nf = p.real.n, p.fake.n
+    trace_sqrt = np.linalg.svd(p.cross / np.sqrt((nr - 1.0) * (nf - 1.0)), compute_uv=False).sum()
+    return float(p.dmu2 + p.real.sq.sum() / (nr - 1) + p.fake.sq.sum() / (nf - 1) - 2.0 * trace_sqrt)
 
 
 def fid_infinity(real, fake, points: int = 15, min_fraction: float = 0.5,
@@ -270,7 +284,16 @@ def fid_infinity(real, fake, points: int = 15, min_fraction: float = 0.5,
     if ns.size < 2:
         raise ValueError(f"fid_infinity needs at least two distinct subset sizes; the fake set has {f.shape[0]} rows")
     rng = np.random.default_rng(seed)
-    fids = np.array([fid_gram(r, f[rng.choice(f.shape[0], n, replace=False)]) for n in ns])
+    subsets = [rng.choice(f.shape[0], n, replace=False) for n in ns]
+    if max(r.shape[0], f.shape[0]) > r.shape[1]:
+        fids = np.array([fid_gram(r, f[idx]) for idx in subsets])
+    else:
+        # A subset is a 0/1 weighting of the fake rows: its FID comes from the
+        # Gram matrices of the whole sets (exact; no new n x D products).
+        wf = np.zeros((len(subsets), f.shape[0]))
+        for row, idx in zip(wf, subsets):
+            row[idx] = 1.0
+        fids = _GramResampler(feature_pair(r, f))(np.ones((len(subsets), r.shape[0])), wf)
     slope, intercept = np.polyfit(1.0 / ns, fids, 1)
     return float(intercept), ns, fids
 
@@ -286,8 +309,17 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, paired: bool) -> float:
     eq. 3): when ``y_i`` is derived from ``x_i`` they are not independent draws and
     would pull the estimate below zero.
     """
-    m = x.shape[0]
-    kxx, kyy, kxy = _poly_kernel(x, x), _poly_kernel(y, y), _poly_kernel(x, y)
+    return _mmd2_from_kernels(_poly_kernel(x, x), _poly_kernel(y, y), _poly_kernel(x, y), paired)
+
+
+def _gram_kernels(r: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """KID's kernel matrices ``K(r, r)``, ``K(f, f)``, ``K(r, f)`` from the cached Gram matrices."""
+    p, d = feature_pair(r, f), r.shape[1]
+    return (p.real.raw / d + 1.0) ** 3, (p.fake.raw / d + 1.0) ** 3, (p.raw_cross / d + 1.0) ** 3
+
+
+def _mmd2_from_kernels(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray, paired: bool) -> float:
+    m = kxx.shape[0]
     within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
     if paired:
         return float(within - 2.0 * (kxy.sum() - np.trace(kxy)) / (m * (m - 1)))
@@ -336,6 +368,9 @@ def kid_subset_values(real, fake, subsets: int = 100, subset_size: int = 1000, s
     m = min(subset_size, r.shape[0], f.shape[0])
     if m == r.shape[0] == f.shape[0]:
         # Every subset would be the whole of both sets, and MMD^2 does not depend on order.
+        if m <= GRAM_MAX_N:
+            k_rr, k_ff, k_rf = _gram_kernels(r, f)
+            return np.full(subsets, _mmd2_from_kernels(k_ff, k_rr, k_rf.T, paired))
         return np.full(subsets, _mmd2_unbiased(f, r, paired))
     rng = np.random.default_rng(seed)
     out = np.empty(subsets)
@@ -380,35 +415,49 @@ def _fid_resampled(r: np.ndarray, f: np.ndarray, wr: np.ndarray, wf: np.ndarray)
 
 
 class _GramResampler:
-    """FID of resamples from Gram matrices computed once (``n <= D``).
+    """FID of weighted resamples from Gram matrices computed once (``n <= D``).
 
     Every quantity of a resample (its means, traces and the cross matrix
     ``Yr Yf^T`` of its centred rows) is a weighted combination of the Gram
     matrices of the globally centred features, so a replicate costs ``O(n^2)``
-    plus a small symmetric eigenproblem instead of ``O(n^2 D)``.
+    plus a small symmetric eigenproblem instead of ``O(n^2 D)``. Weights are
+    bootstrap multiplicities, or 0/1 for subsets (FID-infinity).
     """
 
-    def __init__(self, r: np.ndarray, f: np.ndarray):
-        rc, fc = r - r.mean(axis=0), f - f.mean(axis=0)
-        dmu = r.mean(axis=0) - f.mean(axis=0)
-        self.g, self.grr, self.gff = rc @ fc.T, rc @ rc.T, fc @ fc.T
-        self.pr, self.pf, self.dmu2 = rc @ dmu, fc @ dmu, float(dmu @ dmu)
-        self.sq_r, self.sq_f = np.diagonal(self.grr).copy(), np.diagonal(self.gff).copy()
+    def __init__(self, pair: FeaturePair):
+        self.p = pair
 
-    def __call__(self, wr: np.ndarray, wf: np.ndarray) -> float:
-        nr, nf = float(wr.sum()), float(wf.sum())
-        ar, af = wr / nr, wf / nf
-        g_af, ar_g = self.g @ af, ar @ self.g
-        rr, ff, rf = ar @ self.grr @ ar, af @ self.gff @ af, ar @ g_af
-        dist2 = self.dmu2 + 2.0 * (ar @ self.pr - af @ self.pf) + rr - 2.0 * rf + ff
-        tr_r = (wr @ self.sq_r - nr * rr) / (nr - 1.0)
-        tr_f = (wf @ self.sq_f - nf * ff) / (nf - 1.0)
-        u, v = np.flatnonzero(wr), np.flatnonzero(wf)
-        cross = self.g[np.ix_(u, v)] - g_af[u][:, None] - ar_g[v][None, :] + rf
-        m = cross * np.sqrt(wr[u] / (nr - 1.0))[:, None] * np.sqrt(wf[v] / (nf - 1.0))[None, :]
-        small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
-        trace_sqrt = float(np.sqrt(np.clip(np.linalg.eigvalsh(small), 0.0, None)).sum())
-        return float(dist2 + tr_r + tr_f - 2.0 * trace_sqrt)
+    def __call__(self, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
+        """FIDs of the resamples given by the rows of ``wr`` (``B x Nr``) and ``wf`` (``B x Nf``)."""
+        from threadpoolctl import threadpool_limits
+
+        p, g = self.p, self.p.cross
+        wr, wf = np.atleast_2d(wr).astype(np.float64), np.atleast_2d(wf).astype(np.float64)
+        nr, nf = wr.sum(axis=1), wf.sum(axis=1)
+        ar, af = wr / nr[:, None], wf / nf[:, None]
+        # The O(n^2) parts of all replicates at once, as matrix products.
+        g_af, ar_g = af @ g.T, ar @ g
+        rr = np.einsum("bi,bi->b", ar @ p.real.gram, ar)
+        ff = np.einsum("bj,bj->b", af @ p.fake.gram, af)
+        rf = np.einsum("bi,bi->b", g_af, ar)
+        dist2 = p.dmu2 + 2.0 * (ar @ p.pr - af @ p.pf) + rr - 2.0 * rf + ff
+        tr_r = (wr @ p.real.sq - nr * rr) / (nr - 1.0)
+        tr_f = (wf @ p.fake.sq - nf * ff) / (nf - 1.0)
+        trace_sqrt = np.empty(wr.shape[0])
+        # One small eigenproblem per replicate: LAPACK's tridiagonal reduction is
+        # memory-bound, and extra BLAS threads only contend (3-4x slower with two
+        # threads on a busy 2-core machine, measured), so run them on one thread.
+        with threadpool_limits(limits=1, user_api="blas"):
+            for b in range(wr.shape[0]):
+                u, v = np.flatnonzero(wr[b]), np.flatnonzero(wf[b])
+                cross = g[np.ix_(u, v)] - g_af[b, u][:, None] - ar_g[b, v][None, :] + rf[b]
+                cross *= np.sqrt(wr[b, u] / (nr[b] - 1.0))[:, None]
+                cross *= np.sqrt(wf[b, v] / (nf[b] - 1.0))[None, :]
+                small = cross @ cross.T if u.size <= v.size else cross.T @ cross
+                eig = scipy.linalg.eigh(small, eigvals_only=True, overwrite_a=True, check_finite=False,
+                                        driver="ev")
+                trace_sqrt[b] = np.sqrt(np.clip(eig, 0.0, None)).sum()
+        return dist2 + tr_r + tr_f - 2.0 * trace_sqrt
 
 
 def _draws(nr: int, nf: int, n_boot: int, seed: int, paired: bool | None):
@@ -468,9 +517,14 @@ def bootstrap_fid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | N
     if n_boot < 1:
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     wr, wf, _ = _draws(r.shape[0], f.shape[0], n_boot, seed, paired)
-    one = _GramResampler(r, f) if max(r.shape[0], f.shape[0]) <= r.shape[1] else (
-        lambda a, b: _fid_resampled(r, f, a, b))
-    return np.array([one(wr[b], wf[b])
+    if max(r.shape[0], f.shape[0]) <= r.shape[1]:
+        resample = _GramResampler(feature_pair(r, f))
+        # Chunks of replicates: the batched O(n^2) products stay small and the bar moves.
+        chunk = 25
+        return np.concatenate([resample(wr[i:i + chunk], wf[i:i + chunk])
+                               for i in tqdm(range(0, n_boot, chunk), desc="FID bootstrap", disable=not progress,
+                                             leave=False, unit_scale=chunk)])
+    return np.array([_fid_resampled(r, f, wr[b], wf[b])
                      for b in tqdm(range(n_boot), desc="FID bootstrap", disable=not progress, leave=False)])
 
 
@@ -491,7 +545,8 @@ def bootstrap_kid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | N
     pairs except those that repeat one original image: a repeated image paired
     with itself would put ``k(x, x)`` into the within-set means, and a paired
     resample must also drop ``k(x_i, y_i)`` from the cross term, as
-    :func:`kid_subset_values` does. The kernel is built once, in blocks.
+    :func:`kid_subset_values` does. The kernel is built once: from the cached Gram
+    matrices up to ``GRAM_MAX_N`` rows, in blocks from the features above.
 
     Parameters and returns are those of :func:`bootstrap_fid`.
     """
@@ -500,17 +555,31 @@ def bootstrap_kid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | N
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     wr, wf, paired = _draws(r.shape[0], f.shape[0], n_boot, seed, paired)
     nr, nf, d = r.shape[0], f.shape[0], r.shape[1]
-    diag_r = (np.einsum("ij,ij->i", r, r) / d + 1.0) ** 3
-    diag_f = (np.einsum("ij,ij->i", f, f) / d + 1.0) ** 3
+    if max(nr, nf) <= GRAM_MAX_N:
+        kernels = _gram_kernels(r, f)
+
+        def weighted(i, wx, wy):
+            return np.einsum("bi,bi->b", wx @ kernels[i], wy)
+
+        diag_r, diag_f = np.diagonal(kernels[0]), np.diagonal(kernels[1])
+        diag_rf = np.diagonal(kernels[2]) if paired else None
+    else:
+        pairs = ((r, r), (f, f), (r, f))
+
+        def weighted(i, wx, wy):
+            return _kernel_weighted_sums(*pairs[i], wx, wy)
+
+        diag_r = (np.einsum("ij,ij->i", r, r) / d + 1.0) ** 3
+        diag_f = (np.einsum("ij,ij->i", f, f) / d + 1.0) ** 3
+        diag_rf = (np.einsum("ij,ij->i", r, f) / d + 1.0) ** 3 if paired else None
     sq = (wr ** 2).sum(axis=1)
     # Position pairs (a, b) whose original images differ: n^2 - sum_i w_i^2 of them.
-    xx = (_kernel_weighted_sums(r, r, wr, wr) - (wr ** 2) @ diag_r) / (nr * nr - sq)
-    yy = (_kernel_weighted_sums(f, f, wf, wf) - (wf ** 2) @ diag_f) / (nf * nf - (wf ** 2).sum(axis=1))
+    xx = (weighted(0, wr, wr) - (wr ** 2) @ diag_r) / (nr * nr - sq)
+    yy = (weighted(1, wf, wf) - (wf ** 2) @ diag_f) / (nf * nf - (wf ** 2).sum(axis=1))
     if paired:
-        diag_rf = (np.einsum("ij,ij->i", r, f) / d + 1.0) ** 3
-        xy = (_kernel_weighted_sums(r, f, wr, wf) - (wr ** 2) @ diag_rf) / (nr * nr - sq)
+        xy = (weighted(2, wr, wf) - (wr ** 2) @ diag_rf) / (nr * nr - sq)
     else:
-        xy = _kernel_weighted_sums(r, f, wr, wf) / (nr * nf)
+        xy = weighted(2, wr, wf) / (nr * nf)
     with np.errstate(divide="ignore", invalid="ignore"):
         reps = xx + yy - 2.0 * xy
     # A replicate that drew one image n times has no distinct pairs (odds n^(1-n)).

@@ -1,4 +1,4 @@
-"""The metric registry: per-image metrics and set-level metrics (FID, KID).
+"""The metric registry: per-image metrics and set-level metrics (FID, KID, PRDC, IDS).
 
 Per-image metrics are functions ``fn(pred, target, mask, region) -> float`` with
 ``region`` either ``"image"`` (the whole image) or ``"hole"`` (only the missing
@@ -116,7 +116,7 @@ def register_metric(name: str, *, kind: str, higher_is_better: bool, summary: st
 
 # Set-level metrics live in modules that import torch; they register when
 # imported here so that `bench list metrics` and the runner see one table.
-METRIC_MODULES = ("bench.metrics.pixel", "bench.metrics.fid")
+METRIC_MODULES = ("bench.metrics.pixel", "bench.metrics.fid", "bench.metrics.set_scores")
 
 
 def _load() -> None:

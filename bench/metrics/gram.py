@@ -1,0 +1,166 @@
+"""Inner products of feature sets, computed once and shared by every set metric.
+
+FID (its value, bootstrap and FID-infinity), KID and the k-NN metrics (precision,
+recall, density, coverage) need the features only through inner products between
+rows. A run scores several set metrics for each of several methods against one
+real set, so the ``n x n`` products are cached in-process by content: the real
+set's Gram matrix once per run, each method's cross and fake Gram matrices once
+per method. The ``n x D`` products are the expensive step (``O(n^2 D)``); all
+that follows is ``O(n^2)``.
+
+Public API
+----------
+feature_set(x) -> FeatureSet
+    Mean, centred Gram matrix and squared norms of one ``N x D`` matrix (memoised).
+feature_pair(real, fake) -> FeaturePair
+    Both sets plus their cross products (memoised); raw Gram matrices
+    (``x_i . y_j``, for KID) and squared distances (for k-NN metrics) derive from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from functools import cached_property
+
+import numpy as np
+
+__all__ = ["FeatureSet", "FeaturePair", "feature_set", "feature_pair", "content_digest"]
+
+# Each entry holds a few n x n float64 matrices (32 MB each at n = 2000): keep few.
+_SETS: "OrderedDict[str, FeatureSet]" = OrderedDict()
+_PAIRS: "OrderedDict[tuple[str, str], FeaturePair]" = OrderedDict()
+_MEMO_SETS = 4
+_MEMO_PAIRS = 2
+
+
+def content_digest(x: np.ndarray) -> str:
+    """SHA-1 of a float64 matrix's shape and bytes: equal digests, equal matrices."""
+    h = hashlib.sha1(repr(x.shape).encode())
+    h.update(np.ascontiguousarray(x, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+class FeatureSet:
+    """One ``N x D`` feature matrix with its mean and centred Gram matrix.
+
+    Attributes
+    ----------
+    x : np.ndarray
+        The features (float64, read-only).
+    mean : np.ndarray
+        Row mean, ``D``.
+    centred : np.ndarray
+        ``x - mean``.
+    gram : np.ndarray
+        ``centred @ centred.T`` (``N x N``).
+    sq : np.ndarray
+        Its diagonal, the squared norms of the centred rows.
+    """
+
+    def __init__(self, x: np.ndarray, digest: str):
+        self.x = x
+        self.digest = digest
+        self.mean = x.mean(axis=0)
+        self.centred = x - self.mean
+        self.gram = self.centred @ self.centred.T
+        self.sq = np.diagonal(self.gram).copy()
+
+    @property
+    def n(self) -> int:
+        return self.x.shape[0]
+
+    @cached_property
+    def sqdist(self) -> np.ndarray:
+        """Squared Euclidean distances between rows (``N x N``, diagonal exactly 0)."""
+        d = self.sq[:, None] + self.sq[None, :] - 2.0 * self.gram
+        np.maximum(d, 0.0, out=d)
+        np.fill_diagonal(d, 0.0)
+        return d
+
+    @cached_property
+    def raw(self) -> np.ndarray:
+        """Raw Gram matrix ``x @ x.T``, from the centred one plus the mean terms."""
+        a = self.centred @ self.mean
+        return self.gram + a[:, None] + a[None, :] + float(self.mean @ self.mean)
+
+
+class FeaturePair:
+    """A real and a fake feature set and the products between them.
+
+    Attributes
+    ----------
+    real, fake : FeatureSet
+    cross : np.ndarray
+        ``real.centred @ fake.centred.T`` (``Nr x Nf``), each set centred by its own mean.
+    dmu : np.ndarray
+        ``real.mean - fake.mean``.
+    pr, pf : np.ndarray
+        ``real.centred @ dmu`` and ``fake.centred @ dmu``.
+    """
+
+    def __init__(self, real: FeatureSet, fake: FeatureSet):
+        self.real, self.fake = real, fake
+        self.cross = real.centred @ fake.centred.T
+        self.dmu = real.mean - fake.mean
+        self.dmu2 = float(self.dmu @ self.dmu)
+        self.pr = real.centred @ self.dmu
+        self.pf = fake.centred @ self.dmu
+
+    @cached_property
+    def raw_cross(self) -> np.ndarray:
+        """``real.x @ fake.x.T`` from the centred cross product plus the mean terms."""
+        a = self.real.centred @ self.fake.mean
+        b = self.fake.centred @ self.real.mean
+        return self.cross + a[:, None] + b[None, :] + float(self.real.mean @ self.fake.mean)
+
+    @cached_property
+    def sqdist(self) -> np.ndarray:
+        """Squared distances ``|real_i - fake_j|^2`` (``Nr x Nf``).
+
+        ``real_i - fake_j = rc_i - fc_j + dmu`` with centred rows, which keeps the
+        cancellation small when the features sit far from the origin.
+        """
+        d = (self.real.sq[:, None] + self.fake.sq[None, :] + self.dmu2 - 2.0 * self.cross
+             + 2.0 * self.pr[:, None] - 2.0 * self.pf[None, :])
+        return np.maximum(d, 0.0, out=d)
+
+
+def _memo(table: OrderedDict, key, size: int, make):
+    if key in table:
+        table.move_to_end(key)
+        return table[key]
+    value = make()
+    table[key] = value
+    while len(table) > size:
+        table.popitem(last=False)
+    return value
+
+
+def _frozen_copy(x: np.ndarray) -> np.ndarray:
+    # A private copy: the caller may modify theirs after the entry is cached.
+    out = np.array(x, dtype=np.float64)
+    out.setflags(write=False)
+    return out
+
+
+def feature_set(x: np.ndarray) -> FeatureSet:
+    """The :class:`FeatureSet` of a validated float64 ``N x D`` matrix, memoised by content."""
+    digest = content_digest(x)
+    return _memo(_SETS, digest, _MEMO_SETS, lambda: FeatureSet(_frozen_copy(x), digest))
+
+
+def feature_pair(real: np.ndarray, fake: np.ndarray) -> FeaturePair:
+    """The :class:`FeaturePair` of two validated float64 matrices, memoised by content.
+
+    The real set's Gram matrix is shared by every pair with the same real features,
+    so scoring many methods against one real set computes it once.
+    """
+    r, f = feature_set(real), feature_set(fake)
+    return _memo(_PAIRS, (r.digest, f.digest), _MEMO_PAIRS, lambda: FeaturePair(r, f))
+
+
+def clear() -> None:
+    """Drop every memoised set and pair (tests; freeing memory after a large run)."""
+    _SETS.clear()
+    _PAIRS.clear()
