@@ -184,6 +184,27 @@ def test_grid_layout_and_automatic_rows(real_run):
     plt.close(fig)
 
 
+def test_error_maps_have_a_colour_bar_from_zero_to_the_largest_error(real_run):
+    import matplotlib.pyplot as plt
+
+    data = load_run(real_run)
+    ids = select_rows(data.records, "telea")
+    fig = grid_figure(data.rundir, data.records, data.methods, ids, error_maps=True)
+    bars = [a for a in fig.axes if a.get_label() == "colorbar"]
+    assert len(bars) == 1
+    # The scale, computed here from the PNGs: mean absolute RGB error, largest over every map shown.
+    top = max(float(np.abs(data.rundir.load_output(m, i) - data.rundir.load_image(i)).mean(axis=2).max())
+              for m in data.methods for i in ids)
+    assert bars[0].get_ylim() == pytest.approx((0.0, top), rel=1e-6)
+    assert bars[0].get_ylabel().startswith("absolute error") and f"0 to {top:.3f}" in bars[0].get_ylabel()
+    maps = [a for a in fig.axes if a.get_title().startswith("|error|")]
+    assert {im.get_clim() for a in maps for im in a.get_images()} == {bars[0].get_ylim()}
+    plt.close(fig)
+    plain = grid_figure(data.rundir, data.records, data.methods, ids)
+    assert not [a for a in plain.axes if a.get_label() == "colorbar"]
+    plt.close(plain)
+
+
 def test_report_is_deterministic(real_run, tmp_path):
     opts = ReportOptions(compile=find_engine() is not None)
     build_report(real_run, tmp_path / "a", opts)

@@ -90,3 +90,90 @@ def test_nine_method_report_fits_the_page(nine_run, tmp_path, bins):
     rep = build_report(nine_run, tmp_path / "rep", ReportOptions(grid=False, compile=False, bins=bins))
     widths = overfull_boxes(rep.out / "report.tex", tmp_path)
     assert all(w <= 1.0 for w in widths), f"overfull hboxes (pt): {widths}"
+
+
+def _measure(texts: list[str], size: str, workdir: Path) -> list[float]:
+    """pdfTeX's own widths (pt) of ``texts`` at a font size, through \\settowidth."""
+    lines = [r"\documentclass{article}", r"\usepackage[T1]{fontenc}", r"\newlength\w", r"\begin{document}",
+             "\\" + size]
+    for k, t in enumerate(texts):
+        lines.append(rf"\settowidth\w{{{t}}}\typeout{{MEAS{k} \the\w}}")
+    lines.append(r"\end{document}")
+    (workdir / "m.tex").write_text("\n".join(lines))
+    subprocess.run([PDFLATEX, "-interaction=nonstopmode", "m.tex"], check=False, cwd=workdir, capture_output=True,
+                   timeout=120)
+    found = dict(re.findall(r"MEAS(\d+) ([0-9.]+)pt", (workdir / "m.log").read_text()))
+    return [float(found[str(k)]) for k in range(len(texts))]
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("size", ["small", "footnotesize"])
+def test_width_estimate_matches_pdftex(tmp_path, size):
+    from bench.report.widths import text_width
+
+    texts = [r"+0.0756 $\pm$ 0.0135 ($p < 0.001$)", r"\textbf{0.0037 $\pm$ 0.0018}", r"vs iizuka:post=blend",
+             r"$\Delta$SSIM$\uparrow$ (hole)", r"patch:size=9,features=0", r"iizuka:drop=conv1.44+conv14.3",
+             r"\emph{Hole area 10--20\%, $n = 37$}", r"-1.01 $\pm$ 0.33 ($p = 0.986$)", r"KID$\downarrow$",
+             r"$\infty$", r"a\_b \& 50\%"]
+    measured = _measure(texts, size, tmp_path)
+    for text, want in zip(texts, measured):
+        assert text_width(text, size) == pytest.approx(want, rel=0.02, abs=0.5), text
+
+
+@needs_pdflatex
+def test_wide_and_long_labelled_tables_still_fit(tmp_path):
+    import pandas as pd
+
+    from bench.report.latex import Block, document, latex_table
+
+    cell = r"+0.0756 $\pm$ 0.0135 ($p < 0.001$)"
+    wide = pd.DataFrame([[cell] * 7] * 3, index=["telea", "patch:size=9,features=0", "ns"],
+                        columns=[f"col{k}" for k in range(7)])
+    tex_wide = latex_table([Block(wide)], list(wide.columns), "Seven wide columns.", "tab:wide")
+    # 7 columns of ~120 pt do not fit 470 pt: stacked parts of the same float, labels repeated.
+    assert tex_wide.count(r"\begin{tabular}") >= 2 and tex_wide.count(r"\label{tab:wide}") == 1
+    assert tex_wide.count("patch:") == tex_wide.count(r"\begin{tabular}")
+    # Wrapping the long label after ',' or '=' saved a part here: it breaks only there, never hyphenated.
+    assert r"patch:\allowbreak{}size=\allowbreak{}9,\allowbreak{}features=\allowbreak{}0" in tex_wide
+    long = pd.DataFrame([["1.0"], ["2.0"]], index=["x" * 200, "y"], columns=["MSE"])
+    tex_long = latex_table([Block(long)], ["MSE"], "An unbreakable 200-character label.", "tab:long")
+    assert r"\resizebox{\linewidth}{!}" in tex_long  # the last resort, only here
+    assert r"\resizebox" not in tex_wide
+    doc = tmp_path / "w.tex"
+    doc.write_text(document([tex_wide, tex_long]))
+    widths = overfull_boxes(doc, tmp_path)
+    assert all(w <= 1.0 for w in widths), f"overfull hboxes (pt): {widths}"
+
+
+def test_fid_kid_captions_name_features_and_n(nine_run, tmp_path):
+    from bench.metrics.inception import INCEPTION_RESIZE
+
+    rep = build_report(nine_run, tmp_path / "rep", ReportOptions(grid=False, compile=False, latex=True))
+    tex = (rep.out / "table_set.tex").read_text()
+    caption = tex.split(r"\caption{")[1].split(r"\label")[0]
+    md = (rep.out / "report.md").read_text()
+    set_md = md.split("## Set metrics")[1].split("##")[0]
+    for text in (caption, set_md):
+        assert "Inception-v3 pool3" in text and "2048-d" in text and "pytorch-fid" in text
+        assert "bilinear resize to 299" in text and "8-bit PNGs" in text
+        assert "n = 280 per method" in text
+    # The resize details are the metrics module's own words, not a copy.
+    assert INCEPTION_RESIZE.split("(")[1].rstrip(")").replace("_", r"\_") in caption
+    assert "FID" not in (rep.out / "table_image.tex").read_text()
+
+
+def test_caption_names_a_user_extractor_and_unequal_n(tmp_path):
+    run = synthetic_run(tmp_path / "run", methods=["telea", "mean"], n=20)
+    sets = json.loads((run / "set_metrics.json").read_text())
+    user = {"n": 20, "feature_dim": 64, "extractor": "torchscript:tiny.pt", "extractor_sha256": "ab" * 32,
+            "resize": "none (extractor's own)"}
+    sets["telea"]["fid"]["details"] = user
+    sets["telea"]["kid"]["details"] = user
+    sets["mean"]["fid"]["details"] = dict(sets["mean"]["fid"]["details"], n=19)
+    sets["mean"]["kid"]["details"] = dict(sets["mean"]["kid"]["details"], n=19)
+    (run / "set_metrics.json").write_text(json.dumps(sets))
+    rep = build_report(run, tmp_path / "rep", ReportOptions(grid=False, compile=False))
+    caption = (rep.out / "table_set.tex").read_text()
+    assert r"user extractor torchscript:tiny.pt (sha256 abababababab), 64-d, resize: none" in caption
+    assert "Inception-v3 pool3" in caption  # mean's features were the standard ones
+    assert "n per method: telea 20, mean 19" in caption

@@ -5,9 +5,13 @@ Modules
 format
     Metric labels, arrows, interval text and the best-per-column rule.
 tables
-    A run's numbers as wide method x metric tables (mean, interval, n).
+    A run's numbers as wide method x metric tables (mean, interval, n), overall or per hole-area bin.
 markdown, latex
-    The two renderings of a table (LaTeX through pandas' Styler).
+    The two renderings of a table (LaTeX measured and split to fit the page).
+widths
+    Natural widths of LaTeX cell text (Computer Modern, measured with pdfTeX).
+captions
+    Caption text: dataset, n, masks, intervals, the FID/KID feature extractor, area bins.
 paired
     Paired comparison of two methods on the same images.
 figures

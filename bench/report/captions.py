@@ -66,18 +66,18 @@ def features_text(data: RunData, table: MetricTable) -> str:
             details = res.get("details") or {}
             descriptions.setdefault(describe_features(details), []).append(method)
             if details.get("n") is not None:
-                counts[method] = int(details["n"])
+                counts.setdefault(method, set()).add(int(details["n"]))
     if len(descriptions) == 1:
         feats = next(iter(descriptions))
     else:
         feats = "; ".join(f"{d} ({', '.join(dict.fromkeys(ms))})" for d, ms in descriptions.items())
-    ns = sorted(set(counts.values()))
+    ns = set().union(*counts.values()) if counts else set()
     if not ns:
         n_text = "n not recorded"
     elif len(ns) == 1:
-        n_text = f"n = {ns[0]} per method"
+        n_text = f"n = {ns.pop()} per method"
     else:
-        n_text = "n per method: " + ", ".join(f"{m} {k}" for m, k in counts.items())
+        n_text = "n per method: " + ", ".join(f"{m} {'/'.join(map(str, sorted(k)))}" for m, k in counts.items())
     return f"FID/KID features: {feats}; {n_text}"
 
 

@@ -50,6 +50,8 @@ SIZES = {None: 1.0, "normalsize": 1.0, "small": 0.925, "footnotesize": 0.85, "sc
 # Text commands that print one character, by what they print.
 _TEXT_COMMANDS = {r"\_": "_", r"\%": "%", r"\&": "&", r"\#": "#", r"\$": "$", r"\{": "{", r"\}": "}",
                   r"\textbackslash": "\\", r"\textasciitilde": "~", r"\textasciicircum": "^"}
+# Commands that only restyle their argument (italic widths are within a few % of roman ones).
+_STYLE_COMMANDS = {r"\emph", r"\textit", r"\textrm", r"\textnormal", r"\relax"}
 # Anything not in the tables is taken as wide as an M, so an estimate errs towards splitting.
 _UNKNOWN = 10.0
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|--|[{}$]|.", re.DOTALL)
@@ -103,6 +105,8 @@ def text_width(text: str, size: str | None = None) -> float:
             depth -= 1
         elif tok == "--":
             width += 4.999 * (1.15 if bold_depth else 1.0)
+        elif tok in _STYLE_COMMANDS:
+            continue
         elif tok in _TEXT_COMMANDS or tok.startswith("\\"):
             char = _TEXT_COMMANDS.get(tok)
             width += (BOLD if bold_depth else ROMAN).get(char, _UNKNOWN) if char else _UNKNOWN
