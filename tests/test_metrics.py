@@ -115,3 +115,33 @@ def test_directions_and_columns():
     assert get_metric("psnr").column("hole") == "hole_psnr"
     with pytest.raises(KeyError, match="did you mean"):
         get_metric("psrn")
+
+
+@pytest.mark.parametrize("gaussian", [False, True])
+@pytest.mark.parametrize("shape", [(160, 160), (37, 64), (11, 11), (7, 9)])
+def test_image_ssim_from_the_shared_map_equals_scikit_image(gaussian, shape):
+    # The image SSIM is read off the map that hole SSIM also uses; scikit-image's own mean is the reference.
+    from skimage.metrics import structural_similarity
+
+    from bench.metrics.pixel import ssim, ssim_gaussian
+
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    target = rng.random((*shape, 3), dtype=np.float32)
+    pred = np.clip(target + 0.2 * rng.standard_normal(target.shape).astype(np.float32), 0, 1)
+    mask = np.zeros(shape, bool)
+    mask[shape[0] // 3:, : shape[1] // 2] = True
+    fn = ssim_gaussian if gaussian else ssim
+    if min(shape) < (11 if gaussian else 7):
+        assert np.isnan(fn(pred, target, mask, "image"))
+        return
+    kwargs = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False} if gaussian else {}
+    expected = structural_similarity(target.astype(np.float64), pred.astype(np.float64), data_range=1.0,
+                                     channel_axis=-1, **kwargs)
+    hole_first = fn(pred, target, mask, "hole")  # fills the map cache before the image value is read
+    assert fn(pred, target, mask, "image") == pytest.approx(expected, abs=1e-12)
+    _, full = structural_similarity(target.astype(np.float64), pred.astype(np.float64), data_range=1.0,
+                                    channel_axis=-1, full=True, **kwargs)
+    assert hole_first == pytest.approx(full.mean(axis=-1)[mask].mean(), abs=1e-12)
+    # A new output for the same target must not be served the cached map.
+    other = np.clip(pred + 0.1, 0, 1)
+    assert fn(other, target, mask, "image") != pytest.approx(expected, abs=1e-6)

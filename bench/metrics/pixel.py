@@ -74,11 +74,32 @@ def ssim_map(pred: np.ndarray, target: np.ndarray, gaussian: bool = False) -> np
     ``gaussian=False`` is scikit-image's default 7x7 uniform window; ``gaussian=True``
     is Wang et al.'s 11x11 Gaussian window (sigma 1.5). Both with ``data_range=1``.
     """
+    for key, value in _MAP_CACHE:
+        if key[0] is pred and key[1] is target and key[2] == gaussian:
+            return value
     kwargs = ({"gaussian_weights": True, "sigma": GAUSSIAN_SIGMA, "use_sample_covariance": False}
               if gaussian else {"win_size": min(7, *_odd_sides(pred))})
     _, full = structural_similarity(target.astype(np.float64), pred.astype(np.float64), data_range=DATA_RANGE,
                                     channel_axis=-1, full=True, **kwargs)
-    return full.mean(axis=-1)
+    value = full.mean(axis=-1)
+    value.setflags(write=False)
+    # The image and hole SSIM of one output share this map: keeping the last two (one per window)
+    # halves the SSIM work of a record. The cache holds the arrays themselves, so the identity
+    # test cannot be fooled by a freed array's address being reused.
+    _MAP_CACHE.insert(0, ((pred, target, gaussian), value))
+    del _MAP_CACHE[2:]
+    return value
+
+
+_MAP_CACHE: list = []
+
+
+def _window_pad(pred: np.ndarray, gaussian: bool) -> int:
+    """Border that scikit-image crops before averaging the SSIM map (half its window)."""
+    if gaussian:
+        truncate = 3.5  # scikit-image's Gaussian window: 2 * int(3.5 * sigma + 0.5) + 1 = 11 pixels
+        return int(truncate * GAUSSIAN_SIGMA + 0.5)
+    return (min(7, *_odd_sides(pred)) - 1) // 2
 
 
 def _odd_sides(image: np.ndarray) -> tuple[int, int]:
@@ -88,14 +109,14 @@ def _odd_sides(image: np.ndarray) -> tuple[int, int]:
 def _ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str, gaussian: bool) -> float:
     if min(_odd_sides(pred)) < (11 if gaussian else 7):
         return float("nan")
+    full = ssim_map(pred, target, gaussian)
     if region == "image":
-        kwargs = ({"gaussian_weights": True, "sigma": GAUSSIAN_SIGMA, "use_sample_covariance": False}
-                  if gaussian else {})
-        return float(structural_similarity(target.astype(np.float64), pred.astype(np.float64),
-                                           data_range=DATA_RANGE, channel_axis=-1, **kwargs))
+        # scikit-image's mean SSIM: the map without the border its window cannot cover.
+        pad = _window_pad(pred, gaussian)
+        return float(full[pad:-pad, pad:-pad].mean(dtype=np.float64))
     if not mask.any():
         return float("nan")
-    return float(ssim_map(pred, target, gaussian)[mask].mean())
+    return float(full[mask].mean())
 
 
 @register_metric("ssim", kind="image", higher_is_better=True,
