@@ -16,7 +16,12 @@ from click.testing import CliRunner
 from bench.cli import cli
 from bench.report.build import ReportOptions, build_report
 from bench.stats import bootstrap_ci
-from bench.summary import LAMA_AREA_EDGES, area_bins_of, assign_area_bins, summarize_by_area
+from bench.summary import (
+    LAMA_AREA_EDGES,
+    area_bins_of,
+    assign_area_bins,
+    summarize_by_area,
+)
 from tests.test_report_latex_width import synthetic_run
 
 LABELS = ["0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", "\u226560%"]

@@ -29,8 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report import captions, figures, latex, markdown, paired
-from bench.report.latex import TEXT_WIDTH_PT
 from bench.report.format import format_interval, metric_label
+from bench.report.latex import TEXT_WIDTH_PT
 from bench.report.tables import (
     AREA_EDGES,
     HOLE_COLUMNS,
