@@ -10,7 +10,7 @@ from scipy import ndimage
 import methods
 from bench.images import ContractError, blank_hole, composite
 
-SPECS = ["shiftmap", "fsr", "fsr:quality=best", "criminisi", "criminisi:window=8,patch=7"]
+SPECS = ["shiftmap", "fsr", "fsr:quality=best", "criminisi", "criminisi:window=0", "criminisi:window=8,patch=7"]
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_registry_and_cli_list_them():
 
     res = CliRunner().invoke(cli, ["list", "methods"])
     assert res.exit_code == 0
-    for text in ("shiftmap", "fsr", "quality=fast", "criminisi", "patch=9, window=0"):
+    for text in ("shiftmap", "fsr", "quality=fast", "criminisi", "patch=9, window=64"):
         assert text in res.output
 
 
@@ -136,6 +136,15 @@ def test_criminisi_same_output_on_any_thread_count(crop):
         np.testing.assert_array_equal(method.inpaint(blank_hole(crop, mask), mask), first)
     finally:
         numba.set_num_threads(before)
+
+
+def test_criminisi_empty_window_falls_back_to_the_whole_image(crop):
+    # Within 1 px of a front pixel every patch overlaps the hole, so window=1
+    # never holds a source: each step must search the whole image instead.
+    mask = _rect(crop.shape[:2], 10, 30, 12, 36)
+    whole = methods.create("criminisi:window=0").inpaint(blank_hole(crop, mask), mask)
+    np.testing.assert_array_equal(methods.create("criminisi:window=1").inpaint(blank_hole(crop, mask), mask), whole)
+    assert not np.array_equal(methods.create("criminisi:window=6").inpaint(blank_hole(crop, mask), mask), whole)
 
 
 def test_criminisi_copies_only_known_source_pixels(crop):

@@ -34,7 +34,7 @@ class CriminisiInpaint(Method):
 
 @register("criminisi", family="patch",
           summary="Criminisi et al. 2004 exemplar-based inpainting, priority = confidence x data term (numba)")
-def criminisi(patch: int = 9, window: int = 0) -> Method:
+def criminisi(patch: int = 9, window: int = 64) -> Method:
     """Criminisi et al. exemplar-based inpainting.
 
     Parameters
@@ -42,7 +42,9 @@ def criminisi(patch: int = 9, window: int = 0) -> Method:
     patch : int
         Patch side (odd, >= 3); the paper's 9.
     window : int
-        Half-size of the search window around the target, pixels; 0 = whole image.
+        Half-size of the search window around the target, pixels; 0 = the whole
+        image, as in the paper. The default 64 was 3x faster than the whole image
+        at 320 px and no worse (see ``methods/criminisi/criminisi.md``).
     """
     from methods.criminisi.inpaint import CriminisiParams
 

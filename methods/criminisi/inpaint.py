@@ -25,12 +25,12 @@ class CriminisiParams:
         Patch side (odd, >= 3); the paper's default is 9.
     window : int
         Half-size of the square search window around the target patch, in
-        pixels; 0 searches the whole image. If the window holds no fully known
-        patch, the whole image is searched for that step.
+        pixels; 0 searches the whole image (the paper). If the window holds no
+        fully known patch, the whole image is searched for that step.
     """
 
     patch: int = 9
-    window: int = 0
+    window: int = 64
 
     def __post_init__(self):
         if self.patch < 3 or self.patch % 2 == 0:
