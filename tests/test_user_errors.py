@@ -245,3 +245,35 @@ def test_a_huge_image_at_native_size_is_warned_about_by_name(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="bench"):
         load_protocol("folder", str(folder), size=160, n=None)
     assert "megapixels" not in " ".join(r.getMessage() for r in caplog.records)
+
+
+# ---------------------------------------------------------------- Ctrl-C during the FID stage
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_fid_stops_the_run_and_it_resumes_without_recomputing(tmp_path):
+    # TorchScript runs a whole Inception batch before Python sees SIGINT; small batches keep the wait
+    # to one batch (the 60 s bound only guards against a hang, it is not a speed target).
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "bench.cli", "run", "--methods", "mean", "--n", "16", "--metrics", "psnr,fid",
+            "--out", str(out), "--no-progress", "--cache-dir", str(tmp_path / "cache")]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    records = out / "records.jsonl"
+    deadline = time.time() + 300
+    while not (records.is_file() and len(records.read_text().splitlines()) == 16):
+        assert proc.poll() is None and time.time() < deadline, "the run ended before its FID stage"
+        time.sleep(0.1)
+    time.sleep(1.0)  # into the feature extraction of the real images
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("Ctrl-C during the FID stage did not stop the run within 60 s")
+    assert proc.returncode != 0 and "Traceback" not in err and "Aborted" in err, err
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "0 computed now, 16 resumed" in done.stdout, done.stdout

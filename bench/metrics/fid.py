@@ -8,7 +8,7 @@ the extractor and its sha256. Importing this module does not import torch.
 Public API (for sweeps that compute reference features once and reuse them)
 --------------------------------------------------------------------------
 load_extractor(path=None) -> FeatureExtractor
-    ``.name``, ``.sha256``, ``.resize``, ``__call__(images, batch_size=32, progress=False)``
+    ``.name``, ``.sha256``, ``.resize``, ``__call__(images, batch_size=8, progress=False)``
     -> ``N x D`` float64 features (see :mod:`bench.metrics.inception`).
 reference_features(real, reference_key, extractor, cache_dir, progress=False) -> ndarray
     Features of the real images, cached on disk under ``cache_dir/fid/`` with a key
@@ -63,7 +63,9 @@ BIAS_N = 2048
 # Bumped whenever the feature pipeline changes in a way the key cannot see.
 CACHE_VERSION = 1
 DEFAULT_BOOT = 200
-DEFAULT_BATCH = 32
+# Small batches cost nothing per image on CPU (measured: 0.23-0.25 CPU s/image at 8, 16 and 32) and
+# bound how long Ctrl-C waits: TorchScript runs a whole batch before Python sees the signal.
+DEFAULT_BATCH = 8
 DEFAULT_SUBSETS = 100
 DEFAULT_SUBSET_SIZE = 1000
 
@@ -81,7 +83,7 @@ def images_sha256(images: list[np.ndarray]) -> str:
     for i, im in enumerate(images):
         check_image(im, f"images[{i}]")
         h.update(repr(im.shape).encode())
-        h.update(np.ascontiguousarray(im).tobytes())
+        h.update(np.ascontiguousarray(im).data)  # the buffer itself: no copy
     return h.hexdigest()
 
 

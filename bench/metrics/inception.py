@@ -134,7 +134,7 @@ class FeatureExtractor:
         """What a cache key or a result needs to know about this extractor."""
         return {"extractor": self.name, "extractor_sha256": self.sha256, "resize": self.resize}
 
-    def __call__(self, images: list[np.ndarray], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def __call__(self, images: list[np.ndarray], batch_size: int = 8, progress: bool = False) -> np.ndarray:
         """Features of contract images.
 
         Parameters
