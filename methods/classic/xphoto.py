@@ -15,6 +15,8 @@ xphoto's conventions differ from ours and are converted here:
 - both rewrite some known pixels (Shift-map relabels a band around the hole,
   FSR's YCrCb round trip moves them by one grey level), so the known pixels
   are composited back before returning.
+
+Cards (papers, conventions, measured speed): ``methods/classic/shiftmap.md``, ``fsr.md``.
 """
 
 from __future__ import annotations

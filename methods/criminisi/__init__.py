@@ -1,7 +1,7 @@
 """Criminisi, Perez, Toyama 2004 exemplar-based inpainting, registered as ``criminisi``.
 
 The numba kernels load only when a ``criminisi`` method is built, so listing the
-registry stays fast.
+registry stays fast. The card (choices, units, measured speed) is ``criminisi.md``.
 """
 
 from __future__ import annotations
