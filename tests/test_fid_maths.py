@@ -337,3 +337,73 @@ def test_fid_infinity_removes_most_of_the_small_n_bias():
         at_n_err.append(fids[-1] - true)
     assert np.mean(at_n_err) > 0.05  # FID at n = 200 is biased upwards
     assert abs(np.mean(inf_err)) < 0.5 * np.mean(at_n_err)
+
+
+# --- the Gram cache shared by the set metrics ---------------------------------------
+
+def test_cached_gram_products_equal_direct_ones():
+    from scipy.spatial.distance import cdist
+
+    from bench.metrics import gram
+
+    gram.clear()
+    rng = np.random.default_rng(20)
+    r = rng.gamma(2.0, 0.5, (30, 40)) + 3.0  # far from the origin, like pool3 features
+    f = rng.gamma(2.0, 0.5, (25, 40)) + 3.2
+    p = gram.feature_pair(r, f)
+    np.testing.assert_allclose(p.raw_cross, r @ f.T, rtol=1e-12)
+    np.testing.assert_allclose(p.real.raw, r @ r.T, rtol=1e-12)
+    np.testing.assert_allclose(p.sqdist, cdist(r, f, "sqeuclidean"), rtol=1e-9)
+    np.testing.assert_allclose(p.fake.sqdist, cdist(f, f, "sqeuclidean"), rtol=1e-9, atol=1e-9)
+    rc, fc = r - r.mean(0), f - f.mean(0)
+    np.testing.assert_allclose(p.cross, rc @ fc.T, rtol=1e-12, atol=1e-12)
+    assert gram.feature_pair(r.copy(), f.copy()) is p  # equal content, one entry
+    gram.clear()
+
+
+def test_gram_cache_follows_content_not_identity():
+    from bench.metrics import gram
+
+    gram.clear()
+    rng = np.random.default_rng(21)
+    x, y = rng.normal(size=(20, 30)), rng.normal(0.3, 1.2, size=(20, 30))
+    before = fr.fid_gram(x, y)
+    y[:5] += 1.0  # modified in place: the cache must not answer for the old content
+    after = fr.fid_gram(x, y)
+    assert after != pytest.approx(before, rel=1e-3)
+    assert after == pytest.approx(fr.frechet_distance(*fr.feature_stats(x), *fr.feature_stats(y)), rel=1e-6)
+    frozen = np.array(y)
+    frozen.setflags(write=False)
+    assert gram.content_digest(frozen) == gram.content_digest(y) == gram.content_digest(frozen)
+    gram.clear()
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_bootstrap_on_pool3_like_features_equals_sqrtm_of_each_resample(paired):
+    # n < D and features far from the origin: the Gram route's cancellation is at its worst here.
+    rng = np.random.default_rng(22)
+    n, d = 60, 256
+    load = rng.standard_normal((16, d)) / 4
+    x = np.log1p(np.exp(rng.standard_normal((n, 16)) @ load + 0.3 * rng.standard_normal((n, d)) - 1.0))
+    y = np.clip(x + 0.02 + 0.1 * rng.standard_normal((n, d)), 0, None)
+    # With n < D the D x D product is singular: sqrtm (and any D x D route) turns its exact
+    # zero eigenvalues into rounding noise whose square roots add up to ~1e-6 of FID here,
+    # while the Gram route takes singular values of the n x n cross product directly.
+    # Both stay far inside the 1e-4 this suite promises against the sqrtm route.
+    assert fr.fid_gram(x, y) == pytest.approx(fr.fid_from_features(x, y), rel=1e-5)
+    reps = fr.bootstrap_fid(x, y, n_boot=3, seed=5, paired=paired)
+    for b, (ix, iy) in enumerate(_rebuilt_resamples(n, 3, 5, paired)):
+        assert reps[b] == pytest.approx(_explicit_fid_of_resample(x, y, ix, iy), rel=1e-5)
+
+
+def test_fid_infinity_gram_route_equals_sqrtm_points():
+    # n <= D: the subset FIDs come from the whole sets' Gram matrices.
+    rng = np.random.default_rng(23)
+    x = rng.normal(size=(40, 64))
+    y = rng.normal(0.2, 1.1, size=(40, 64))
+    value, ns, fids = fr.fid_infinity(x, y, points=5, seed=3)
+    draw = np.random.default_rng(3)
+    ref = [fr.fid_from_features(x, y[draw.choice(40, n, replace=False)]) for n in ns]
+    np.testing.assert_allclose(fids, ref, rtol=1e-6)
+    a = np.vstack([np.ones(len(ns)), 1.0 / ns]).T
+    assert value == pytest.approx(np.linalg.lstsq(a, np.array(ref), rcond=None)[0][0], rel=1e-6)

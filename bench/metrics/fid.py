@@ -149,7 +149,7 @@ def reference_features(real: list[np.ndarray], reference_key: dict[str, Any], ex
     Returns
     -------
     np.ndarray
-        ``N x D`` float64 features.
+        ``N x D`` float64 features (read-only; copy before modifying).
     """
     key = reference_cache_key(reference_key, extractor, images_sha256(real))
     digest = _key_digest(key)
@@ -160,12 +160,14 @@ def reference_features(real: list[np.ndarray], reference_key: dict[str, Any], ex
                 stored = json.loads(str(data["key"]))
                 feats = data["features"].astype(np.float64)
             if stored == json.loads(json.dumps(key, sort_keys=True, default=str)) and feats.shape[0] == len(real):
+                feats.setflags(write=False)  # like image_features: shared, so frozen
                 return feats
         except (OSError, ValueError, KeyError):
             pass  # unreadable or foreign file: recompute and overwrite
     feats = np.array(image_features(real, extractor, progress=progress, batch_size=batch_size))
     _atomic_save(path, features=feats.astype(np.float32) if _float32_exact(feats) else feats,
                  key=np.array(json.dumps(key, sort_keys=True, default=str)))
+    feats.setflags(write=False)
     return feats
 
 

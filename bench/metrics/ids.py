@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from bench.metrics.frechet import _check_pair
-from bench.metrics.gram import content_digest
+from bench.metrics.gram import content_digest, one_blas_thread
 
 __all__ = ["IDSResult", "ids_scores", "pids_from_decisions", "uids_from_decisions"]
 
 _MEMO: "OrderedDict[tuple, IDSResult]" = OrderedDict()
-_MEMO_SIZE = 4
+_MEMO_SIZE = 32  # entries are two decision vectors; a run asks for pids and uids of each method
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ def _reduced_design(r: np.ndarray, f: np.ndarray) -> np.ndarray:
     ``R^T`` are the augmented features written in an orthonormal basis of their span.
     """
     xa = np.hstack([np.vstack([r, f]), np.ones((r.shape[0] + f.shape[0], 1))])
-    return np.ascontiguousarray(np.linalg.qr(xa.T, mode="r").T)
+    with one_blas_thread():
+        return np.ascontiguousarray(np.linalg.qr(xa.T, mode="r").T)
 
 
 def ids_scores(real, fake, *, C: float = 1.0, random_state: int = 0, max_iter: int = 1000) -> IDSResult:

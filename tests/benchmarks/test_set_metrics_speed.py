@@ -1,0 +1,102 @@
+"""Cost of the set metrics a run and its report compute, from precomputed features (issue 11 item 6).
+
+Targets: every set metric (``fid``, ``fid_inf``, ``kid``, ``kid_paired`` with their
+bootstrap intervals, ``precision``, ``recall``, ``density``, ``coverage``, ``pids``,
+``uids``) for 9 methods at n = 280 under 10 s in all; one method's ``fid`` with its
+interval at n = 2000 under 60 s. The Inception pass is not timed (see
+``test_fid_speed.py``): features are synthetic, 2048-d, non-negative and low-rank
+plus noise like pool3 features, and each method's outputs are the real features
+distorted by a different amount.
+
+With the project's default ``--benchmark-disable`` each benchmark runs once on
+small sizes as a smoke test; measure with
+``python -m pytest tests/benchmarks/test_set_metrics_speed.py --benchmark-enable -s``.
+Caches (Gram matrices, SVM fits) are cleared before every round, so a round costs
+what a fresh process pays.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from bench.metrics import SetMetricContext, get_metric, gram
+from bench.metrics import fid as fidmod
+from bench.metrics import ids as idsmod
+from bench.metrics import set_scores
+
+SET_METRICS = ["fid", "fid_inf", "kid", "kid_paired", "precision", "recall", "density", "coverage", "pids", "uids"]
+N_METHODS = 9
+
+
+def pool3_like(n: int, d: int, seed: int) -> np.ndarray:
+    """``n x d`` non-negative features: softplus of a 64-factor model plus noise."""
+    rng = np.random.default_rng(seed)
+    loadings = np.random.default_rng(12345).standard_normal((64, d)) / 8
+    return np.log1p(np.exp(rng.standard_normal((n, 64)) @ loadings + 0.3 * rng.standard_normal((n, d)) - 1.0))
+
+
+def method_features(real: np.ndarray, m: int) -> np.ndarray:
+    """Method ``m``'s outputs: the real features shifted and blurred by an amount growing with ``m``."""
+    rng = np.random.default_rng(100 + m)
+    return np.clip(real + 0.01 * m + (0.03 + 0.04 * m) * rng.standard_normal(real.shape), 0.0, None)
+
+
+@pytest.fixture
+def precomputed(monkeypatch):
+    """Serve features by image-set name instead of running the network."""
+    table: dict[str, np.ndarray] = {}
+
+    def features_for(real, fake, ctx):
+        for name in (real, fake):
+            table[name].setflags(write=False)  # as the runner gets them from the feature memo
+        return table[real], table[fake], None
+
+    monkeypatch.setattr(fidmod, "features_for", features_for)
+    monkeypatch.setattr(set_scores, "features_for", features_for)
+    return table
+
+
+def _clear() -> None:
+    gram.clear()
+    idsmod._MEMO.clear()
+
+
+def _score_all(methods: list[str], ctx: SetMetricContext, seconds: dict[str, float]) -> dict:
+    # Method by method, every metric of a method in turn: the order of the runner's loop.
+    out: dict[str, list[float]] = {name: [] for name in SET_METRICS}
+    for method in methods:
+        for name in SET_METRICS:
+            start = time.perf_counter()
+            out[name].append(get_metric(name).fn("real", method, ctx).value)
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+    return out
+
+
+def test_report_set_metrics_9_methods(benchmark, precomputed, tmp_path):
+    n, d = (280, 2048) if benchmark.enabled else (40, 64)
+    precomputed["real"] = pool3_like(n, d, seed=0)
+    methods = [f"m{m}" for m in range(N_METHODS)]
+    for m, name in enumerate(methods):
+        precomputed[name] = method_features(precomputed["real"], m)
+    ctx = SetMetricContext(reference_key={}, cache_dir=tmp_path, seed=0, progress=False)
+    seconds: dict[str, float] = {}
+    values = benchmark.pedantic(_score_all, args=(methods, ctx, seconds), setup=_clear,
+                                rounds=2 if benchmark.enabled else 1, iterations=1)
+    assert all(len(v) == N_METHODS and np.isfinite(v).all() for v in values.values())
+    assert np.all(np.diff(values["fid"]) > 0)  # more distortion, larger FID
+    if benchmark.enabled:
+        rounds = benchmark.stats.stats.rounds
+        benchmark.extra_info.update({f"{k}_s": v / rounds for k, v in seconds.items()})
+        print(f"\n{N_METHODS} methods, n = {n}: " + ", ".join(f"{k} {v / rounds:.2f} s" for k, v in seconds.items()))
+
+
+def test_fid_with_interval_2000(benchmark, precomputed, tmp_path):
+    n, d = (2000, 2048) if benchmark.enabled else (60, 64)
+    precomputed["real"] = pool3_like(n, d, seed=0)
+    precomputed["m"] = method_features(precomputed["real"], 3)
+    ctx = SetMetricContext(reference_key={}, cache_dir=tmp_path, seed=0, progress=False)
+    res = benchmark.pedantic(lambda: get_metric("fid").fn("real", "m", ctx), setup=_clear, rounds=1, iterations=1)
+    assert res.low < res.value < res.high and res.details["bootstrap"]["replicates"] == 200
