@@ -26,7 +26,7 @@ def extractor():
     return ext
 
 
-@pytest.mark.parametrize("batch_size", [8, 32])
+@pytest.mark.parametrize("batch_size", [pytest.param(8, marks=pytest.mark.benchset), 32])
 def test_inception_throughput_160(benchmark, extractor, batch_size):
     samples, _ = get_source("builtin").take(32 if benchmark.enabled else 4)
     images = [s.image for s in samples]
@@ -40,7 +40,7 @@ def test_inception_throughput_160(benchmark, extractor, batch_size):
               f"({1000 / rate:.0f} ms/image)")
 
 
-@pytest.mark.parametrize("route", ["sqrtm", "gram"])
+@pytest.mark.parametrize("route", ["sqrtm", pytest.param("gram", marks=pytest.mark.benchset)])
 def test_fid_maths_280(benchmark, route):
     # The study's n = 280 at D = 2048: the headline sqrtm route and the Gram route.
     rng = np.random.default_rng(0)
