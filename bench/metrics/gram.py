@@ -34,6 +34,7 @@ _PAIRS: "OrderedDict[tuple[str, str], FeaturePair]" = OrderedDict()
 _MEMO_SETS = 4
 _MEMO_PAIRS = 2
 _DIGESTS: dict[int, tuple[weakref.ref, str]] = {}
+_CONTROLLER = None
 
 
 def content_digest(x: np.ndarray) -> str:
@@ -65,9 +66,15 @@ def one_blas_thread():
     machine: measured 3-20x slower with two threads than with one on this
     project's 2-core machine while another job ran.
     """
-    from threadpoolctl import threadpool_limits
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
 
-    return threadpool_limits(limits=1, user_api="blas")
+        # Built once: threadpool_limits() rescans the loaded libraries on every call
+        # (~20 ms, more than a bootstrap replicate's eigenproblem); numpy's BLAS is
+        # loaded long before the first call.
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 class FeatureSet:
