@@ -55,7 +55,9 @@ def _parse_levels(levels: str) -> int:
 @register("patch", family="patch",
           summary="Newson et al. 2017 multiscale PatchMatch inpainting with texture features (numba)")
 def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 10, seed: int = 0,
-          pm_iters: int = 2, lam: float = 50.0, tol: float = 0.1 / 255.0, percentile: float = 75.0) -> Method:
+          pm_iters: int = 2, lam: float = 50.0, tol: float = 0.1 / 255.0, percentile: float = 75.0,
+          stop: str = "change", frac: float = 0.3, init: str = "onion", search: str = "clip",
+          final: str = "search") -> Method:
     """Newson et al. patch-based inpainting.
 
     Parameters
@@ -75,9 +77,27 @@ def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 1
     lam : float
         Weight of the texture features in the squared patch distance.
     tol : float
-        Per-level stopping threshold on the mean absolute change of the hole.
+        Threshold of ``stop=change``: mean absolute change of the hole's colours.
     percentile : float
         Percentile of the patch distances used as sigma of the vote weights.
+    stop : str
+        Per-level stopping rule: ``change`` (the article's: mean change of the
+        hole below ``tol``) or ``matches`` (share of target patches whose nearest
+        neighbour moved in the last search below ``frac``).
+    frac : float
+        Threshold of ``stop=matches``.
+    init : str
+        Coarsest-level initialisation: ``onion`` (each layer matched once from
+        its filled pixels) or ``partial`` (the reference code's: every patch
+        touching the hole re-matched with partial patches before each layer, a
+        layer filled only from patches centred on filled pixels).
+    search : str
+        Random-search draws: ``clip`` (whole window, draws outside the image
+        discarded) or ``valid`` (drawn inside the valid centre range).
+    final : str
+        Last pass at the finest level (each hole pixel copied from its best
+        patch): after one more search (``search``) or from the last
+        iteration's field (``field``, the reference code's).
     """
     import os
 
@@ -93,5 +113,6 @@ def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 1
     if features not in (0, 1):
         raise ValueError(f"patch: features={features!r} must be 0 or 1")
     params = PatchParams(size=size, levels=_parse_levels(levels), features=bool(features), lam=lam,
-                         iters=iters, pm_iters=pm_iters, tol=tol, percentile=percentile, seed=seed)
+                         iters=iters, pm_iters=pm_iters, tol=tol, percentile=percentile, seed=seed,
+                         stop=stop, frac=frac, init=init, search=search, final=final)
     return PatchInpaint(params)

@@ -7,10 +7,10 @@ IPOL 7 (2017) 373-385. The numerical work happens in :mod:`.kernels` and
 1. masked Gaussian pyramid of the image; texture features at full resolution,
    subsampled to every level;
 2. at the coarsest level, an onion-peel initialisation: the hole is filled ring
-   by ring from partial patches;
+   by ring from partial patches (``init``);
 3. at every level, alternate a PatchMatch search and a weighted-mean
-   reconstruction of image and features until the mean change is below
-   ``tol`` or ``iters`` iterations have run;
+   reconstruction of image and features until the stopping rule (``stop``)
+   fires or ``iters`` iterations have run;
 4. upsample the nearest-neighbour field to the next finer level and rebuild
    the hole from it;
 5. at the finest level, a last pass copies every hole pixel from its best patch.
@@ -29,9 +29,14 @@ from .pyramid import auto_levels, build_pyramid, texture_features
 
 # Random-stream ids: every use of randomness gets its own stream so that no
 # two draws share a sequence.
-_STREAM_INIT, _STREAM_ONION, _STREAM_PM, _STREAM_UPSAMPLE = 1, 2, 3, 4
+_STREAM_INIT, _STREAM_ONION, _STREAM_PM, _STREAM_UPSAMPLE, _STREAM_PARTIAL = 1, 2, 3, 4, 5
 _ONION_PASSES = 2
 _DUMMY_VALID = np.ones((1, 1), dtype=np.bool_)
+
+STOP_RULES = ("change", "matches")
+INITS = ("onion", "partial")
+SEARCHES = ("clip", "valid")
+FINALS = ("search", "field")
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,34 @@ class PatchParams:
     pm_iters : int
         PatchMatch sweeps per search (the field is warm-started between searches).
     tol : float
-        Stop a level when the mean absolute change of the hole's colour values
-        falls below this (0.1 grey level of 255 in the article).
+        ``stop="change"``: stop a level when the mean absolute change of the
+        hole's colour values falls below this (0.1 grey level of 255 in the article).
     percentile : float
         Percentile of the distances of the patches voting for a pixel used as
         sigma of their weights (per pixel, as in the reference code).
     seed : int
         Seed of every random draw.
+    stop : {"change", "matches"}
+        Stopping rule of a level: ``"change"``, the article's mean change of the
+        hole below ``tol``; ``"matches"``, the share of target patches whose
+        nearest neighbour moved in the last search below ``frac``.
+    frac : float
+        Threshold of ``stop="matches"`` (a fraction of the targets).
+    init : {"onion", "partial"}
+        Coarsest-level initialisation: ``"onion"`` matches each layer's patches
+        once, from their filled pixels, propagating from assigned neighbours;
+        ``"partial"`` (the reference code's) re-runs PatchMatch on every patch
+        touching the hole with partial patches before each layer, and fills a
+        layer only from patches centred on filled pixels.
+    search : {"clip", "valid"}
+        Random search draws ``"clip"``: in the whole window around the best
+        source, discarding draws outside the image; ``"valid"``: inside the
+        range of centres whose patch lies in the image (the reference code's).
+    final : {"search", "field"}
+        The last pass at the finest level copies each hole pixel from its best
+        patch, after ``"search"``: one more PatchMatch search on the final
+        image; ``"field"``: the field of the last iteration as it is (the
+        reference code's).
     """
 
     size: int = 7
@@ -72,6 +98,11 @@ class PatchParams:
     tol: float = 0.1 / 255.0
     percentile: float = 75.0
     seed: int = 0
+    stop: str = "change"
+    frac: float = 0.3
+    init: str = "onion"
+    search: str = "clip"
+    final: str = "search"
 
     def __post_init__(self):
         if self.size < 3 or self.size % 2 == 0:
@@ -88,6 +119,12 @@ class PatchParams:
             raise ValueError(f"percentile must be in (0, 100], got percentile={self.percentile}")
         if self.tol < 0:
             raise ValueError(f"tol must be >= 0, got tol={self.tol}")
+        if not 0 <= self.frac <= 1:
+            raise ValueError(f"frac must be in [0, 1], got frac={self.frac}")
+        for key, allowed in (("stop", STOP_RULES), ("init", INITS), ("search", SEARCHES),
+                             ("final", FINALS)):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key}={getattr(self, key)!r} must be one of {', '.join(allowed)}")
 
 
 @dataclass
@@ -111,12 +148,20 @@ class Level:
 
 @dataclass
 class PatchStats:
-    """What one run did: levels, iterations and residuals per level, distance evaluations."""
+    """What one run did: levels, iterations, residuals and changed matches per level, distance evaluations.
+
+    ``iterations`` (searches), ``residuals`` and ``changed`` list the levels
+    coarsest first; ``changed`` holds, per iteration, the share of target
+    patches whose nearest neighbour moved in that iteration's search, and
+    ``residuals`` the mean absolute change of the hole's colours in each
+    reconstruction (one fewer than searches where the last one is skipped).
+    """
 
     levels: int = 0
     hole_pixels: int = 0
     iterations: list[int] = field(default_factory=list)
     residuals: list[list[float]] = field(default_factory=list)
+    changed: list[list[float]] = field(default_factory=list)
     distance_evals: int = 0
 
 
@@ -170,17 +215,23 @@ def _full_counts(lv: Level, h: int) -> np.ndarray:
     return K.target_counts(lv.ty, lv.tx, h, height, width, _DUMMY_VALID, False)
 
 
-def _search(lv: Level, p: PatchParams, counts: np.ndarray, level: int, it: int, evals: np.ndarray) -> None:
-    """``pm_iters`` PatchMatch sweeps on full patches, alternating direction."""
+def _search(lv: Level, p: PatchParams, counts: np.ndarray, level: int, it: int, evals: np.ndarray) -> float:
+    """``pm_iters`` PatchMatch sweeps on full patches, alternating direction.
+
+    Returns the share of targets whose source centre moved.
+    """
     h = p.size // 2
     chunks = _chunks(lv.ty.size)
     per_chunk = np.zeros(chunks.size - 1, dtype=np.int64)
+    before_y, before_x = lv.ny.copy(), lv.nx.copy()
     for s in range(p.pm_iters):
         stream = ((_STREAM_PM * 64 + level) * 4096 + it) * 64 + s
         K.patchmatch_pass(lv.data, _DUMMY_VALID, False, lv.src_ok, lv.ty, lv.tx, lv.tidx,
                           lv.ny, lv.nx, lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream,
-                          chunks, per_chunk)
+                          chunks, per_chunk, p.search == "valid")
     evals[0] += per_chunk.sum()
+    moved = np.count_nonzero((lv.ny != before_y) | (lv.nx != before_x))
+    return moved / max(1, lv.ty.size)
 
 
 def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> None:
@@ -202,7 +253,8 @@ def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> Non
         for s in range(p.pm_iters):
             stream = ((_STREAM_ONION * 64 + level) * 4096) * 64 + s
             K.patchmatch_pass(lv.data, filled, True, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx,
-                              lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream, chunks, per_chunk)
+                              lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream, chunks, per_chunk,
+                              p.search == "valid")
         evals[0] += per_chunk.sum()
         assigned[ring_idx] = True
     remaining = lv.hole.copy()
@@ -217,7 +269,7 @@ def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> Non
         layer = lv.tidx[ly, lx]
         K.onion_layer_search(lv.data, filled, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx, lv.d2,
                              assigned, layer, h, p.seed, (_STREAM_ONION * 64 + level) * 4096 + 64 * (1 + layer_no),
-                             _ONION_PASSES, evals)
+                             _ONION_PASSES, evals, p.search == "valid")
         K.reconstruct(lv.data, ly.astype(np.int64), lx.astype(np.int64), lv.tidx, lv.ny, lv.nx,
                       lv.d2, assigned, h, p.percentile, 3, np.zeros(ly.size))
         filled |= layer_mask
@@ -225,22 +277,75 @@ def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> Non
         layer_no += 1
 
 
+def _onion_partial(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> None:
+    """Fill the coarsest hole layer by layer, re-matching every target with partial patches.
+
+    The reference code's initialisation: before each layer, PatchMatch runs on
+    every patch touching the hole, each compared on its already filled pixels
+    only (warm-started from the previous layer's field); the layer, the hole
+    pixels touching a filled pixel, is then rebuilt only from the patches
+    centred on filled pixels, whose matches rest on the most known pixels.
+    """
+    h = p.size // 2
+    height, width = lv.hole.shape
+    K.random_init(lv.ty, lv.src_y, lv.src_x, p.seed, _STREAM_INIT * 64 + level, lv.ny, lv.nx, lv.d2)
+    filled = ~lv.hole
+    remaining = lv.hole.copy()
+    neighbours = _square(3)
+    chunks = _chunks(lv.ty.size)
+    per_chunk = np.zeros(chunks.size - 1, dtype=np.int64)
+    layer_no = 0
+    while remaining.any():
+        layer_mask = remaining & binary_dilation(filled, structure=neighbours)
+        if not layer_mask.any():
+            raise ValueError("onion peel: hole has no filled neighbour (the image has no known pixel)")
+        # Targets with no filled pixel yet have count 0 and are skipped.
+        counts = K.target_counts(lv.ty, lv.tx, h, height, width, filled, True)
+        for s in range(p.pm_iters):
+            stream = ((_STREAM_PARTIAL * 64 + level) * 4096 + layer_no) * 64 + s
+            # The first sweep recomputes every distance: the filled pixels changed.
+            K.patchmatch_pass(lv.data, filled, True, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx,
+                              lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream, chunks, per_chunk,
+                              p.search == "valid")
+        ly, lx = np.nonzero(layer_mask)
+        centred_filled = filled[lv.ty, lv.tx]
+        K.reconstruct(lv.data, ly.astype(np.int64), lx.astype(np.int64), lv.tidx, lv.ny, lv.nx,
+                      lv.d2, centred_filled, h, p.percentile, 3, np.zeros(ly.size))
+        filled |= layer_mask
+        remaining &= ~layer_mask
+        layer_no += 1
+    evals[0] += per_chunk.sum()
+
+
 def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: PatchStats) -> None:
-    """Alternate search and weighted-mean reconstruction until the change is below ``tol``."""
+    """Alternate search and weighted-mean reconstruction until the stopping rule fires.
+
+    With ``stop="matches"`` the rule is read after the search, and the
+    reconstruction that would follow the last search is skipped wherever
+    nothing reads it: a coarser level hands only its field to the next one,
+    and ``final="field"`` rebuilds the finest hole from the field alone. The
+    output is the same as with that reconstruction.
+    """
     h = p.size // 2
     counts = _full_counts(lv, h)
     residuals: list[float] = []
+    changed: list[float] = []
     delta = np.zeros(lv.hole_y.size)
     everyone = np.ones(lv.ty.size, dtype=bool)
+    image_read_after = level == 0 and p.final == "search"
     for it in range(p.iters):
-        _search(lv, p, counts, level, it, evals)
+        changed.append(_search(lv, p, counts, level, it, evals))
+        last = it == p.iters - 1 or (p.stop == "matches" and changed[-1] < p.frac)
+        if p.stop == "matches" and last and not image_read_after:
+            break
         K.reconstruct(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2, everyone, h,
                       p.percentile, 3, delta)
         residuals.append(float(delta.mean()) if delta.size else 0.0)
-        if residuals[-1] < p.tol:
+        if last or (p.stop == "change" and residuals[-1] < p.tol):
             break
-    stats.iterations.append(len(residuals))
+    stats.iterations.append(len(changed))
     stats.residuals.append(residuals)
+    stats.changed.append(changed)
 
 
 def _upsample(coarse: Level, fine: Level, p: PatchParams, level: int) -> None:
@@ -279,12 +384,13 @@ def _upsample(coarse: Level, fine: Level, p: PatchParams, level: int) -> None:
 def _final_pass(lv: Level, p: PatchParams, evals: np.ndarray) -> None:
     """Copy each hole pixel from the best patch covering it (no averaging, so no blur)."""
     h = p.size // 2
-    counts = _full_counts(lv, h)
-    if p.iters > 0:
-        _search(lv, p, counts, 0, 4095, evals)
-    else:
-        K.nnf_distances(lv.data, _DUMMY_VALID, False, lv.ty, lv.tx, lv.ny, lv.nx, h, counts, lv.d2)
+    if p.iters == 0:
+        K.nnf_distances(lv.data, _DUMMY_VALID, False, lv.ty, lv.tx, lv.ny, lv.nx, h,
+                        _full_counts(lv, h), lv.d2)
         evals[0] += lv.ty.size
+    elif p.final == "search":
+        _search(lv, p, _full_counts(lv, h), 0, 4095, evals)
+    # final == "field": the last iteration's field and distances, as the reference code does.
     K.reconstruct_best(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2,
                        np.ones(lv.ty.size, dtype=bool), h)
 
@@ -350,7 +456,10 @@ def inpaint_patch(image: np.ndarray, mask: np.ndarray, params: PatchParams) -> t
         data[holes[l]] = 0.0
         lvls.append(make_level(data, holes[l], size))
     top = levels - 1
-    _onion_peel(lvls[top], params, top, evals)
+    if params.init == "partial":
+        _onion_partial(lvls[top], params, top, evals)
+    else:
+        _onion_peel(lvls[top], params, top, evals)
     _iterate(lvls[top], params, top, evals, stats)
     for l in range(top - 1, -1, -1):
         _upsample(lvls[l + 1], lvls[l], params, l)

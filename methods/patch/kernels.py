@@ -111,12 +111,31 @@ def try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h, count, best, by,
 
 
 @njit(cache=True, inline="always")
+def search_window(b, r, lo, hi, in_valid):
+    """First coordinate and span of the random-search window around ``b`` on one axis.
+
+    With ``in_valid`` the window ``[b - r, b + r]`` is intersected with the
+    valid centre range ``[lo, hi]`` (as in the reference code), so no draw
+    falls where no source can be; otherwise it is the whole window (draws
+    outside the image are later discarded).
+    """
+    if in_valid:
+        first = max(b - r, lo)
+        # At least one draw even if ``b`` itself lies outside [lo, hi]; the
+        # candidate is then checked and rejected like any invalid one.
+        return first, max(1, min(b + r, hi) - first + 1)
+    return b - r, 2 * r + 1
+
+
+@njit(cache=True, inline="always")
 def random_search(data, valid, use_valid, src_ok, y, x, h, count, best, by, bx, evals,
-                  seed, stream):
+                  seed, stream, in_valid):
     """Random search around the current best source, radius halving from the image size.
 
     Draws from the stream ``(seed, stream, y * width + x)``, so the result does
-    not depend on the order in which targets are visited.
+    not depend on the order in which targets are visited. ``in_valid`` draws
+    each candidate inside the range of centres whose patch lies in the image
+    (:func:`search_window`); without it, candidates outside are drawn and lost.
 
     Returns
     -------
@@ -127,11 +146,13 @@ def random_search(data, valid, use_valid, src_ok, y, x, h, count, best, by, bx, 
     state = rng_seed(seed, stream, y * width + x)
     r = max(height, width)
     while r >= 1:
-        state, oy = rng_int(state, 2 * r + 1)
-        state, ox = rng_int(state, 2 * r + 1)
         # Centred on the best so far, which moves as better candidates are found.
-        cy = by + oy - r
-        cx = bx + ox - r
+        y0, ny_ = search_window(by, r, h, height - 1 - h, in_valid)
+        x0, nx_ = search_window(bx, r, h, width - 1 - h, in_valid)
+        state, oy = rng_int(state, ny_)
+        state, ox = rng_int(state, nx_)
+        cy = y0 + oy
+        cx = x0 + ox
         r = r // 2
         best, by, bx, evals = try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h, count,
                                          best, by, bx, evals)
@@ -181,7 +202,7 @@ def random_init(ty, src_y, src_x, seed, stream, ny, nx, d2):
 
 @njit(cache=True, parallel=True)
 def patchmatch_pass(data, valid, use_valid, src_ok, ty, tx, tidx, ny, nx, d2, counts, h,
-                    backward, recompute, seed, stream, chunks, evals):
+                    backward, recompute, seed, stream, chunks, evals, in_valid):
     """One PatchMatch sweep (propagation + random search) over all targets.
 
     Parameters
@@ -197,6 +218,8 @@ def patchmatch_pass(data, valid, use_valid, src_ok, ty, tx, tidx, ny, nx, d2, co
         parallel, each sweeping its targets in order.
     evals : np.ndarray
         int64 per-chunk counters of distance evaluations (incremented).
+    in_valid : bool
+        Random search draws inside the valid centre range (:func:`random_search`).
     """
     height, width, _ = data.shape
     n_chunks = chunks.shape[0] - 1
@@ -237,11 +260,46 @@ def patchmatch_pass(data, valid, use_valid, src_ok, ty, tx, tidx, ny, nx, d2, co
                 best, by, bx, count = try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h,
                                                  counts[k], best, by, bx, count)
             best, by, bx, count = random_search(data, valid, use_valid, src_ok, y, x, h, counts[k],
-                                                best, by, bx, count, seed, stream)
+                                                best, by, bx, count, seed, stream, in_valid)
             ny[k] = by
             nx[k] = bx
             d2[k] = best
         evals[c] += count
+
+
+@njit(cache=True, inline="always")
+def kth_smallest(a, n, k):
+    """The ``k``-th smallest (0-based) of ``a[:n]``, reordering ``a[:n]`` in place.
+
+    Hoare's selection: linear on average where sorting the <= 49 votes of a
+    pixel by insertion cost quadratic time and dominated the reconstruction.
+    The value is the order statistic itself, so it equals ``sorted(a[:n])[k]``.
+    """
+    lo = 0
+    hi = n - 1
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i = lo
+        j = hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = a[i]
+                a[i] = a[j]
+                a[j] = tmp
+                i += 1
+                j -= 1
+        # a[lo..j] <= pivot <= a[i..hi]; anything between equals the pivot.
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return a[k]
+    return a[k]
 
 
 @njit(cache=True, parallel=True)
@@ -282,17 +340,12 @@ def reconstruct(data, pix_y, pix_x, tidx, ny, nx, d2, assigned, h, percentile, n
                     votes[n] = j
                     offs[n] = (dy + h) * side + (dx + h)
                     dist[n] = d2[j]
-                    # Insertion into the sorted list of this pixel's distances.
-                    k = n
-                    while k > 0 and ranked[k - 1] > d2[j]:
-                        ranked[k] = ranked[k - 1]
-                        k -= 1
-                    ranked[k] = d2[j]
+                    ranked[n] = d2[j]
                     n += 1
             delta[i] = 0.0
             if n == 0:
                 continue
-            s2 = ranked[int(np.floor(percentile / 100.0 * (n - 1)))]
+            s2 = kth_smallest(ranked, n, int(np.floor(percentile / 100.0 * (n - 1))))
             acc[:] = 0.0
             wsum = 0.0
             for v in range(n):
@@ -344,7 +397,7 @@ def reconstruct_best(data, pix_y, pix_x, tidx, ny, nx, d2, assigned, h):
 
 @njit(cache=True)
 def onion_layer_search(data, filled, src_ok, ty, tx, tidx, ny, nx, d2, assigned, layer, h,
-                       seed, stream, passes, evals):
+                       seed, stream, passes, evals, in_valid):
     """Nearest neighbours of one onion-peel layer from partial patches.
 
     Each layer target is compared on its already filled pixels only, starting
@@ -380,7 +433,7 @@ def onion_layer_search(data, filled, src_ok, ty, tx, tidx, ny, nx, d2, assigned,
                     best, by, bx, count = try_source(data, filled, True, src_ok, y, x, cy, cx, h,
                                                      cnt, best, by, bx, count)
             best, by, bx, count = random_search(data, filled, True, src_ok, y, x, h, cnt, best, by,
-                                                bx, count, seed, stream + p)
+                                                bx, count, seed, stream + p, in_valid)
             ny[k] = by
             nx[k] = bx
             d2[k] = best
