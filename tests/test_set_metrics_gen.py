@@ -18,7 +18,7 @@ from bench.metrics import ids as idsmod
 from bench.metrics import prdc as prdcmod
 from bench.metrics.frechet import FeatureError
 from bench.metrics.ids import ids_scores, pids_from_decisions, uids_from_decisions
-from bench.metrics.prdc import density_coverage, knn_radii, precision_recall, prdc
+from bench.metrics.prdc import density_coverage, knn_radii, prdc, precision_recall
 
 
 @pytest.fixture(autouse=True)
@@ -260,9 +260,9 @@ class _CountingExtractor:
     """Channel means, standard deviations and quartiles of an image: 12-d features, no network."""
 
     name, sha256, resize = "test:stats", "0" * 64, "none"
-    identity = {"extractor": name, "extractor_sha256": sha256, "resize": resize}
 
     def __init__(self):
+        self.identity = {"extractor": self.name, "extractor_sha256": self.sha256, "resize": self.resize}
         self.calls: list[int] = []
 
     def __call__(self, images, batch_size=32, progress=False):
@@ -297,3 +297,16 @@ def test_registered_metrics_share_one_feature_pass(tmp_path, monkeypatch):
         assert d["n"] == 30 and d["feature_dim"] == 12 and d["extractor_sha256"] == ext.sha256
     assert results["precision"].details["k"] == 3 and results["density"].details["k"] == 5
     assert "Kynkaanniemi" in get_metric("recall").summary and "Naeem" in get_metric("coverage").summary
+
+
+def test_registered_knn_metric_on_too_few_images_is_nan_with_a_reason(tmp_path, monkeypatch):
+    ext = _CountingExtractor()
+    monkeypatch.setattr(fidmod, "load_extractor", lambda path=None: ext)
+    fidmod._MEMO.clear()
+    rng = np.random.default_rng(14)
+    real = [rng.random((8, 8, 3), dtype=np.float32) for _ in range(4)]
+    fake = [np.clip(im + 0.05, 0, 1).astype(np.float32) for im in real]
+    ctx = SetMetricContext(reference_key={"test": "tiny"}, cache_dir=tmp_path, progress=False)
+    res = get_metric("density").fn(real, fake, ctx)
+    assert np.isnan(res.value) and "more than k = 5" in res.details["warning"]
+    assert np.isfinite(get_metric("precision").fn(real, fake, ctx).value)  # k = 3 < 4

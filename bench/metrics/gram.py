@@ -26,11 +26,11 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["FeatureSet", "FeaturePair", "feature_set", "feature_pair", "content_digest", "one_blas_thread"]
+__all__ = ["FeaturePair", "FeatureSet", "content_digest", "feature_pair", "feature_set", "one_blas_thread"]
 
 # Each entry holds a few n x n float64 matrices (32 MB each at n = 2000): keep few.
-_SETS: "OrderedDict[str, FeatureSet]" = OrderedDict()
-_PAIRS: "OrderedDict[tuple[str, str], FeaturePair]" = OrderedDict()
+_SETS: OrderedDict[str, FeatureSet] = OrderedDict()
+_PAIRS: OrderedDict[tuple[str, str], FeaturePair] = OrderedDict()
 _MEMO_SETS = 4
 _MEMO_PAIRS = 2
 _DIGESTS: dict[int, tuple[weakref.ref, str]] = {}

@@ -26,7 +26,7 @@ from bench.metrics.gram import content_digest, one_blas_thread
 
 __all__ = ["IDSResult", "ids_scores", "pids_from_decisions", "uids_from_decisions"]
 
-_MEMO: "OrderedDict[tuple, IDSResult]" = OrderedDict()
+_MEMO: OrderedDict[tuple, IDSResult] = OrderedDict()
 _MEMO_SIZE = 32  # entries are two decision vectors; a run asks for pids and uids of each method
 
 
@@ -157,8 +157,8 @@ def ids_scores(real, fake, *, C: float = 1.0, random_state: int = 0, max_iter: i
     real_dec, fake_dec = dec[:r.shape[0]], dec[r.shape[0]:]
     details: dict[str, Any] = {
         "n_real": int(r.shape[0]), "n_fake": int(f.shape[0]), "feature_dim": int(r.shape[1]),
-        "estimator": ("LinearSVC(dual=False, C=%g), squared hinge, in-sample, unstandardised features "
-                      "(co-mod-gan's IDS); fitted in the span of [x, 1]" % C),
+        "estimator": (f"LinearSVC(dual=False, C={C:g}), squared hinge, in-sample, unstandardised features "
+                      "(co-mod-gan's IDS); fitted in the span of [x, 1]"),
         "solver_iterations": int(np.max(svm.n_iter_)), "converged": converged,
         "fake_as_real": float(np.mean(fake_dec > 0)), "real_as_fake": float(np.mean(real_dec <= 0)),
     }

@@ -20,14 +20,14 @@ float64 blocks of rows above that, so memory stays ``O(block x n)``.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from bench.metrics.frechet import GRAM_MAX_N, _check_pair, check_features
 from bench.metrics.gram import feature_pair, feature_set
 
-__all__ = ["knn_radii", "precision_recall", "density_coverage", "prdc", "K_PR", "K_DC"]
+__all__ = ["K_DC", "K_PR", "density_coverage", "knn_radii", "prdc", "precision_recall"]
 
 K_PR = 3  # Kynkaanniemi et al. 2019, the value used for their results
 K_DC = 5  # Naeem et al. 2020, Section 4 ("we use k = 5")

@@ -24,7 +24,7 @@ NO_INTERVAL = ("no bootstrap interval: resampling with replacement duplicates im
 
 
 def _common(rf: np.ndarray, ff: np.ndarray, extractor) -> dict[str, Any]:
-    return {"n": int(min(len(rf), len(ff))), "n_real": int(len(rf)), "n_fake": int(len(ff)),
+    return {"n": int(min(len(rf), len(ff))), "n_real": len(rf), "n_fake": len(ff),
             "feature_dim": int(rf.shape[1]), **extractor_details(extractor)}
 
 
@@ -40,6 +40,11 @@ _KNN = {
 def _knn(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, name: str) -> SetMetricResult:
     rf, ff, extractor = features_for(real, fake, ctx)
     k, paper, what = _KNN[name]
+    if min(len(rf), len(ff)) <= k:
+        # A k-NN radius needs k other images; say so in the result rather than stop the run.
+        return SetMetricResult(float("nan"), float("nan"), float("nan"),
+                               {**_common(rf, ff, extractor), "k": k,
+                                "warning": f"{name} needs more than k = {k} images in each set"})
     # Each pair shares one computation; the distances behind both are cached across the four metrics.
     if name in ("precision", "recall"):
         values = dict(zip(("precision", "recall"), precision_recall(rf, ff, k)))

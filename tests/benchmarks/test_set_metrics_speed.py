@@ -24,10 +24,9 @@ import time
 import numpy as np
 import pytest
 
-from bench.metrics import SetMetricContext, get_metric, gram
+from bench.metrics import SetMetricContext, get_metric, gram, set_scores
 from bench.metrics import fid as fidmod
 from bench.metrics import ids as idsmod
-from bench.metrics import set_scores
 
 SET_METRICS = ["fid", "fid_inf", "kid", "kid_paired", "precision", "recall", "density", "coverage", "pids", "uids"]
 N_METHODS = 9
