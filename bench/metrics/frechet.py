@@ -434,6 +434,13 @@ class _GramResampler:
 
     def __call__(self, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
         """FIDs of the resamples given by the rows of ``wr`` (``B x Nr``) and ``wf`` (``B x Nf``)."""
+        # Small products and one small eigenproblem per replicate: LAPACK's tridiagonal
+        # reduction is memory-bound, and extra BLAS threads only contend (the whole
+        # bootstrap ran 2x slower with two threads on the busy 2-core machine).
+        with one_blas_thread():
+            return self._fids(wr, wf)
+
+    def _fids(self, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
         p, g = self.p, self.p.cross
         wr, wf = np.atleast_2d(wr).astype(np.float64), np.atleast_2d(wf).astype(np.float64)
         nr, nf = wr.sum(axis=1), wf.sum(axis=1)
@@ -447,16 +454,14 @@ class _GramResampler:
         tr_r = (wr @ p.real.sq - nr * rr) / (nr - 1.0)
         tr_f = (wf @ p.fake.sq - nf * ff) / (nf - 1.0)
         trace_sqrt = np.empty(wr.shape[0])
-        # One small eigenproblem per replicate: LAPACK's tridiagonal reduction is
-        # memory-bound, and extra BLAS threads only contend, so run them on one thread.
-        with one_blas_thread():
-            for b in range(wr.shape[0]):
-                u, v = np.flatnonzero(wr[b]), np.flatnonzero(wf[b])
-                cross = g[u][:, v] - g_af[b, u][:, None] - ar_g[b, v][None, :] + rf[b]  # rows, then columns: faster than np.ix_
-                cross *= np.sqrt(wr[b, u] / (nr[b] - 1.0))[:, None]
-                cross *= np.sqrt(wf[b, v] / (nf[b] - 1.0))[None, :]
-                small = cross @ cross.T if u.size <= v.size else cross.T @ cross
-                trace_sqrt[b] = np.sqrt(np.clip(np.linalg.eigvalsh(small), 0.0, None)).sum()
+        for b in range(wr.shape[0]):
+            u, v = np.flatnonzero(wr[b]), np.flatnonzero(wf[b])
+            # Rows, then columns: faster than np.ix_.
+            cross = g[u][:, v] - g_af[b, u][:, None] - ar_g[b, v][None, :] + rf[b]
+            cross *= np.sqrt(wr[b, u] / (nr[b] - 1.0))[:, None]
+            cross *= np.sqrt(wf[b, v] / (nf[b] - 1.0))[None, :]
+            small = cross @ cross.T if u.size <= v.size else cross.T @ cross
+            trace_sqrt[b] = np.sqrt(np.clip(np.linalg.eigvalsh(small), 0.0, None)).sum()
         return dist2 + tr_r + tr_f - 2.0 * trace_sqrt
 
 
@@ -559,7 +564,8 @@ def bootstrap_kid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | N
         kernels = _gram_kernels(r, f)
 
         def weighted(i, wx, wy):
-            return np.einsum("bi,bi->b", wx @ kernels[i], wy)
+            with one_blas_thread():  # B x n times n x n: too small for threads to pay on a busy machine
+                return np.einsum("bi,bi->b", wx @ kernels[i], wy)
 
         diag_r, diag_f = np.diagonal(kernels[0]), np.diagonal(kernels[1])
         diag_rf = np.diagonal(kernels[2]) if paired else None
