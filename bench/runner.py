@@ -16,6 +16,7 @@ import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -298,14 +299,12 @@ def run(cfg: RunConfig, executor=None) -> RunResult:
     if len(set(specs)) != len(specs):
         raise ValueError(f"a method is listed twice: {', '.join(specs)}")
     proto = load_protocol(cfg.dataset, cfg.data_root, cfg.split, cfg.size, cfg.n, cfg.seed, cfg.mask_family)
-    if executor is None:
-        from bench.cluster.executor import open_executor
+    from bench.cluster.executor import open_executor
 
-        # Connected before the run directory exists: an unreachable cluster leaves nothing behind.
-        with open_executor(cfg.cluster, cfg.jobs) as opened:
-            return run(cfg, opened)
-    with RunDir(cfg.out).writing() as rundir:
-        return _run_locked(cfg, rundir, built, chosen, proto, executor)
+    # Connected before the run directory exists: an unreachable cluster leaves nothing behind.
+    with (nullcontext(executor) if executor is not None else open_executor(cfg.cluster, cfg.jobs)) as ex, \
+            RunDir(cfg.out).writing() as rundir:
+        return _run_locked(cfg, rundir, built, chosen, proto, ex)
 
 
 def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto, executor) -> RunResult:
