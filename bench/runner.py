@@ -312,7 +312,7 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     specs = [m.spec for m in built]
     image_metrics = [m for m in chosen if m.kind == "image"]
     set_metrics = [m for m in chosen if m.kind == "set"]
-    samples, skipped, masks = proto.samples, proto.skipped, proto.masks
+    samples, skipped = proto.samples, proto.skipped
     mask_manifest, identity = proto.manifest, proto.identity
     ids = [s.id for s in samples]
     _check_resumable(rundir, mask_manifest, identity)

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.images import composite
 from bench.metrics import all_metrics, evaluate_image
 from bench.protocol import Protocol
 from bench.runner import execute
-from bench.images import composite
 
 PER_IMAGE = ("mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim")
 

@@ -21,8 +21,14 @@ from distributed.scheduler import KilledWorker
 from bench.cluster.address import ClusterError
 from bench.cluster.connect import Session
 from bench.cluster.executor import Executor
-from bench.cluster.tasks import (DataMismatchError, DataRef, features_chunk, image_sha256, inpaint_chunk,
-                                 measure_variant)
+from bench.cluster.tasks import (
+    DataMismatchError,
+    DataRef,
+    features_chunk,
+    image_sha256,
+    inpaint_chunk,
+    measure_variant,
+)
 from bench.images import from_uint8, to_uint8
 
 log = logging.getLogger("bench")

@@ -38,7 +38,7 @@ def make_probe() -> Callable[[list[str]], dict[str, Any]]:
             here = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))
             try:
                 done = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                      timeout=10)
+                                      timeout=10, check=False)
                 if done.returncode == 0 and done.stdout.strip():
                     commit = done.stdout.strip()
             except (OSError, subprocess.SubprocessError):
