@@ -26,7 +26,7 @@ import numpy as np
 from bench.data import Sample
 from bench.images import ContractError, blank_hole, check_image, composite, quantize
 from bench.masks import Rect
-from bench.metrics import SetMetricContext, all_metrics, evaluate_image, get_metric
+from bench.metrics import SetMetricContext, all_metrics, default_metrics, evaluate_image, get_metric
 from bench.protocol import ids_hash, load_protocol
 from bench.rundir import RunDir, atomic_write_json, update_json, update_text, write_png
 from bench.summary import interval_note, summarize, to_markdown
@@ -58,7 +58,7 @@ class RunConfig:
         Mask family spec (``bench list masks``): ``rects`` (the study's protocol), ``center``,
         ``thin``/``medium``/``thick`` (LaMa), ``freeform`` (DeepFill v2), ``file:dir=PATH``.
     metrics : list of str or None
-        Metric names; None = every registered metric (per-image and set-level).
+        Metric names; None = :data:`bench.metrics.registry.DEFAULT_METRICS`.
     jobs : int
         Worker processes for methods that are parallel-safe and not batched.
     fid_features : str or None
@@ -291,7 +291,7 @@ def run(cfg: RunConfig, executor=None) -> RunResult:
     """
     import methods as registry
 
-    chosen = [get_metric(m) for m in cfg.metrics] if cfg.metrics else all_metrics()
+    chosen = [get_metric(m) for m in cfg.metrics] if cfg.metrics else default_metrics()
     # Build every method up front so a typo in the last spec fails before hours of work,
     # and (like an unusable dataset) before the run directory exists: a bad command leaves nothing behind.
     built = [registry.create(spec) for spec in cfg.methods]

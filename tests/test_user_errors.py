@@ -196,7 +196,7 @@ def test_run_help_prints_a_single_percent_sign():
     res = CliRunner().invoke(cli, ["run", "--help"])
     assert res.exit_code == 0
     text = " ".join(res.output.split())
-    assert "<= 25 % (the study)" in text and "%%" not in text
+    assert "rectangles <= 25 %" in text and "%%" not in text
 
 
 # ---------------------------------------------------------------- photos are read upright

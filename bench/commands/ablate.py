@@ -11,6 +11,7 @@ import numpy as np
 from bench.cluster.options import cluster_option
 from bench.commands.masks import MASKS_HELP, check_mask_spec
 from bench.masks import MaskError
+from bench.metrics.registry import metric_names
 
 _data_options = [
     click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"])),
@@ -47,7 +48,8 @@ def ablate() -> None:
 @ablate.command()
 @click.option("--methods", "methods_", default="iizuka,iizuka-global,iizuka-local", show_default=True)
 @click.option("--seeds", default="0,1,2", show_default=True, help="Mask seeds (the study repeated 2-3 times).")
-@click.option("--metrics", default="all", show_default=True)
+@click.option("--metrics", default="default", show_default=True,
+              help="Comma-separated metric names, 'default' or 'all' (as for bench run).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-discriminator", show_default=True)
 @data_options
 @cluster_option
@@ -66,7 +68,7 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
     seed_list = _ints(seeds)
     cfg = RunConfig(methods=_split_specs(methods_), out=Path(out), dataset=dataset, data_root=data_root,
                     split=split, size=size, n=n, mask_family=mask_family,
-                    metrics=None if metrics == "all" else metrics.split(","), fid_features=fid_features,
+                    metrics=metric_names(metrics), fid_features=fid_features,
                     progress=progress, cluster=cluster)
     try:
         result = discriminator_table(cfg, seed_list)

@@ -9,6 +9,7 @@ import click
 
 from bench.cluster.options import cluster_option
 from bench.commands.masks import MASKS_HELP, check_mask_spec
+from bench.metrics.registry import metric_names
 
 
 def _split_specs(value: str) -> list[str]:
@@ -45,8 +46,10 @@ def _split_specs(value: str) -> list[str]:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed.")
 @click.option("--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec,
               help=MASKS_HELP)
-@click.option("--metrics", default="all", show_default=True,
-              help="Comma-separated metric names (see `bench list metrics`) or 'all'.")
+@click.option("--metrics", default="default", show_default=True,
+              help="Comma-separated metric names (see `bench list metrics`), 'default' (MSE, L1, PSNR, both "
+                   "SSIMs, FID, FID-inf, KID, paired KID) or 'all' (adds precision/recall, density/coverage, "
+                   "P-IDS/U-IDS).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes for CPU methods.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
@@ -66,7 +69,7 @@ def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     out = Path(out or f"runs/{dataset}-n{n}-s{seed}")
-    metric_list = None if metrics.strip().lower() == "all" else [m.strip() for m in metrics.split(",") if m.strip()]
+    metric_list = metric_names(metrics)
     cfg = RunConfig(methods=_split_specs(methods_), out=out, dataset=dataset, data_root=data_root, split=split,
                     size=size, n=n or None, seed=seed, mask_family=mask_family, metrics=metric_list, jobs=jobs,
                     fid_features=fid_features, cache_dir=Path(cache_dir) if cache_dir else None, progress=progress,

@@ -7,8 +7,10 @@ from bench.metrics.registry import (
     SetMetricResult,
     all_metrics,
     column_direction,
+    default_metrics,
     evaluate_image,
     get_metric,
+    metric_names,
     register_metric,
 )
 
@@ -19,7 +21,9 @@ __all__ = [
     "SetMetricResult",
     "all_metrics",
     "column_direction",
+    "default_metrics",
     "evaluate_image",
     "get_metric",
+    "metric_names",
     "register_metric",
 ]

@@ -138,6 +138,30 @@ def all_metrics(kind: str | None = None) -> list[MetricInfo]:
     return [m for _, m in METRICS.items() if kind is None or m.kind == kind]
 
 
+# What `bench run` scores unless --metrics says otherwise: the study's pixel metrics, both SSIM
+# windows, FID (with FID-infinity) and KID. The k-NN and SVM set metrics (precision, recall,
+# density, coverage, P-IDS, U-IDS) are opt-in (`--metrics all` or by name): P-IDS/U-IDS are 0 for
+# every method below n ~ 2048 (a linear SVM separates any 2n points in 2048 dimensions), and the
+# SVM fits cost seconds per method.
+DEFAULT_METRICS = ("mse", "l1", "psnr", "ssim", "ssim_gaussian", "fid", "fid_inf", "kid", "kid_paired")
+
+
+def default_metrics() -> list[MetricInfo]:
+    """The metrics of a run that does not name its own (:data:`DEFAULT_METRICS`)."""
+    _load()
+    return [METRICS.get(name) for name in DEFAULT_METRICS]
+
+
+def metric_names(text: str) -> list[str] | None:
+    """Parse a ``--metrics`` value: ``default`` (None, see :data:`DEFAULT_METRICS`), ``all`` or a list."""
+    key = text.strip().lower()
+    if key in ("", "default"):
+        return None
+    if key == "all":
+        return [m.name for m in all_metrics()]
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
 def column_direction(column: str) -> bool:
     """Whether higher is better for a record or summary column like ``hole_psnr``."""
     _load()
