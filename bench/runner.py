@@ -16,7 +16,7 @@ import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -63,6 +63,9 @@ class RunConfig:
         Worker processes for methods that are parallel-safe and not batched.
     fid_features : str or None
         Optional TorchScript feature extractor for set metrics.
+    feature_workers : int or None
+        Single-threaded processes extracting the set metrics' features (0: in this process);
+        None: one per core when there are two or more and at least 64 images to extract.
     cache_dir : Path or None
         Cache of reference statistics; default ``$XDG_CACHE_HOME/inpaint-bench``.
     progress : bool
@@ -84,6 +87,7 @@ class RunConfig:
     metrics: list[str] | None = None
     jobs: int = 1
     fid_features: str | None = None
+    feature_workers: int | None = None
     cache_dir: Path | None = None
     progress: bool = True
     cluster: str | None = None
@@ -328,8 +332,9 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         "versions": _versions(),
         "command": cfg.command,
         # A local run's config stays as it was before --cluster existed.
+        # (and how features are extracted does not change what is measured).
         "run": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
-                if not (k == "cluster" and v is None)},
+                if not (k == "cluster" and v is None) and k != "feature_workers"},
     }
     # Files are only written when their content changed, so re-opening a finished run writes nothing.
     update_json(rundir.config, config)
@@ -406,6 +411,67 @@ def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str
             f"mean [95 % bootstrap interval, {resampling}]; `seconds` is time per image.{sets}\n\n")
 
 
+# Below this many images to extract, starting the pool's processes costs more than it saves.
+POOL_MIN_IMAGES = 64
+
+
+class _Prefetched:
+    """Features being extracted by a :class:`~bench.metrics.feature_pool.FeaturePool`, per method and
+    per real-image subset, handed to the metrics' memo just before the metrics run."""
+
+    def __init__(self, pool, extractor):
+        self.pool, self.extractor = pool, extractor
+        self.fakes: dict[str, Any] = {}
+        self.reals: dict[str, Any] = {}
+
+    def offer(self, spec: str, fake: list, real_hash: str, real_subset: list) -> None:
+        from bench.metrics.fid import remember_features
+
+        if real_hash in self.reals:
+            remember_features(real_subset, self.extractor, self.reals.pop(real_hash).result())
+        if spec in self.fakes:
+            remember_features(fake, self.extractor, self.fakes.pop(spec).result())
+
+
+@contextmanager
+def _feature_pool(cfg: RunConfig, executor, plan: list, real: dict, rundir: RunDir, identity: dict, ctx):
+    """Start extracting every feature the set metrics will need on a pool of processes (local runs).
+
+    Yields None (features are extracted in the metrics, as before) on a cluster, with one core,
+    with ``feature_workers=0``, or when there is too little to extract to pay for the processes.
+    """
+    from bench.metrics.feature_pool import FeaturePool, default_workers
+    from bench.metrics.fid import DEFAULT_BATCH, load_extractor, reference_cached
+
+    todo = [(spec, ids) for spec, ids, _, metrics in plan if metrics and len(ids) >= 2]
+    workers = default_workers() if cfg.feature_workers is None else cfg.feature_workers
+    if not todo or workers < 1 or (executor is not None and executor.distributed):
+        yield None
+        return
+    extractor = load_extractor(cfg.fid_features)
+    reals = {}
+    for _, ids in todo:
+        subset = [real[i] for i in ids]
+        digest = ids_hash(ids)
+        if digest not in reals and not reference_cached(subset, {**identity, "ids_sha256": digest}, extractor,
+                                                        ctx.cache_dir):
+            reals[digest] = subset
+    count = sum(len(ids) for _, ids in todo) + sum(len(v) for v in reals.values())
+    if cfg.feature_workers is None and count < POOL_MIN_IMAGES:
+        yield None
+        return
+    log.info("extracting features of %d images on %d processes", count, workers)
+    with FeaturePool(workers, cfg.fid_features, DEFAULT_BATCH) as pool:
+        pre = _Prefetched(pool, extractor)
+        for digest, subset in reals.items():
+            pre.reals[digest] = pool.submit(subset)
+        for spec, ids in todo:
+            # Loaded again (from the same PNGs) when the metrics run: holding every method's outputs
+            # here would cost hundreds of MB at n = 280.
+            pre.fakes[spec] = pool.submit([rundir.load_output(spec, i) for i in ids])
+        yield pre
+
+
 def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list[Sample],
                  rows: list[dict], metrics, identity: dict, executor=None) -> dict[str, dict[str, Any]]:
     """Compute set-level metrics per method, reusing results whose inputs are unchanged.
@@ -424,34 +490,38 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
         log.warning("n = %d < 2048 (the Inception feature dimension): FID is biased upwards at this n and only "
                     "comparable between runs of equal n; KID is unbiased", len(real))
     ok_ids = {(r["method"], r["image_id"]) for r in rows if r["status"] == "ok"}
-    results: dict[str, dict[str, Any]] = {}
+    # What each method still needs: its ids, the fingerprint of its outputs, the metrics not stored.
+    plan = []
     for spec in specs:
         ids = [s.id for s in samples if (spec, s.id) in ok_ids]
         # Fingerprint the outputs so a resumed run recomputes only what changed.
         fingerprint = ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids])
-        results[spec] = {}
-        fake = None
-        for metric in metrics:
-            key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
-            old = stored.get(spec, {}).get(metric.name)
-            if old and old.get("details", {}).get("key") == key:
-                results[spec][metric.name] = old
+        key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
+        todo = [m for m in metrics if (stored.get(spec, {}).get(m.name) or {}).get("details", {}).get("key") != key]
+        plan.append((spec, ids, key, todo))
+    with _feature_pool(cfg, executor, plan, real, rundir, identity, ctx) as prefetched:
+        results: dict[str, dict[str, Any]] = {}
+        for spec, ids, key, todo in plan:
+            results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
+            if todo and len(ids) < 2:
+                log.warning("%s: too few successful outputs for %s", spec, ", ".join(m.name for m in todo))
                 continue
-            if len(ids) < 2:
-                log.warning("%s: too few successful outputs for %s", spec, metric.name)
+            if not todo:
                 continue
-            if fake is None:
-                fake = [rundir.load_output(spec, i) for i in ids]
-                if executor is not None and executor.distributed:
-                    from bench.cluster.features import distribute_features
-
-                    distribute_features(executor, fake, cfg.fid_features)
+            fake = [rundir.load_output(spec, i) for i in ids]
             # Compare like with like: the real set is restricted to the images the method completed.
             real_subset = [real[i] for i in ids]
             ctx.reference_key = {**identity, "ids_sha256": ids_hash(ids)}
-            res = metric.fn(real_subset, fake, ctx)
-            entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
-            results[spec][metric.name] = entry
-            stored.setdefault(spec, {})[metric.name] = entry
-            atomic_write_json(rundir.set_metrics, stored)
+            if prefetched is not None:
+                prefetched.offer(spec, fake, ids_hash(ids), real_subset)
+            elif executor is not None and executor.distributed:
+                from bench.cluster.features import distribute_features
+
+                distribute_features(executor, fake, cfg.fid_features)
+            for metric in todo:
+                res = metric.fn(real_subset, fake, ctx)
+                entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
+                results[spec][metric.name] = entry
+                stored.setdefault(spec, {})[metric.name] = entry
+                atomic_write_json(rundir.set_metrics, stored)
     return results

@@ -57,10 +57,13 @@ def _split_specs(value: str) -> list[str]:
 @click.option("--fid-features", type=click.Path(dir_okay=False, exists=True), default=None,
               help="TorchScript feature extractor for FID/KID instead of the standard Inception.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Cache for reference statistics.")
+@click.option("--feature-workers", type=click.IntRange(min=0), default=None,
+              help="Single-threaded processes extracting FID/KID features (0: in this process). "
+                   "Default: one per core when there are 2+ cores and 64+ images to extract.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @cluster_option
 def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics, jobs, out, fid_features,
-        cache_dir, progress, cluster):
+        cache_dir, feature_workers, progress, cluster):
     """Run METHODS on the same seeded masks and print a summary table."""
     from bench.cluster.address import ClusterError
     from bench.protocol import NoUsableImagesError
@@ -73,7 +76,7 @@ def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics
     cfg = RunConfig(methods=_split_specs(methods_), out=out, dataset=dataset, data_root=data_root, split=split,
                     size=size, n=n or None, seed=seed, mask_family=mask_family, metrics=metric_list, jobs=jobs,
                     fid_features=fid_features, cache_dir=Path(cache_dir) if cache_dir else None, progress=progress,
-                    cluster=cluster)
+                    cluster=cluster, feature_workers=feature_workers)
     try:
         result = run_bench(cfg)
     except (RunConflictError, RunDirError, NoUsableImagesError, ClusterError, FileNotFoundError, ValueError,

@@ -116,6 +116,35 @@ def image_features(images: list[np.ndarray], extractor, progress: bool = False,
     return feats
 
 
+def remember_features(images: list[np.ndarray], extractor, feats: np.ndarray) -> None:
+    """Enter features computed elsewhere (a process pool, a cluster) under the key
+    :func:`image_features` looks up, so the metrics find them without a second pass."""
+    feats = np.asarray(feats, dtype=np.float64)
+    if feats.shape[0] != len(images):
+        raise ValueError(f"features of {feats.shape[0]} images offered for {len(images)} images")
+    feats.setflags(write=False)
+    key = (extractor.sha256, images_sha256(images))
+    _MEMO[key] = feats
+    _MEMO.move_to_end(key)
+    while len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+
+
+def reference_cached(real: list[np.ndarray], reference_key: dict[str, Any], extractor,
+                     cache_dir: str | os.PathLike) -> bool:
+    """Whether :func:`reference_features` will find these real images' features on disk."""
+    key = reference_cache_key(reference_key, extractor, images_sha256(real))
+    path = Path(cache_dir) / "fid" / f"ref-{_key_digest(key)[:32]}.npz"
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return (json.loads(str(data["key"])) == json.loads(json.dumps(key, sort_keys=True, default=str))
+                    and data["features"].shape[0] == len(real))
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def reference_cache_key(reference_key: dict[str, Any], extractor, content_sha256: str) -> dict[str, Any]:
     """Everything the real set's features depend on, as a JSON-able dict."""
     return {"version": CACHE_VERSION, "reference": reference_key, **extractor.identity,
