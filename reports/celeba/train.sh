@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Train the committed CelebA GLCIC checkpoints: phase 1 once, then phases 2 and 3 of each
 # discriminator variant branched from it (config: methods/glcic/configs/celeba-cpu.toml).
-# Every step is resumable: rerun the script after a kill. About 85 minutes on 2 CPU cores.
+# Every step is resumable: rerun the script after a kill. About 2.5 hours on 2 CPU cores; the
+# committed checkpoints are the step-1900 snapshots (see reports/celeba/README.md).
 # Then: bench curve (learning curve) and publishing the weights, see reports/celeba/README.md.
 set -euo pipefail
 CELEBA=${CELEBA:-../shared/data/celeba}
@@ -15,3 +16,4 @@ for variant in full global local; do
 done
 bench curve "$RUNS/phase1" "$RUNS/full" "$RUNS/global" "$RUNS/local" --data-root "$CELEBA" \
   --plot reports/celeba/learning_curve.png --no-progress
+RUNS="$RUNS" python reports/celeba/publish.py  # the step-1900 snapshots, chosen on the validation probe
