@@ -199,7 +199,9 @@ def test_committed_checkpoints(disc, data):
     assert len(ckpt["mean_pixel"]) == 3 and all(0 < v < 1 for v in ckpt["mean_pixel"])
     assert all(v.dtype == torch.float16 for v in ckpt["state_dict"].values() if v.is_floating_point())
     c = ckpt["config"]
-    assert ckpt["step"] == c["steps_phase1"] + c["steps_phase2"] + c["steps_phase3"]
+    # The end of training, or (CelebA, reports/celeba/publish.py) a phase-3 snapshot chosen on the
+    # validation probe: past the discriminator-only phase, not past the end.
+    assert c["steps_phase1"] + c["steps_phase2"] < ckpt["step"] <= c["steps_phase1"] + c["steps_phase2"] + c["steps_phase3"]
     assert c["steps_phase3"] > 0  # phase 3 actually ran
     assert c["dataset"] == data and ckpt["history"]["data"]["dataset"] == data
     card = path.with_suffix(".md").read_text()
