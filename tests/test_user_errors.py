@@ -260,7 +260,10 @@ def test_ctrl_c_during_fid_stops_the_run_and_it_resumes_without_recomputing(tmp_
     out = tmp_path / "run"
     args = [sys.executable, "-m", "bench.cli", "run", "--methods", "mean", "--n", "32", "--metrics", "psnr,fid",
             "--out", str(out), "--no-progress", "--cache-dir", str(tmp_path / "cache"), "--feature-workers", "0"]
-    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    # A shell that starts a job in the background hands it SIGINT ignored, and Python then keeps it
+    # ignored: restore the default so the child gets Ctrl-C as from a terminal.
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     records = out / "records.jsonl"
     deadline = time.time() + 300
     while not (records.is_file() and len(records.read_text().splitlines()) == 32):
