@@ -116,3 +116,56 @@ def test_rng_is_uniform_and_seeded():
     assert np.array_equal(draws, _draws(7, 1, 20000, 7))
     assert not np.array_equal(draws, _draws(8, 1, 20000, 7))
     assert not np.array_equal(draws, _draws(7, 2, 20000, 7))
+
+
+@njit
+def _candidates(by, bx, r, h, height, width, in_valid, count, seed):
+    out = np.empty((count, 2), np.int64)
+    for k in range(count):
+        _, out[k, 0], out[k, 1] = K.draw_candidate(K.rng_seed(seed, 5, k), by, bx, r, h, height, width, in_valid)
+    return out
+
+
+def _brute_force_window(b, r, lo, hi):
+    """Every centre within ``r`` of ``b`` whose patch lies in the image, by enumeration."""
+    return {c for c in range(b - r, b + r + 1) if lo <= c <= hi}
+
+
+@pytest.mark.parametrize("height, width", [(40, 40), (23, 57)])
+def test_random_search_draws_only_inside_the_valid_range(height, width):
+    h = 3
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        by = int(rng.integers(h, height - h))
+        bx = int(rng.integers(h, width - h))
+        for r in (1, 2, 5, 17, max(height, width)):
+            draws = _candidates(by, bx, r, h, height, width, True, 4000, 11)
+            want_y = _brute_force_window(by, r, h, height - 1 - h)
+            want_x = _brute_force_window(bx, r, h, width - 1 - h)
+            # Every draw is a valid centre within r of the best, and every such
+            # centre can be drawn (4000 draws over at most 51 values per axis).
+            assert set(draws[:, 0].tolist()) == want_y
+            assert set(draws[:, 1].tolist()) == want_x
+            if len(want_y) > 1:  # uniform over the window
+                assert stats.chisquare(np.bincount(draws[:, 0] - min(want_y))).pvalue > 1e-4
+    # The old draws cover the whole window, so at the image size most fall outside.
+    old = _candidates(20, 20, 40, h, 40, 40, False, 4000, 11)
+    assert set(old[:, 0].tolist()) == set(range(-20, 61))
+    inside = ((old >= h) & (old <= 40 - 1 - h)).all(axis=1).mean()
+    assert inside < 0.3
+
+
+def test_search_valid_keeps_patchmatch_honest_and_converging():
+    from bench.data import get_source
+
+    img = get_source("builtin", size=64).load("coffee-000")[:48, :48]
+    hole = np.zeros((48, 48), bool)
+    hole[18:30, 16:28] = True
+    p = PatchParams(size=7, pm_iters=8, seed=3, search="valid")
+    lv = make_level(np.ascontiguousarray(img, np.float32), hole, 7)
+    K.random_init(lv.ty, lv.src_y, lv.src_x, p.seed, 1, lv.ny, lv.nx, lv.d2)
+    _search(lv, p, _full_counts(lv, 3), 0, 0, np.zeros(1, np.int64))
+    ref_d2, _, _ = brute_force(lv.data, lv, 7)
+    assert lv.src_ok[lv.ny, lv.nx].all()
+    assert (lv.d2 >= ref_d2 - 1e-6).all()
+    assert np.isclose(lv.d2, ref_d2, rtol=1e-5, atol=1e-9).mean() >= 0.55

@@ -1,7 +1,8 @@
 """Newson et al.'s non-local patch-based inpainting (IPOL 2017), registered as ``patch``.
 
 The numba kernels load only when a ``patch`` method is built, so listing the
-registry stays fast.
+registry stays fast. The card (options, the reference code, measured effects) is
+``patch.md``.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def _parse_levels(levels: str) -> int:
           summary="Newson et al. 2017 multiscale PatchMatch inpainting with texture features (numba)")
 def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 10, seed: int = 0,
           pm_iters: int = 2, lam: float = 50.0, tol: float = 0.1 / 255.0, percentile: float = 75.0,
-          stop: str = "change", frac: float = 0.3, init: str = "onion", search: str = "clip",
-          final: str = "search") -> Method:
+          stop: str = "either", frac: float = 0.3, init: str = "partial", search: str = "valid",
+          final: str = "field") -> Method:
     """Newson et al. patch-based inpainting.
 
     Parameters
@@ -77,15 +78,16 @@ def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 1
     lam : float
         Weight of the texture features in the squared patch distance.
     tol : float
-        Threshold of ``stop=change``: mean absolute change of the hole's colours.
+        Threshold of ``stop=change`` and ``stop=either``: mean absolute change of the hole's colours.
     percentile : float
         Percentile of the patch distances used as sigma of the vote weights.
     stop : str
         Per-level stopping rule: ``change`` (the article's: mean change of the
-        hole below ``tol``) or ``matches`` (share of target patches whose nearest
-        neighbour moved in the last search below ``frac``).
+        hole below ``tol``), ``matches`` (share of target patches whose nearest
+        neighbour moved in the last search below ``frac``) or ``either``
+        (whichever fires first).
     frac : float
-        Threshold of ``stop=matches``.
+        Threshold of ``stop=matches`` and ``stop=either``.
     init : str
         Coarsest-level initialisation: ``onion`` (each layer matched once from
         its filled pixels) or ``partial`` (the reference code's: every patch

@@ -33,7 +33,7 @@ _STREAM_INIT, _STREAM_ONION, _STREAM_PM, _STREAM_UPSAMPLE, _STREAM_PARTIAL = 1, 
 _ONION_PASSES = 2
 _DUMMY_VALID = np.ones((1, 1), dtype=np.bool_)
 
-STOP_RULES = ("change", "matches")
+STOP_RULES = ("change", "matches", "either")
 INITS = ("onion", "partial")
 SEARCHES = ("clip", "valid")
 FINALS = ("search", "field")
@@ -59,19 +59,22 @@ class PatchParams:
     pm_iters : int
         PatchMatch sweeps per search (the field is warm-started between searches).
     tol : float
-        ``stop="change"``: stop a level when the mean absolute change of the
-        hole's colour values falls below this (0.1 grey level of 255 in the article).
+        ``stop="change"`` (and ``"either"``): stop a level when the mean absolute
+        change of the hole's colour values falls below this (0.1 grey level of
+        255 in the article).
     percentile : float
         Percentile of the distances of the patches voting for a pixel used as
         sigma of their weights (per pixel, as in the reference code).
     seed : int
         Seed of every random draw.
-    stop : {"change", "matches"}
+    stop : {"change", "matches", "either"}
         Stopping rule of a level: ``"change"``, the article's mean change of the
         hole below ``tol``; ``"matches"``, the share of target patches whose
-        nearest neighbour moved in the last search below ``frac``.
+        nearest neighbour moved in the last search below ``frac``; ``"either"``,
+        whichever fires first (the article's rule still ends smooth levels
+        whose matches keep moving between near-equal patches).
     frac : float
-        Threshold of ``stop="matches"`` (a fraction of the targets).
+        Threshold of ``stop="matches"`` and ``"either"`` (a fraction of the targets).
     init : {"onion", "partial"}
         Coarsest-level initialisation: ``"onion"`` matches each layer's patches
         once, from their filled pixels, propagating from assigned neighbours;
@@ -98,11 +101,11 @@ class PatchParams:
     tol: float = 0.1 / 255.0
     percentile: float = 75.0
     seed: int = 0
-    stop: str = "change"
+    stop: str = "either"
     frac: float = 0.3
-    init: str = "onion"
-    search: str = "clip"
-    final: str = "search"
+    init: str = "partial"
+    search: str = "valid"
+    final: str = "field"
 
     def __post_init__(self):
         if self.size < 3 or self.size % 2 == 0:
@@ -320,11 +323,11 @@ def _onion_partial(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> 
 def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: PatchStats) -> None:
     """Alternate search and weighted-mean reconstruction until the stopping rule fires.
 
-    With ``stop="matches"`` the rule is read after the search, and the
-    reconstruction that would follow the last search is skipped wherever
-    nothing reads it: a coarser level hands only its field to the next one,
-    and ``final="field"`` rebuilds the finest hole from the field alone. The
-    output is the same as with that reconstruction.
+    The share of moved matches is read after the search, and when it ends the
+    level (``stop="matches"`` or ``"either"``) the reconstruction that would
+    follow is skipped wherever nothing reads it: a coarser level hands only its
+    field to the next one, and ``final="field"`` rebuilds the finest hole from
+    the field alone. The output is the same as with that reconstruction.
     """
     h = p.size // 2
     counts = _full_counts(lv, h)
@@ -332,16 +335,18 @@ def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: Pa
     changed: list[float] = []
     delta = np.zeros(lv.hole_y.size)
     everyone = np.ones(lv.ty.size, dtype=bool)
+    by_matches = p.stop in ("matches", "either")
+    by_change = p.stop in ("change", "either")
     image_read_after = level == 0 and p.final == "search"
     for it in range(p.iters):
         changed.append(_search(lv, p, counts, level, it, evals))
-        last = it == p.iters - 1 or (p.stop == "matches" and changed[-1] < p.frac)
-        if p.stop == "matches" and last and not image_read_after:
+        last = it == p.iters - 1 or (by_matches and changed[-1] < p.frac)
+        if by_matches and last and not image_read_after:
             break
         K.reconstruct(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2, everyone, h,
                       p.percentile, 3, delta)
         residuals.append(float(delta.mean()) if delta.size else 0.0)
-        if last or (p.stop == "change" and residuals[-1] < p.tol):
+        if last or (by_change and residuals[-1] < p.tol):
             break
     stats.iterations.append(len(changed))
     stats.residuals.append(residuals)

@@ -128,6 +128,16 @@ def search_window(b, r, lo, hi, in_valid):
 
 
 @njit(cache=True, inline="always")
+def draw_candidate(state, by, bx, r, h, height, width, in_valid):
+    """Next state and a random-search candidate within ``r`` of ``(by, bx)`` (:func:`search_window`)."""
+    y0, ny_ = search_window(by, r, h, height - 1 - h, in_valid)
+    x0, nx_ = search_window(bx, r, h, width - 1 - h, in_valid)
+    state, oy = rng_int(state, ny_)
+    state, ox = rng_int(state, nx_)
+    return state, y0 + oy, x0 + ox
+
+
+@njit(cache=True, inline="always")
 def random_search(data, valid, use_valid, src_ok, y, x, h, count, best, by, bx, evals,
                   seed, stream, in_valid):
     """Random search around the current best source, radius halving from the image size.
@@ -147,12 +157,7 @@ def random_search(data, valid, use_valid, src_ok, y, x, h, count, best, by, bx, 
     r = max(height, width)
     while r >= 1:
         # Centred on the best so far, which moves as better candidates are found.
-        y0, ny_ = search_window(by, r, h, height - 1 - h, in_valid)
-        x0, nx_ = search_window(bx, r, h, width - 1 - h, in_valid)
-        state, oy = rng_int(state, ny_)
-        state, ox = rng_int(state, nx_)
-        cy = y0 + oy
-        cx = x0 + ox
+        state, cy, cx = draw_candidate(state, by, bx, r, h, height, width, in_valid)
         r = r // 2
         best, by, bx, evals = try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h, count,
                                          best, by, bx, evals)

@@ -4,7 +4,8 @@ Timings are pytest-benchmark measurements: with the project's default
 ``--benchmark-disable`` each runs once as a smoke test; run
 ``python -m pytest tests/benchmarks/test_patch_speed.py --benchmark-enable`` to
 measure. Targets: under 0.5 s median per 160x160 image after JIT warm-up, peak
-memory under 300 MB at 640x640, cost per hole pixel not growing with the image.
+memory under 300 MB at 640x640 and under 400 MB at 1024x1024 (issue #15), cost
+per hole pixel not growing with the image.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def test_patch_peak_memory_640():
     print(f"peak RSS at 640x640: {result['peak_rss_mb']:.0f} MB "
           f"(after warm-up {result['rss_after_warmup_mb']:.0f} MB)")
     assert result["peak_rss_mb"] < 300
+
+
+def test_patch_peak_memory_1024():
+    result = run_worker("patch", 1024, 1, 0, progress=False)
+    print(f"peak RSS at 1024x1024: {result['peak_rss_mb']:.0f} MB "
+          f"(after warm-up {result['rss_after_warmup_mb']:.0f} MB)")
+    assert result["peak_rss_mb"] < 400
 
 
 def test_patch_cost_per_hole_pixel_does_not_grow(patch_method):
