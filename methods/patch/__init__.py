@@ -57,8 +57,8 @@ def _parse_levels(levels: str) -> int:
           summary="Newson et al. 2017 multiscale PatchMatch inpainting with texture features (numba)")
 def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 10, seed: int = 0,
           pm_iters: int = 2, lam: float = 50.0, tol: float = 0.1 / 255.0, percentile: float = 75.0,
-          stop: str = "either", frac: float = 0.3, init: str = "partial", search: str = "valid",
-          final: str = "field") -> Method:
+          stop: str = "change", frac: float = 0.3, init: str = "onion", search: str = "clip",
+          final: str = "search") -> Method:
     """Newson et al. patch-based inpainting.
 
     Parameters

@@ -101,11 +101,11 @@ class PatchParams:
     tol: float = 0.1 / 255.0
     percentile: float = 75.0
     seed: int = 0
-    stop: str = "either"
+    stop: str = "change"
     frac: float = 0.3
-    init: str = "partial"
-    search: str = "valid"
-    final: str = "field"
+    init: str = "onion"
+    search: str = "clip"
+    final: str = "search"
 
     def __post_init__(self):
         if self.size < 3 or self.size % 2 == 0:
