@@ -126,6 +126,37 @@ def _convert(value: str, default: Any, key: str, name: str) -> Any:
     return value
 
 
+def typed_options(raw: dict[str, str], params: dict[str, Any], owner: str, name: str) -> dict[str, Any]:
+    """Check spec options against a registry entry's parameters and convert them to their types.
+
+    Shared by the method and mask-family registries, so both parse ``name:k=v`` alike.
+
+    Parameters
+    ----------
+    raw : dict
+        Option names to raw string values (:func:`parse_spec`).
+    params : dict
+        The entry's parameters with their defaults (the defaults give the types).
+    owner : str
+        What the entry is, for messages (``"method"``, ``"mask family"``).
+    name : str
+        The entry's name.
+
+    Raises
+    ------
+    ValueError
+        An unknown option (valid ones listed) or a value of the wrong type.
+    """
+    typed = {}
+    for key, value in raw.items():
+        if key not in params:
+            valid = ", ".join(sorted(params)) or "none"
+            raise ValueError(f"{owner} {name!r} has no option {key!r} (valid: {valid})")
+        label = name if owner == "method" else f"{owner} {name!r}"
+        typed[key] = _convert(value, params[key], key, label)
+    return typed
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     """Split ``"name:k=v,k2=v2"`` into the name and a dict of raw string values."""
     name, _, rest = spec.strip().partition(":")
@@ -173,12 +204,7 @@ def create(spec: str) -> Method:
     _load_families()
     name, raw = parse_spec(spec)
     info = METHODS.get(name)
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in info.params:
-            valid = ", ".join(sorted(info.params)) or "none"
-            raise ValueError(f"method {name!r} has no option {key!r} (valid: {valid})")
-        kwargs[key] = _convert(value, info.params[key], key, name)
+    kwargs = typed_options(raw, info.params, "method", name)
     method = info.factory(**kwargs)
     method.spec = canonical_spec(name, raw)
     return method

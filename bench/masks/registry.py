@@ -140,7 +140,7 @@ def get_family(spec: str | MaskFamily = DEFAULT_FAMILY) -> MaskFamily:
     MaskError
         Malformed spec, unknown option, wrong type or a value the family refuses.
     """
-    from methods.registry import _convert, canonical_spec, parse_spec
+    from methods.registry import canonical_spec, parse_spec, typed_options
 
     if isinstance(spec, MaskFamily):
         return spec
@@ -152,17 +152,12 @@ def get_family(spec: str | MaskFamily = DEFAULT_FAMILY) -> MaskFamily:
     except ValueError as err:
         raise MaskError(str(err)) from None
     info = MASK_FAMILIES.get(name)
-    options: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in info.params:
-            valid = ", ".join(sorted(info.params)) or "none"
-            raise MaskError(f"mask family {name!r} has no option {key!r} (valid: {valid})")
-        try:
-            typed = _convert(value, info.params[key], key, f"mask family {name!r}")
-        except ValueError as err:
-            raise MaskError(str(err)) from None
-        if typed != info.params[key]:  # a default spelled out names the same masks as no option
-            options[key] = typed
+    try:
+        typed = typed_options(raw, info.params, "mask family", name)
+    except ValueError as err:
+        raise MaskError(str(err)) from None
+    # A default spelled out names the same masks as no option.
+    options: dict[str, Any] = {k: v for k, v in typed.items() if v != info.params[k]}
     if info.check is not None:
         info.check(**options)
     return MaskFamily(info, options, canonical_spec(name, options))
