@@ -130,19 +130,27 @@ def remember_features(images: list[np.ndarray], extractor, feats: np.ndarray) ->
         _MEMO.popitem(last=False)
 
 
+def _cached_reference(real: list[np.ndarray], reference_key: dict[str, Any], extractor,
+                      cache_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], np.ndarray | None]:
+    """The cache file and key of a real set, and its stored features when they match (else None)."""
+    key = reference_cache_key(reference_key, extractor, images_sha256(real))
+    path = Path(cache_dir) / "fid" / f"ref-{_key_digest(key)[:32]}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                stored = json.loads(str(data["key"]))
+                feats = data["features"].astype(np.float64)
+            if stored == json.loads(json.dumps(key, sort_keys=True, default=str)) and feats.shape[0] == len(real):
+                return path, key, feats
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or foreign file: recomputed and overwritten by reference_features
+    return path, key, None
+
+
 def reference_cached(real: list[np.ndarray], reference_key: dict[str, Any], extractor,
                      cache_dir: str | os.PathLike) -> bool:
     """Whether :func:`reference_features` will find these real images' features on disk."""
-    key = reference_cache_key(reference_key, extractor, images_sha256(real))
-    path = Path(cache_dir) / "fid" / f"ref-{_key_digest(key)[:32]}.npz"
-    if not path.is_file():
-        return False
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return (json.loads(str(data["key"])) == json.loads(json.dumps(key, sort_keys=True, default=str))
-                    and data["features"].shape[0] == len(real))
-    except (OSError, ValueError, KeyError):
-        return False
+    return _cached_reference(real, reference_key, extractor, cache_dir)[2] is not None
 
 
 def reference_cache_key(reference_key: dict[str, Any], extractor, content_sha256: str) -> dict[str, Any]:
@@ -180,19 +188,10 @@ def reference_features(real: list[np.ndarray], reference_key: dict[str, Any], ex
     np.ndarray
         ``N x D`` float64 features (read-only; copy before modifying).
     """
-    key = reference_cache_key(reference_key, extractor, images_sha256(real))
-    digest = _key_digest(key)
-    path = Path(cache_dir) / "fid" / f"ref-{digest[:32]}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                stored = json.loads(str(data["key"]))
-                feats = data["features"].astype(np.float64)
-            if stored == json.loads(json.dumps(key, sort_keys=True, default=str)) and feats.shape[0] == len(real):
-                feats.setflags(write=False)  # like image_features: shared, so frozen
-                return feats
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or foreign file: recompute and overwrite
+    path, key, feats = _cached_reference(real, reference_key, extractor, cache_dir)
+    if feats is not None:
+        feats.setflags(write=False)  # like image_features: shared, so frozen
+        return feats
     feats = np.array(image_features(real, extractor, progress=progress, batch_size=batch_size))
     _atomic_save(path, features=feats.astype(np.float32) if _float32_exact(feats) else feats,
                  key=np.array(json.dumps(key, sort_keys=True, default=str)))
