@@ -93,6 +93,21 @@ class TrainImages:
             if index == start:
                 raise ValueError("none of the training images could be loaded")
 
+    def preload(self, workers: int = 8) -> None:
+        """Decode every image into the cache now, ``workers`` at a time.
+
+        Training reads images lazily, one at a time, on the batch thread; on a GPU that
+        first pass is the bottleneck, and image decoding releases the GIL, so threads pay.
+        Does nothing when the ids are too many to cache.
+        """
+        if len(self.ids) > CACHE_LIMIT:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            # image() falls back to the next id for a bad one; each call only writes its own key.
+            list(pool.map(self.image, range(len(self.ids))))
+
     def mean_pixel(self, count: int) -> np.ndarray:
         """Mean RGB over up to ``count`` images evenly spaced over the ids (float32, shape 3)."""
         n = min(count, len(self.ids))

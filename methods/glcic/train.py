@@ -44,7 +44,8 @@ def hole_mse(output: torch.Tensor, target: torch.Tensor, masks: torch.Tensor) ->
 
 
 def git_commit() -> str:
-    """The project's git commit (``+dirty`` when the tree has changes), or ``unknown``."""
+    """The project's git commit (``+dirty`` when the tree has changes), else ``$GLCIC_GIT_COMMIT``
+    (for copies of the tree without ``.git``, such as a lent GPU machine's), else ``unknown``."""
     import subprocess
 
     root = Path(__file__).resolve().parents[2]
@@ -54,8 +55,10 @@ def git_commit() -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (head + ("+dirty" if dirty else "")) if head else "unknown"
+        head = ""
+    if not head:
+        return os.environ.get("GLCIC_GIT_COMMIT", "unknown")
+    return head + ("+dirty" if dirty else "")
 
 
 def hardware_description(device: torch.device) -> str:
@@ -102,11 +105,16 @@ class Trainer:
         past phase 1. Ignored when ``out_dir`` already has ``latest.pt``.
     progress : bool
         Show a tqdm progress bar (rank 0 only).
+    images : TrainImages, optional
+        Already loaded training images of the same dataset, split, size and ids (lets a
+        driver that runs several trainers in one process decode the images once).
     """
 
     def __init__(self, config: GLCICConfig, out_dir: str | Path, device: str = "cpu",
-                 init_from: str | Path | None = None, progress: bool = True):
+                 init_from: str | Path | None = None, progress: bool = True,
+                 images: TrainImages | None = None):
         self.config = config
+        self.images = images
         self.out_dir = Path(out_dir)
         self.init_from = Path(init_from) if init_from else None
         self.progress = progress
@@ -125,6 +133,11 @@ class Trainer:
             if device == "cuda":
                 torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         self.device = torch.device("cuda", torch.cuda.current_device()) if device == "cuda" else torch.device("cpu")
+        if self.device.type == "cuda":
+            # Fixed shapes every step: let cuDNN pick the fastest kernels once. TF32 for the
+            # discriminators' linear layers as for the convolutions (cuDNN's default).
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
 
     # -- state -------------------------------------------------------------------------
 
@@ -320,7 +333,7 @@ class Trainer:
         elif self.init_from is not None:
             self._load(self.init_from, branch=True)
             csv_source = self.init_from.parent / "losses.csv"
-        images = TrainImages(cfg)
+        images = self.images if self.images is not None else TrainImages(cfg)
         self.history["data"] = images.source.describe() | {
             "n_ids": len(images), "first_id": images.ids[0], "last_id": images.ids[-1],
             "ids_sha256": ids_hash(images.ids)}
@@ -336,12 +349,20 @@ class Trainer:
         end = cfg.total_steps if stop_at is None else min(stop_at, cfg.total_steps)
         bar = tqdm(total=cfg.total_steps, initial=self.step, desc=f"glcic-{cfg.variant}",
                    disable=not self.progress or self.rank != 0, dynamic_ncols=True)
-        with open(self.csv_path, "a", newline="") if self.rank == 0 else open(os.devnull, "w") as fh:
+        # The next batch is drawn on a second thread while this step computes (batches are a
+        # pure function of the step, so this changes timing only, never the numbers).
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1)
+        pending = pool.submit(sample_batch, images, cfg, self.step, self.rank) if self.step < end else None
+        with pool, open(self.csv_path, "a", newline="") if self.rank == 0 else open(os.devnull, "w") as fh:
             writer = csv.writer(fh)
             while self.step < end:
                 phase = cfg.phase(self.step)
                 t0 = time.perf_counter()
-                batch = sample_batch(images, cfg, self.step, self.rank)
+                batch = pending.result()
+                pending = (pool.submit(sample_batch, images, cfg, self.step + 1, self.rank)
+                           if self.step + 1 < end else None)
                 imgs, masks = to_tensors(batch, self.device)
                 losses = self.train_step(imgs, masks, batch.boxes, phase)
                 dt = time.perf_counter() - t0
