@@ -13,7 +13,7 @@ Run from the repository root::
     python reports/celeba/gpu_train.py --data-root ../shared/data/celeba --out runs/celeba-gpu \\
         --budget 530 --pack "$OUT"
 
-``--pack DIR`` writes one tar per run directory (without the fp32 training states, which a
+``--pack DIR`` writes one .tar.gz per run directory (without the fp32 training states, which a
 lent machine's file limits cannot return) and ``summary.json`` (speeds, step counts, wall
 times) as soon as each part is done, so a run cut off at its limit still returns phase 1.
 """
@@ -48,15 +48,24 @@ VARIANT_COST = 2.0 * len(VARIANTS)
 STARTUP_S = 30.0  # a variant process: import torch, CUDA context, decode the images
 
 
-def pack(run_dir: Path, dest: Path) -> Path:
-    """Tar ``run_dir`` into ``dest/NAME.tar`` without its fp32 training states."""
+def pack(run_dir: Path, dest: Path, limit: int = 15 * 2**20) -> Path:
+    """Tar ``run_dir`` into ``dest/NAME.tar.gz`` without its fp32 training states.
+
+    A lent machine returns files of at most 16 MiB: while the tar is larger than ``limit``,
+    the earliest snapshot is left out (the exported weights and the last snapshot always stay).
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    out = dest / f"{run_dir.name}.tar"
-    with tarfile.open(out, "w") as tar:
-        for path in sorted(run_dir.rglob("*")):
-            if path.is_file() and path.name not in ("latest.pt", "phase1.pt") and not path.name.endswith(".tmp"):
+    out = dest / f"{run_dir.name}.tar.gz"
+    files = [p for p in sorted(run_dir.rglob("*")) if p.is_file()
+             and p.name not in ("latest.pt", "phase1.pt") and not p.name.endswith(".tmp")]
+    while True:
+        with tarfile.open(out, "w:gz") as tar:
+            for path in files:
                 tar.add(path, arcname=str(path.relative_to(run_dir.parent)))
-    return out
+        snapshots = [p for p in files if p.parent.name == "snapshots"]
+        if out.stat().st_size <= limit or len(snapshots) <= 1:
+            return out
+        files.remove(snapshots[0])
 
 
 def mean_step_seconds(run_dir: Path, first: int) -> float:
@@ -141,7 +150,7 @@ def main(args: argparse.Namespace) -> None:
     procs = {}
     for variant in VARIANTS:
         cfg = p1.with_overrides(variant=variant, steps_phase2=td, steps_phase3=t,
-                                snapshot_every=max(50, (td + t) // 6 // 50 * 50))
+                                snapshot_every=max(50, (td + t) // 3 // 50 * 50))
         run_dir = out / variant
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir / "requested.toml")
