@@ -2,7 +2,7 @@
 
 Per-image metrics are functions ``fn(pred, target, mask, region) -> float`` with
 ``region`` either ``"image"`` (the whole image) or ``"hole"`` (only the missing
-pixels; structural metrics use the hole's bounding box). Records store them as
+pixels; SSIM averages its full-image map over the hole pixels). Records store them as
 ``<name>`` and ``hole_<name>``.
 
 Set-level metrics compare the distribution of a method's outputs with the real

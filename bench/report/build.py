@@ -368,7 +368,7 @@ def report_markdown(data: RunData, t: ReportTables, reference: str, opts: Report
               f"Mean \u00b1 half-width of the 95 % bootstrap interval, {data.resampling}; best per column in bold; "
               "\u2191 higher is better, \u2193 lower is better." + captions._set_note(t.image), "",
               markdown.markdown_table(t.image),
-              "## Hole only", "", "SSIM on the hole's bounding box.", "", markdown.markdown_table(t.hole)]
+              "## Hole only", "", "SSIM: the full-image SSIM map averaged over the hole pixels.", "", markdown.markdown_table(t.hole)]
     if t.sets.columns:
         lines += ["## Set metrics", "",
                   f"{captions.features_text(data, t.sets)}. Against the run's real images; value \u00b1 half-width "

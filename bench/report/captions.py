@@ -23,7 +23,7 @@ def n_text(table: MetricTable, run_n: str) -> str:
 def caption(data: RunData, table: MetricTable, region: str, binned: bool = False) -> str:
     """LaTeX caption: dataset, n, mask protocol and hash, what the numbers are (and the bins, when split)."""
     p = describe_protocol(data.config)
-    where = ("on the missing pixels only (SSIM on the hole's bounding box)" if region == "hole"
+    where = ("on the missing pixels only (SSIM: the full-image SSIM map averaged over them)" if region == "hole"
              else "on the whole composited image")
     text = (f"Inpainting on {latex.escape_latex(p['dataset'])} at {p['size']} px, {n_text(table, p['n'])}; "
             f"masks: {latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Metrics {where}"
