@@ -22,3 +22,5 @@ for data in builtin celeba; do
       --bins area --label "tab:$data-$masks"
   done
 done
+# One overview table of the four runs (Markdown, LaTeX, CSV).
+python reports/compare/summarize.py "$RUNS" "$OUT"
