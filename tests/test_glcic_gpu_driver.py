@@ -34,6 +34,11 @@ def test_preload_caches_every_image_exactly_as_lazy_loading_does():
     assert np.array_equal(a.images, b.images) and np.array_equal(a.masks, b.masks)
 
 
+def _names(archive: Path) -> list[str]:
+    with tarfile.open(archive) as tar:
+        return tar.getnames()
+
+
 def _fake_run(root: Path, snapshots: int, size: int) -> Path:
     run = root / "full"
     (run / "snapshots").mkdir(parents=True)
@@ -51,18 +56,18 @@ def test_pack_leaves_out_training_states_and_earliest_snapshots_to_fit(tmp_path)
     pack = _driver().pack
     run = _fake_run(tmp_path / "runs", snapshots=4, size=100_000)
     everything = pack(run, tmp_path / "all", limit=10**7)
-    names = tarfile.open(everything).getnames()
+    names = _names(everything)
     assert "full/glcic-full.pt" in names and "full/losses.csv" in names
     assert not any(n.endswith(("latest.pt", "phase1.pt")) for n in names)
     assert sum("snapshots/" in n for n in names) == 4
     # Room for the weights and two snapshots: the two earliest go.
     fitted = pack(run, tmp_path / "fit", limit=330_000)
-    kept = sorted(n for n in tarfile.open(fitted).getnames() if "snapshots/" in n)
+    kept = sorted(n for n in _names(fitted) if "snapshots/" in n)
     assert kept == ["full/snapshots/step-0000300.pt", "full/snapshots/step-0000400.pt"]
     assert fitted.stat().st_size <= 330_000
     # Never below the weights and the last snapshot, even when that is over the limit.
     tight = pack(run, tmp_path / "tight", limit=1)
-    assert sorted(n for n in tarfile.open(tight).getnames() if "snapshots/" in n) == ["full/snapshots/step-0000400.pt"]
+    assert sorted(n for n in _names(tight) if "snapshots/" in n) == ["full/snapshots/step-0000400.pt"]
 
 
 def test_config_overrides_parse_as_json_else_text():

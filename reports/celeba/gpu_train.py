@@ -34,9 +34,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from methods.glcic.config import load_config, save_config  # noqa: E402
-from methods.glcic.data import TrainImages  # noqa: E402
-from methods.glcic.train import Trainer  # noqa: E402
+from methods.glcic.config import load_config, save_config
+from methods.glcic.data import TrainImages
+from methods.glcic.train import Trainer
 
 CONFIG = ROOT / "methods/glcic/configs/celeba-gpu.toml"
 VARIANTS = ("full", "global", "local")
