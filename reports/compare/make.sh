@@ -11,7 +11,7 @@ CELEBA=${CELEBA:-../shared/data/celeba}
 RUNS=${RUNS:-runs/compare}
 N=${N:-100}
 OUT=reports/compare
-METHODS=iizuka,iizuka:post=blend,patch,telea,ns,biharmonic,mean,shiftmap,fsr,criminisi
+METHODS=iizuka,iizuka:post=blend,iizuka-global,iizuka-local,patch,telea,ns,biharmonic,mean,shiftmap,fsr,criminisi
 for data in builtin celeba; do
   source_args=(--dataset "$data")
   [ "$data" = celeba ] && source_args+=(--data-root "$CELEBA")
