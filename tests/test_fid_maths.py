@@ -378,6 +378,22 @@ def test_gram_cache_follows_content_not_identity():
     gram.clear()
 
 
+def test_blas_threads_limited_for_small_decompositions_only():
+    from threadpoolctl import threadpool_info
+
+    from bench.metrics import gram
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    outside = blas_threads()
+    with gram.blas_threads_for(gram.THREADED_SIZE - 1):
+        assert blas_threads() and all(t == 1 for t in blas_threads())
+    with gram.blas_threads_for(gram.THREADED_SIZE):
+        assert blas_threads() == outside
+    assert blas_threads() == outside
+
+
 @pytest.mark.parametrize("paired", [True, False])
 def test_bootstrap_on_pool3_like_features_equals_sqrtm_of_each_resample(paired):
     # n < D and features far from the origin: the Gram route's cancellation is at its worst here.

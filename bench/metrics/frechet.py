@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics.gram import FeaturePair, feature_pair, one_blas_thread
+from bench.metrics.gram import FeaturePair, blas_threads_for, feature_pair, one_blas_thread
 
 # Above this many rows the n x n matrices of the Gram route no longer pay
 # (KID's kernel matrices are built in blocks from the features instead).
@@ -245,7 +245,7 @@ def fid_gram(real, fake) -> float:
     # FID-infinity and KID of the same sets, and the real Gram across methods).
     p = feature_pair(r, f)
     nr, nf = p.real.n, p.fake.n
-    with one_blas_thread():
+    with blas_threads_for(min(nr, nf)):
         trace_sqrt = np.linalg.svd(p.cross / np.sqrt((nr - 1.0) * (nf - 1.0)), compute_uv=False).sum()
     return float(p.dmu2 + p.real.sq.sum() / (nr - 1) + p.fake.sq.sum() / (nf - 1) - 2.0 * trace_sqrt)
 
@@ -434,10 +434,12 @@ class _GramResampler:
 
     def __call__(self, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
         """FIDs of the resamples given by the rows of ``wr`` (``B x Nr``) and ``wf`` (``B x Nf``)."""
-        # Small products and one small eigenproblem per replicate: LAPACK's tridiagonal
-        # reduction is memory-bound, and extra BLAS threads only contend (the whole
-        # bootstrap ran 2x slower with two threads on the busy 2-core machine).
-        with one_blas_thread():
+        # One eigenproblem per replicate, of the number of distinct rows drawn: a few
+        # hundred rows take one BLAS thread (two ran the n = 280 bootstrap 2x slower on the
+        # busy 2-core machine), a thousand or more pay for all of them.
+        wr, wf = np.atleast_2d(wr), np.atleast_2d(wf)
+        size = int(min(np.count_nonzero(wr, axis=1).min(), np.count_nonzero(wf, axis=1).min()))
+        with blas_threads_for(size):
             return self._fids(wr, wf)
 
     def _fids(self, wr: np.ndarray, wf: np.ndarray) -> np.ndarray:
