@@ -55,13 +55,51 @@ def test_default_network_is_located_without_importing_the_package_and_hash_check
     assert "align_corners=False" in extractor.resize and "antialias=False" in extractor.resize
 
 
-def test_network_code_takes_prescaled_input(extractor):
+@pytest.fixture(scope="module")
+def torchscript_network():
+    """The shipped TorchScript file itself: the reference the eager rebuild must match."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=DeprecationWarning)
+        return torch.jit.load(str(inc.inception_path()), map_location="cpu").eval()
+
+
+def test_network_code_takes_prescaled_input(torchscript_network):
     # The verified convention: no rescaling inside the file; the first layer is a
     # conv applied to the input as given, and the output is reshaped to N x 2048.
-    module = extractor.module
+    module = torchscript_network
     assert "torch.conv2d(x," in module.net.layers.conv.code
     assert "(conv).forward(input, )" in module.net.layers.code
     assert "[-1, 2048]" in module.net.code
+
+
+def test_eager_rebuild_uses_every_layer_of_the_file(extractor, torchscript_network):
+    import torch
+
+    from bench.metrics.inception_net import FIDInception
+
+    assert isinstance(extractor.module, FIDInception)
+    file_convs = [m for _, m in torchscript_network.named_modules() if m.original_name == "Conv2dLayer"]
+    eager_convs = [m for m in extractor.module.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(file_convs) == len(eager_convs) == 94
+    assert sorted(tuple(m.weight.shape) for m in file_convs) == sorted(tuple(m.weight.shape) for m in eager_convs)
+
+
+def test_eager_rebuild_matches_the_torchscript_file(extractor, torchscript_network, builtin_images):
+    # Folding batch norm changes float32 rounding only: features agree to ~2e-6 of
+    # their largest value, and FID between the two feature sets is ~0.
+    import torch
+
+    images = builtin_images[:6] + _noisy(builtin_images[:2], 0.1)
+    eager = extractor(images, batch_size=4)
+    with torch.inference_mode():
+        x = inc.inception_input(torch.from_numpy(np.stack(images)))
+        ref = torchscript_network(x).to(torch.float64).numpy()
+    assert np.abs(eager - ref).max() <= 1e-5 * np.abs(ref).max()
+    np.testing.assert_allclose(eager, ref, rtol=1e-4, atol=1e-5)
 
 
 def test_missing_network_says_how_to_install(monkeypatch, tmp_path):

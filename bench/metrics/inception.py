@@ -118,8 +118,9 @@ class FeatureExtractor:
         The file.
     resize : str
         How images are resized before the network (recorded in results).
-    module : torch.jit.ScriptModule
-        The network, in eval mode.
+    module : torch.nn.Module
+        The network, in eval mode: for the standard Inception the eager rebuild of
+        :mod:`bench.metrics.inception_net`, for a user file the TorchScript module.
     """
 
     name: str
@@ -258,7 +259,12 @@ def load_extractor(path: str | os.PathLike | None = None) -> FeatureExtractor:
         raise ExtractorError(f"{file}: not a loadable TorchScript file ({type(err).__name__}: {err})") from err
     module.eval()
     if default:
-        ext = FeatureExtractor("inception-v3-tf-2015-12-05", digest, file, INCEPTION_RESIZE, module, inception_input)
+        from bench.metrics.inception_net import FIDInception
+
+        # The same network with batch norm folded and channels-last activations: about 1.4x
+        # faster on CPU, features within ~2e-6 of the TorchScript graph's (tested).
+        ext = FeatureExtractor("inception-v3-tf-2015-12-05", digest, file, INCEPTION_RESIZE,
+                               FIDInception.from_torchscript(module), inception_input)
     else:
         ext = FeatureExtractor(f"torchscript:{file.name}", digest, file, CUSTOM_RESIZE, module, custom_input)
     _LOADED[key] = ext

@@ -40,6 +40,34 @@ def test_inception_throughput_160(benchmark, extractor, batch_size):
               f"({1000 / rate:.0f} ms/image)")
 
 
+@pytest.mark.parametrize("network", ["torchscript", pytest.param("eager", marks=pytest.mark.benchset)])
+def test_inception_eager_vs_torchscript_one_thread(benchmark, extractor, network, monkeypatch):
+    # Side by side in one process: the shipped TorchScript graph against the eager rebuild
+    # (bench/metrics/inception_net.py) that the extractor runs; one thread, as in the feature pool.
+    import dataclasses
+    import warnings
+
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    ext = extractor
+    if network == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            script = torch.jit.load(str(ext.path), map_location="cpu").eval()
+        ext = dataclasses.replace(extractor, module=script)
+    samples, _ = get_source("builtin").take(16 if benchmark.enabled else 2)
+    images = [s.image for s in samples]
+    ext(images[:2])  # warm-up: oneDNN plans its kernels on the first call
+    feats = benchmark.pedantic(ext, args=(images,), kwargs={"batch_size": 8},
+                               rounds=2 if benchmark.enabled else 1, iterations=1)
+    assert feats.shape == (len(images), 2048)
+    if benchmark.enabled:
+        ms = 1000 * benchmark.stats.stats.median / len(images)
+        benchmark.extra_info["ms_per_image"] = ms
+        print(f"\nInception ({network}), one thread, batch 8: {ms:.0f} ms/image")
+
+
 @pytest.mark.parametrize("route", ["sqrtm", pytest.param("gram", marks=pytest.mark.benchset)])
 def test_fid_maths_280(benchmark, route):
     # The study's n = 280 at D = 2048: the headline sqrtm route and the Gram route.
