@@ -109,6 +109,10 @@ class GLCIC(Method):
         self.batch_size = batch_size
         for layer in identity:
             make_identity(self.model, layer)
+        # Channels-last weights and activations: oneDNN's fastest CPU layout here (79 -> 64 ms
+        # per 160 px image on 2 threads, outputs equal to 4e-7); converted after make_identity,
+        # which writes new weights.
+        self.model = self.model.to(memory_format=torch.channels_last)
         self.hooks = zero_channels(self.model, drops or {})
 
     def complete(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -122,7 +126,7 @@ class GLCIC(Method):
         if ph or pw:
             inp = torch.nn.functional.pad(inp, (0, pw, 0, ph), mode="replicate")
         with torch.inference_mode():
-            out = self.model(inp)[:, :, :h, :w]
+            out = self.model(inp.contiguous(memory_format=torch.channels_last))[:, :, :h, :w]
         return np.ascontiguousarray(out.permute(0, 2, 3, 1).numpy(), dtype=np.float32).clip(0.0, 1.0)
 
     def inpaint_batch(self, images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
