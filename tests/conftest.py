@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +49,14 @@ def one_thread():
 # What pytest-benchmark records about the machine: the saved JSON under results/benchmarks/ is only
 # comparable with a later run when the reader knows how busy the machine was (issue 15).
 def pytest_benchmark_update_machine_info(config, machine_info):
-    load1, load5, load15 = os.getloadavg()
+    from bench.machine import describe_machine
+
+    info = describe_machine()
+    load1, load5, load15 = info["load_average"] or (float("nan"),) * 3
     machine_info["load_average"] = {"1min": load1, "5min": load5, "15min": load15}
-    machine_info["usable_cores"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    machine_info["usable_cores"] = info["cores"]
+    machine_info["cpu_model"] = info["cpu"]
+    machine_info["memory_gb"] = info["memory_gb"]
     machine_info["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS", "")
     try:
         import torch
@@ -61,9 +65,4 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         machine_info["torch_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     except ImportError:  # pragma: no cover - torch is a core dependency
         pass
-    try:
-        rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
-                             timeout=10, cwd=os.path.dirname(os.path.abspath(__file__)))
-        machine_info["git"] = rev.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        machine_info["git"] = ""
+    machine_info["git"] = info["git"]

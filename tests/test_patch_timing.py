@@ -29,7 +29,12 @@ def test_bench_time_prints_a_row_per_method_and_size(tmp_path):
     result = CliRunner().invoke(cli, ["time", "--methods", "mean,telea", "--sizes", "32,48", "--n", "2",
                                       "--threads", "1", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    rows = json.loads(out.read_text())
+    saved = json.loads(out.read_text())
+    rows = saved["rows"]
+    # The machine and its load travel with every timing (issue 12 item 6).
+    assert saved["machine"]["cores"] >= 1 and saved["machine"]["cpu"]
+    assert len(saved["machine"]["load_average"]) == 3 and len(saved["load_average_after"]) == 3
+    assert "machine: " in result.output and "load average (1/5/15 min)" in result.output
     assert [(r["spec"], r["size"], r["n"]) for r in rows] == [
         ("mean", 32, 2), ("mean", 48, 2), ("telea", 32, 2), ("telea", 48, 2)]
     for r in rows:

@@ -252,14 +252,22 @@ def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, thread
             methods.create(spec)  # fail on a bad spec before spawning anything
         except (KeyError, ValueError) as err:
             raise click.BadParameter(str(err), param_hint="--methods") from None
+    from bench.machine import describe_machine, load_average, machine_line
+
+    # Speed claims quote this line: the same numbers on a busy machine mean something else.
+    machine = describe_machine()
     rows = []
     for spec in spec_list:
         for size in sizes:
             rows.append(run_worker(spec, size, n, seed, cold=cold, threads=threads))
+    load_after = load_average()
+    click.echo(f"machine: {machine_line(machine)}")
+    click.echo(f"load average after timing: {'/'.join(f'{v:.2f}' for v in load_after) if load_after else 'unknown'}")
     click.echo(format_table(rows))
     if json_path:
         with open(json_path, "w") as fh:
-            json.dump(rows, fh, indent=2)
+            json.dump({"command": "bench time " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "bench time",
+                       "machine": machine, "load_average_after": load_after, "rows": rows}, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ class FIDInception(nn.Module):
             _BlockD(layers.mixed_8), _BlockE(layers.mixed_9, _avg3), _BlockE(layers.mixed_10, _max3))
 
     @classmethod
-    def from_torchscript(cls, module: Any) -> "FIDInception":
+    def from_torchscript(cls, module: Any) -> FIDInception:
         """Build the eager network from the loaded ``default_1.pt`` (``module.net.layers``)."""
         return cls(module.net.layers).eval()
 
