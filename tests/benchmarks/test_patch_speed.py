@@ -34,6 +34,7 @@ def patch_method():
     return m
 
 
+@pytest.mark.benchset
 @pytest.mark.parametrize("size", [160, 320, 640])
 def test_patch_speed(benchmark, patch_method, size):
     image, mask = _pair(size, "china-000")
