@@ -1,6 +1,6 @@
 """The Inception extractor and the registered ``fid``/``kid`` metrics on real images.
 
-The network costs ~86 ms per image on 2 cores, so these tests use a dozen
+The network costs ~0.13 s per image on 2 cores (0.2 s on one), so these tests use a dozen
 images, load the network once per module and share feature computations
 (features are memoised by image content).
 """

@@ -3,7 +3,9 @@
 With the project's default ``--benchmark-disable`` each benchmark runs once as a
 smoke test; measure with
 ``python -m pytest tests/benchmarks/test_fid_speed.py --benchmark-enable -s``.
-Reference point: ~12 images/s (86 ms per image) for 160x160 input on 2 cores.
+Reference point (results/benchmarks/, 2026-11-26, quiet 2-core AMD EPYC): 132 ms per
+160x160 image with 2 threads at batch 8; 199 ms on one thread (274 ms for the shipped
+TorchScript graph, measured beside it).
 Inference uses every core unless ``OMP_NUM_THREADS`` says otherwise; on a
 machine where another process keeps a core busy, compare with
 ``OMP_NUM_THREADS=1``.
