@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from bench.ablate.channels import channel_figure, parse_channels, sweep_channels, sweep_identity, variant
+from bench.ablate.channels import channel_figure, channel_tables, parse_channels, sweep_channels, sweep_identity, variant
 from bench.ablate.discriminator import across_seeds, discriminator_table
 from bench.ablate.sweep import ResultsCSV, Sweep
 from bench.images import blank_hole
@@ -195,6 +195,8 @@ def test_ablate_commands_end_to_end(ckpt, tmp_path):
                                    "--out", str(out), "--no-progress"])
     assert res.exit_code == 0, res.output
     assert "conv2: 2 channels" in res.output and (out / "table4.png").is_file()
+    assert "| conv2 | 2 |" in (out / "table4.md").read_text()
+    assert r"\label{tab:ablation-channels}" in (out / "table4.tex").read_text()
     res = CliRunner().invoke(cli, ["ablate", "channels", "--base", f"iizuka:ckpt={ckpt}", "--layers", "2",
                                    "--channels", "999", "--n", "3", "--size", "64", "--n-boot", "10",
                                    "--out", str(out)])
@@ -202,3 +204,44 @@ def test_ablate_commands_end_to_end(ckpt, tmp_path):
     res = CliRunner().invoke(cli, ["ablate", "channels", "--base", f"iizuka:ckpt={ckpt}", "--layers", "2",
                                    "--n", "4", "--size", "64", "--out", str(out)])
     assert res.exit_code != 0 and "use a new --out" in res.output
+
+
+def _row(layer, channel, fid, delta, low, high, hole_psnr):
+    return {"layer": layer, "channel": str(channel), "fid": str(fid), "fid_delta": str(delta),
+            "fid_delta_low": str(low), "fid_delta_high": str(high), "hole_psnr": str(hole_psnr), "hole_ssim": "0.5"}
+
+
+def test_channel_tables_count_both_criteria_by_hand(tmp_path):
+    # Baseline FID 10 with interval [8, 12]; by hand: conv1.0 lies outside (13 > 12) and its paired
+    # interval excludes 0, conv1.1 is inside but paired-significant upwards, conv1.2 downwards,
+    # conv1.3 neither; conv2.0 lies outside below (7.5 < 8) with a paired interval containing 0.
+    result = {"baseline": {"fid": 10.0, "fid_low": 8.0, "fid_high": 12.0, "hole_psnr": 20.0},
+              "layers": {"conv1": [_row("conv1", 0, 13.0, 3.0, 1.0, 5.0, 18.0), _row("conv1", 1, 11.0, 1.0, 0.5, 1.5, 19.5),
+                                   _row("conv1", 2, 9.5, -0.5, -1.0, -0.2, 20.1), _row("conv1", 3, 10.1, 0.1, -0.1, 0.3, 20.0)],
+                         "conv2": [_row("conv2", 0, 7.5, -2.5, -6.0, 0.5, 19.0)]}}
+    summary, outside = channel_tables(result)
+    assert summary.loc["conv1"].tolist() == ["4", "9.50-13.00", "1", "3 (2 / 1)", "18.00"]
+    assert summary.loc["conv2"].tolist() == ["1", "7.50-7.50", "1", "0 (0 / 0)", "19.00"]
+    assert outside.index.tolist() == ["conv1.0", "conv2.0"]  # by FID, highest first
+    assert outside.loc["conv1.0", "FID difference [95 % paired]"] == "+3.00 [+1.00, +5.00]"
+
+
+def test_table4_latex_fits_the_page(tmp_path):
+    import shutil
+
+    from bench.commands.ablate import _write_table4
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    from tests.test_report_latex_width import overfull_boxes
+
+    from bench.report.latex import document
+
+    rows = {f"conv{L}": [_row(f"conv{L}", c, 24.0 + (c % 7) * (3.0 if L == 1 else 0.5), 0.4, 0.1, 0.7, 19.5)
+                         for c in range(64)] for L in (1, 2, 3, 4, 10, 14, 15, 16)}
+    result = {"baseline": {"fid": 24.03, "fid_low": 20.62, "fid_high": 28.39, "hole_psnr": 19.82}, "layers": rows}
+    _write_table4(result, tmp_path, "iizuka:post=blend", "celeba", "test", 100, 0, "rects", {})
+    doc = tmp_path / "doc.tex"
+    doc.write_text(document([(tmp_path / "table4.tex").read_text()], title="Table 4"))
+    widths = overfull_boxes(doc, tmp_path)
+    assert all(w <= 1.0 for w in widths), f"overfull hboxes (pt): {widths}"

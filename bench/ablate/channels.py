@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from bench.ablate.sweep import ResultsCSV, Sweep, paired_difference
 from bench.rundir import atomic_write_json
@@ -124,6 +125,53 @@ def paired_significant(row: dict[str, Any]) -> bool:
     """The paired bootstrap interval of the FID difference excludes zero (same images resampled)."""
     low, high = float(row.get("fid_delta_low", "nan")), float(row.get("fid_delta_high", "nan"))
     return bool(np.isfinite(low) and np.isfinite(high) and (low > 0 or high < 0))
+
+
+def channel_tables(result: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The study's Table 4 as text: a summary per layer and the channels outside the baseline interval.
+
+    Parameters
+    ----------
+    result : dict
+        What :func:`sweep_channels` returns.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        One row per layer (index ``convL``): channels measured, FID range, how many lie
+        outside the baseline's 95 % interval (the study's criterion), how many have a
+        paired difference interval excluding 0 (raising / lowering FID), lowest hole PSNR.
+    outside : pandas.DataFrame
+        One row per channel outside the baseline interval (index ``convL.C``), by FID
+        descending: FID, the paired difference with its interval, hole PSNR and SSIM.
+    """
+    base = result["baseline"]
+    summary, outside = {}, []
+    for layer, rows in result["layers"].items():
+        if not rows:
+            continue
+        fids = [float(r["fid"]) for r in rows]
+        paired = [r for r in rows if paired_significant(r)]
+        raising = sum(float(r["fid_delta_low"]) > 0 for r in paired)
+        summary[layer] = {
+            "channels": str(len(rows)),
+            "FID range": f"{min(fids):.2f}-{max(fids):.2f}",
+            "outside interval": str(sum(outside_baseline(r, base) for r in rows)),
+            "paired (raise / lower)": f"{len(paired)} ({raising} / {len(paired) - raising})",
+            "min hole PSNR": f"{min(float(r['hole_psnr']) for r in rows):.2f}",
+        }
+        outside += [r for r in rows if outside_baseline(r, base)]
+    outside.sort(key=lambda r: -float(r["fid"]))
+    out_table = {f"{r['layer']}.{r['channel']}": {
+        "FID": f"{float(r['fid']):.2f}",
+        "FID difference [95 % paired]": (f"{float(r['fid_delta']):+.2f} [{float(r['fid_delta_low']):+.2f}, "
+                                                  f"{float(r['fid_delta_high']):+.2f}]"),
+        "hole PSNR (dB)": f"{float(r['hole_psnr']):.2f}",
+        "hole SSIM": f"{float(r['hole_ssim']):.3f}",
+    } for r in outside}
+    columns = ["FID", "FID difference [95 % paired]", "hole PSNR (dB)", "hole SSIM"]
+    return (pd.DataFrame.from_dict(summary, orient="index"),
+            pd.DataFrame.from_dict(out_table, orient="index", columns=columns))
 
 
 def sweep_identity(sweep: Sweep, base: str, layers: list[int]) -> dict[str, Any]:

@@ -97,6 +97,37 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
     click.echo(f"written: {out_dir}/table3*.{{csv,md,tex}}; runs: {', '.join(str(r.path) for r in result['runs'])}")
 
 
+def _write_table4(result: dict, out: Path, base: str, dataset: str, split: str, n: int, seed: int,
+                  mask_family: str, extractor_identity: dict) -> None:
+    """``table4.md`` and ``table4.tex``: the per-layer summary and the channels outside the baseline interval."""
+    from bench.ablate.channels import channel_tables
+    from bench.report.format import describe_features
+    from bench.report.latex import Block, escape_latex, latex_table
+    from bench.report.markdown import frame_to_markdown
+    from bench.rundir import atomic_write_text
+
+    summary, outside = channel_tables(result)
+    b = result["baseline"]
+    holes = "1-3 rectangles covering at most 25 %" if mask_family == "rects" else f"masks {mask_family}"
+    common = (f"Single-channel removal from {base} on {dataset} ({split}), n = {n}, {holes}, mask seed {seed}; "
+              f"baseline FID {b['fid']:.2f} (95 % bootstrap interval {b['fid_low']:.2f}-{b['fid_high']:.2f}), "
+              f"hole PSNR {b['hole_psnr']:.2f} dB. FID: {describe_features(extractor_identity)}, n = {n}.")
+    cap_summary = (f"{common} Per layer: channels measured, FID range, channels outside the baseline interval "
+                   "(the study's criterion), channels whose paired bootstrap interval of the FID difference "
+                   "excludes 0 (raising / lowering FID; no multiple-comparison correction), lowest hole PSNR (dB).")
+    cap_outside = f"{common} Channels whose removal moves FID outside the baseline interval."
+    md = [cap_summary, "", frame_to_markdown(summary.rename_axis("layer").reset_index()), cap_outside, ""]
+    md.append(frame_to_markdown(outside.rename_axis("channel").reset_index()) if len(outside)
+              else "No channel's FID lies outside the baseline interval.\n")
+    atomic_write_text(out / "table4.md", "\n".join(md))
+    tex = [latex_table([Block(summary.map(escape_latex))], [escape_latex(c) for c in summary.columns],
+                       escape_latex(cap_summary), "tab:ablation-channels", first_header="Layer")]
+    if len(outside):
+        tex.append(latex_table([Block(outside.map(escape_latex))], [escape_latex(c) for c in outside.columns],
+                               escape_latex(cap_outside), "tab:ablation-channels-outside", first_header="Channel"))
+    atomic_write_text(out / "table4.tex", "\n".join(tex))
+
+
 @ablate.command()
 @click.option("--base", default="iizuka", show_default=True, help="Method spec to ablate (without drop=).")
 @click.option("--layers", default="1,2,3,4,10,14,15,16", show_default=True, help="Layer numbers (conv1 = 1).")
@@ -142,6 +173,8 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
     from bench.rundir import atomic_write_text
 
     atomic_write_text(Path(out) / "flagged.csv", flagged.to_csv(index=False) if len(flagged) else "layer,channel\n")
+    _write_table4(result, Path(out), base, dataset, split, len(proto.samples), seed, mask_family,
+                  sweep.extractor.identity)
     if len(flagged):
         flagged = flagged.assign(fid=flagged["fid"].astype(float)).sort_values("fid", ascending=False)
         click.echo("channels whose removal changes FID (outside the baseline interval, or a paired "
