@@ -110,6 +110,10 @@ def test_sweep_computes_reference_features_once_and_resumes(ckpt, protocol, tmp_
     assert [int(r["channel"]) for r in result3["layers"]["conv1"]] == [0, 1, 2, 3]
     files = channel_figure(result3, tmp_path / "table4")
     assert all(f.is_file() and f.stat().st_size > 1000 for f in files)
+    # A call for another layer still reports (and draws) every layer of the directory.
+    result4 = sweep_channels(again, base, [2], "0")
+    assert list(result4["layers"]) == ["conv1", "conv2"]
+    assert [int(r["channel"]) for r in result4["layers"]["conv1"]] == [0, 1, 2, 3]
 
 
 def test_paired_difference_uses_identical_resamples(ckpt, protocol, tmp_path):

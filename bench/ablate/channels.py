@@ -89,7 +89,8 @@ def sweep_channels(sweep: Sweep, base: str, layers: list[int], channels: str = "
     -------
     dict
         ``baseline`` (its row), ``layers`` ({layer: list of rows of every channel measured
-        in ``sweep.out``, this call's and earlier ones'}) and ``flagged`` (rows whose FID
+        in ``sweep.out``, this call's and earlier calls', of these layers and of any other
+        layer measured there before}, by layer number) and ``flagged`` (rows whose FID
         lies outside the baseline's interval or whose paired difference excludes 0).
     """
     base_row = baseline(sweep, base)
@@ -106,9 +107,16 @@ def sweep_channels(sweep: Sweep, base: str, layers: list[int], channels: str = "
         delta, low, high = paired_difference(m, base_row["fid"], base_row.get("replicates"))
         tables[layer].append({"layer": layer, "channel": c, **m.row(), "fid_delta": delta, "fid_delta_low": low,
                               "fid_delta_high": high, "channel_seconds": seconds})
-    # Every channel measured in this directory so far, so sweeps of different channel
-    # subsets (all of conv1, a few of conv4) add up to one table and one figure.
-    results = {layer: sorted(table.rows(), key=lambda r: int(r["channel"])) for layer, table in tables.items()}
+    # Every channel measured in this directory so far, of every layer, so sweeps of different
+    # layers and channel subsets (all of conv1, then a few of conv4) add up to one table and one
+    # figure instead of the latest call's partial view.
+    for path in sweep.out.glob("channels_conv*.csv"):
+        layer = path.stem[len("channels_"):]
+        if layer[4:].isdigit() and layer not in tables:
+            tables[layer] = ResultsCSV(path, key="channel")
+    results = {layer: sorted(tables[layer].rows(), key=lambda r: int(r["channel"]))
+               for layer in sorted(tables, key=lambda name: int(name[4:]))}
+    results = {layer: rows for layer, rows in results.items() if rows}
     flagged = [{**r, "test": ("outside baseline interval" if outside_baseline(r, base_row) else "")
                 + (" paired difference excludes 0" if paired_significant(r) else "")}
                for rows in results.values() for r in rows
