@@ -35,6 +35,7 @@ def test_bench_time_prints_a_row_per_method_and_size(tmp_path):
     assert saved["machine"]["cores"] >= 1 and saved["machine"]["cpu"]
     assert len(saved["machine"]["load_average"]) == 3 and len(saved["load_average_after"]) == 3
     assert "machine: " in result.output and "load average (1/5/15 min)" in result.output
+    assert saved["command"] == "bench time --methods 'mean,telea' --sizes 32,48 --n 2 --seed 0 --threads 1"
     assert [(r["spec"], r["size"], r["n"]) for r in rows] == [
         ("mean", 32, 2), ("mean", 48, 2), ("telea", 32, 2), ("telea", 48, 2)]
     for r in rows:

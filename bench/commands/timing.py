@@ -266,8 +266,11 @@ def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, thread
     click.echo(format_table(rows))
     if json_path:
         with open(json_path, "w") as fh:
-            json.dump({"command": "bench time " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "bench time",
-                       "machine": machine, "load_average_after": load_after, "rows": rows}, fh, indent=2)
+            # Rebuilt from the options, so the record is right whatever process called the command.
+            command = (f"bench time --methods '{specs}' --sizes {','.join(map(str, sizes))} --n {n} --seed {seed}"
+                       + (" --cold" if cold else "") + (f" --threads {threads}" if threads else ""))
+            json.dump({"command": command, "machine": machine, "load_average_after": load_after, "rows": rows},
+                      fh, indent=2)
 
 
 if __name__ == "__main__":

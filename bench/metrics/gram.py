@@ -27,7 +27,8 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["FeaturePair", "FeatureSet", "content_digest", "feature_pair", "feature_set", "one_blas_thread", "blas_threads_for"]
+__all__ = ["FeaturePair", "FeatureSet", "blas_threads_for", "content_digest", "feature_pair", "feature_set",
+           "one_blas_thread"]
 
 # Each entry holds a few n x n float64 matrices (32 MB each at n = 2000): keep few.
 _SETS: OrderedDict[str, FeatureSet] = OrderedDict()
