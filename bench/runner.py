@@ -24,6 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from bench.data import Sample
+from bench.feature_prefetch import REAL
 from bench.images import ContractError, blank_hole, check_image, composite, quantize
 from bench.masks import Rect
 from bench.metrics import SetMetricContext, all_metrics, default_metrics, evaluate_image, get_metric
@@ -346,9 +347,15 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         if not rundir.image_path(s.id).is_file():
             write_png(rundir.image_path(s.id), s.image)
 
-    computed = _compute(cfg, rundir, built, proto, previous, image_metrics, executor)
-    rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
-    set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity, executor)
+    pending = [(method, [(s, proto.masks[s.id][0]) for s in samples
+                         if previous.get((method.spec, s.id), {}).get("status") != "ok"]) for method in built]
+    pending = [(method, todo) for method, todo in pending if todo]
+    with _feature_prefetch(cfg, executor, set_metrics) as prefetch:
+        if prefetch is not None:
+            _prefetch_reals(cfg, rundir, samples, identity, prefetch, sum(len(todo) for _, todo in pending))
+        computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch)
+        rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
+        set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity, executor, prefetch)
 
     import pandas as pd
 
@@ -365,27 +372,35 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
 
 
-def _compute(cfg: RunConfig, rundir: RunDir, built: list, proto, previous: dict, image_metrics,
-             executor) -> int:
+def _compute(cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics,
+             executor, prefetch=None) -> int:
     """Run each method on the images it has no ok row for, appending (and fsyncing) row by row.
 
-    The executor computes (here or on a cluster); this is the one place rows are written,
-    so a cluster run's records are written once each, by this process. ``previous`` is
-    updated in place; returns the number of rows computed.
+    ``pending`` lists each method with the (sample, mask) pairs it still needs. The executor
+    computes (here or on a cluster); this is the one place rows are written, so a cluster run's
+    records are written once each, by this process. Each composited output also goes to
+    ``prefetch`` (when its pool runs), so its features are extracted while later images are
+    computed. ``previous`` is updated in place; returns the number of rows computed.
     """
     from bench.cluster.tasks import data_ref
 
-    pending = [(method, [(s, proto.masks[s.id][0]) for s in proto.samples
-                         if previous.get((method.spec, s.id), {}).get("status") != "ok"]) for method in built]
-    pending = [(method, todo) for method, todo in pending if todo]
+    if prefetch is not None and not prefetch.started:
+        prefetch = None
     if not pending:
         return 0  # a finished run: records.jsonl is not even opened (the directory may be read-only)
     computed = 0
     data = data_ref(cfg.dataset, cfg.data_root, cfg.split, cfg.size)
+    last_spec = None
     with open(rundir.records_jsonl, "a", buffering=1) as records_file:
         for spec, sample, row, final in executor.inpaint(pending, proto, data, image_metrics, cfg.progress):
+            if prefetch is not None and spec != last_spec:
+                if last_spec is not None:
+                    prefetch.flush(last_spec)  # the previous method's last, partial chunk
+                last_spec = spec
             if final is not None:
                 write_png(rundir.output_path(spec, sample.id), final)
+                if prefetch is not None:
+                    prefetch.add(spec, sample.id, final)
             else:
                 log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
             records_file.write(json.dumps(row) + "\n")
@@ -393,6 +408,8 @@ def _compute(cfg: RunConfig, rundir: RunDir, built: list, proto, previous: dict,
             os.fsync(records_file.fileno())
             previous[(spec, sample.id)] = row
             computed += 1
+    if prefetch is not None:
+        prefetch.flush()
     return computed
 
 
@@ -415,77 +432,89 @@ def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str
 POOL_MIN_IMAGES = 64
 
 
-class _Prefetched:
-    """Features being extracted by a :class:`~bench.metrics.feature_pool.FeaturePool`, per method and
-    per real-image subset, handed to the metrics' memo just before the metrics run."""
-
-    def __init__(self, pool, extractor):
-        self.pool, self.extractor = pool, extractor
-        self.fakes: dict[str, Any] = {}
-        self.reals: dict[str, Any] = {}
-
-    def offer(self, spec: str, fake: list, real_hash: str, real_subset: list) -> None:
-        from bench.metrics.fid import remember_features
-
-        if real_hash in self.reals:
-            remember_features(real_subset, self.extractor, self.reals.pop(real_hash).result())
-        if spec in self.fakes:
-            remember_features(fake, self.extractor, self.fakes.pop(spec).result())
-
-
 @contextmanager
-def _feature_pool(cfg: RunConfig, executor, plan: list, real: dict, rundir: RunDir, identity: dict, ctx):
-    """Start extracting every feature the set metrics will need on a pool of processes (local runs).
+def _feature_prefetch(cfg: RunConfig, executor, set_metrics: list):
+    """A :class:`~bench.feature_prefetch.FeaturePrefetch` for a local run with set metrics, else None.
 
-    Yields None (features are extracted in the metrics, as before) on a cluster, with one core,
-    with ``feature_workers=0``, or when there is too little to extract to pay for the processes.
+    Its pool starts only when there are enough features to extract (``POOL_MIN_IMAGES``, or any
+    number when ``feature_workers`` was given); on a cluster, with one core or with
+    ``feature_workers=0`` the metrics extract features in this process, as before.
     """
-    from bench.metrics.feature_pool import FeaturePool, default_workers
-    from bench.metrics.fid import DEFAULT_BATCH, load_extractor, reference_cached
+    from bench.feature_prefetch import FeaturePrefetch
+    from bench.metrics.feature_pool import default_workers
+    from bench.metrics.fid import DEFAULT_BATCH
 
-    todo = [(spec, ids) for spec, ids, _, metrics in plan if metrics and len(ids) >= 2]
     workers = default_workers() if cfg.feature_workers is None else cfg.feature_workers
-    if not todo or workers < 1 or (executor is not None and executor.distributed):
+    if not set_metrics or workers < 1 or (executor is not None and executor.distributed):
         yield None
         return
+    minimum = POOL_MIN_IMAGES if cfg.feature_workers is None else 0
+    with FeaturePrefetch(workers, cfg.fid_features, DEFAULT_BATCH, minimum) as prefetch:
+        yield prefetch
+
+
+def _reference_key(identity: dict, ids: list[str]) -> dict:
+    # The real set is cached per subset of images: a method that failed on some is compared on the rest.
+    return {**identity, "ids_sha256": ids_hash(ids)}
+
+
+def _prefetch_reals(cfg: RunConfig, rundir: RunDir, samples: list[Sample], identity: dict, prefetch,
+                    outputs: int) -> None:
+    """Start the pool when the run will produce enough outputs, and queue the real images first
+    (unless their features are cached), so their features are ready before any method's."""
+    from bench.metrics.fid import load_extractor, reference_cached
+
+    ids = [s.id for s in samples]
+    real = [rundir.load_image(i) for i in ids]  # as the set metrics will load them: 8-bit PNG values
     extractor = load_extractor(cfg.fid_features)
-    reals = {}
-    for _, ids in todo:
+    cached = reference_cached(real, _reference_key(identity, ids), extractor, cfg.cache_dir or default_cache_dir())
+    if prefetch.start_if_worth(outputs + (0 if cached else len(real))) and not cached:
+        prefetch.queue_missing(REAL, ids, dict(zip(ids, real)).__getitem__)
+
+
+def _offer_features(prefetch, plan: list, real: dict, rundir: RunDir, identity: dict, ctx, extractor) -> list:
+    """Queue every feature the set metrics still need and that the run did not queue while computing
+    (a resumed run's earlier outputs, a subset of real images); returns the work list
+    ``[(owner, ids, images)]`` whose features :func:`_remember_prefetched` hands to the metrics."""
+    from bench.metrics.fid import reference_cached
+
+    work = []
+    for spec, ids, _, todo in plan:
+        if not todo or len(ids) < 2:
+            continue
         subset = [real[i] for i in ids]
-        digest = ids_hash(ids)
-        if digest not in reals and not reference_cached(subset, {**identity, "ids_sha256": digest}, extractor,
-                                                        ctx.cache_dir):
-            reals[digest] = subset
-    count = sum(len(ids) for _, ids in todo) + sum(len(v) for v in reals.values())
-    if cfg.feature_workers is None and count < POOL_MIN_IMAGES:
-        yield None
-        return
-    log.info("extracting features of %d images on %d processes", count, workers)
-    with FeaturePool(workers, cfg.fid_features, DEFAULT_BATCH) as pool:
-        pre = _Prefetched(pool, extractor)
-        for digest, subset in reals.items():
-            pre.reals[digest] = pool.submit(subset)
-        for spec, ids in todo:
-            # Loaded again (from the same PNGs) when the metrics run: holding every method's outputs
-            # here would cost hundreds of MB at n = 280.
-            pre.fakes[spec] = pool.submit([rundir.load_output(spec, i) for i in ids])
-        yield pre
+        if not reference_cached(subset, _reference_key(identity, ids), extractor, ctx.cache_dir):
+            work.append((REAL, ids, subset))
+        work.append((spec, ids, None))  # outputs are loaded when their metrics run
+    missing = sum(len(prefetch.missing(owner, ids)) for owner, ids, _ in work)
+    if not prefetch.start_if_worth(missing):
+        return []
+    for owner, ids, _ in work:
+        if owner is REAL:
+            prefetch.queue_missing(REAL, ids, real.__getitem__)
+        else:
+            prefetch.queue_missing(owner, ids, lambda i, spec=owner: rundir.load_output(spec, i))
+    return work
 
 
 def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list[Sample],
-                 rows: list[dict], metrics, identity: dict, executor=None) -> dict[str, dict[str, Any]]:
+                 rows: list[dict], metrics, identity: dict, executor=None, prefetch=None) -> dict[str, dict[str, Any]]:
     """Compute set-level metrics per method, reusing results whose inputs are unchanged.
 
-    With a distributed executor the outputs' features are extracted on the cluster in
-    chunks; the real images' features and the metric maths stay here.
+    Features come from ``prefetch`` (a local pool) when it was started; with a distributed
+    executor the outputs' features are extracted on the cluster in chunks; otherwise the
+    metrics extract them here. The metric maths always run here.
     """
     if not metrics:
         return {}
     stored = rundir.read_json(rundir.set_metrics) if rundir.set_metrics.is_file() else {}
+    from bench.metrics.fid import freeze
+
     ctx = SetMetricContext(reference_key=dict(identity), cache_dir=cfg.cache_dir or default_cache_dir(),
                            seed=cfg.seed, options={"fid_features": cfg.fid_features}, progress=cfg.progress)
     # Real and fake both go through the same 8-bit PNG round trip, so quantisation cannot bias the distance.
-    real = {s.id: rundir.load_image(s.id) for s in samples}
+    # Frozen (read-only) so the metrics hash each list once, not once per metric.
+    real = {s.id: freeze(rundir.load_image(s.id)) for s in samples}
     if len(real) < 2048:
         log.warning("n = %d < 2048 (the Inception feature dimension): FID is biased upwards at this n and only "
                     "comparable between runs of equal n; KID is unbiased", len(real))
@@ -499,29 +528,52 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
         key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
         todo = [m for m in metrics if (stored.get(spec, {}).get(m.name) or {}).get("details", {}).get("key") != key]
         plan.append((spec, ids, key, todo))
-    with _feature_pool(cfg, executor, plan, real, rundir, identity, ctx) as prefetched:
-        results: dict[str, dict[str, Any]] = {}
-        for spec, ids, key, todo in plan:
-            results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
-            if todo and len(ids) < 2:
-                log.warning("%s: too few successful outputs for %s", spec, ", ".join(m.name for m in todo))
-                continue
-            if not todo:
-                continue
-            fake = [rundir.load_output(spec, i) for i in ids]
-            # Compare like with like: the real set is restricted to the images the method completed.
-            real_subset = [real[i] for i in ids]
-            ctx.reference_key = {**identity, "ids_sha256": ids_hash(ids)}
-            if prefetched is not None:
-                prefetched.offer(spec, fake, ids_hash(ids), real_subset)
-            elif executor is not None and executor.distributed:
-                from bench.cluster.features import distribute_features
+    extractor = None
+    offered: set = set()
+    if prefetch is not None:
+        from bench.metrics.fid import load_extractor
 
-                distribute_features(executor, fake, cfg.fid_features)
-            for metric in todo:
-                res = metric.fn(real_subset, fake, ctx)
-                entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
-                results[spec][metric.name] = entry
-                stored.setdefault(spec, {})[metric.name] = entry
-                atomic_write_json(rundir.set_metrics, stored)
+        extractor = load_extractor(cfg.fid_features)
+        offered = {(owner, tuple(ids)) for owner, ids, _ in
+                   _offer_features(prefetch, plan, real, rundir, identity, ctx, extractor)}
+    results: dict[str, dict[str, Any]] = {}
+    for spec, ids, key, todo in plan:
+        results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
+        if todo and len(ids) < 2:
+            log.warning("%s: too few successful outputs for %s", spec, ", ".join(m.name for m in todo))
+            continue
+        if not todo:
+            continue
+        fake = [freeze(rundir.load_output(spec, i)) for i in ids]
+        # Compare like with like: the real set is restricted to the images the method completed.
+        real_subset = [real[i] for i in ids]
+        ctx.reference_key = _reference_key(identity, ids)
+        if offered:
+            for owner, images in ((REAL, real_subset), (spec, fake)):
+                if (owner, tuple(ids)) in offered:
+                    _remember_prefetched(prefetch, owner, ids, images, extractor)
+        elif executor is not None and executor.distributed:
+            from bench.cluster.features import distribute_features
+
+            distribute_features(executor, fake, cfg.fid_features)
+        for metric in todo:
+            res = metric.fn(real_subset, fake, ctx)
+            entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
+            results[spec][metric.name] = entry
+            stored.setdefault(spec, {})[metric.name] = entry
+            atomic_write_json(rundir.set_metrics, stored)
     return results
+
+
+def _remember_prefetched(prefetch, owner, ids: list[str], images: list[np.ndarray], extractor) -> None:
+    """Hand the pool's features of ``images`` to the metrics' memo; if the pool failed, the metrics
+    extract them in this process instead (slower, same numbers), so the run still finishes."""
+    from bench.metrics.fid import remember_features
+
+    try:
+        feats = prefetch.features(owner, ids)
+    except Exception as err:  # a crashed or killed worker process: BrokenProcessPool, pickling errors
+        who = "the real images" if owner is REAL else owner
+        log.warning("feature pool failed for %s (%s: %s); extracting in this process", who, type(err).__name__, err)
+        return
+    remember_features(images, extractor, feats)

@@ -423,3 +423,35 @@ def test_fid_infinity_gram_route_equals_sqrtm_points():
     np.testing.assert_allclose(fids, ref, rtol=1e-6)
     a = np.vstack([np.ones(len(ns)), 1.0 / ns]).T
     assert value == pytest.approx(np.linalg.lstsq(a, np.array(ref), rcond=None)[0][0], rel=1e-6)
+
+
+def test_list_hash_is_remembered_only_for_frozen_arrays(monkeypatch):
+    import hashlib
+
+    import bench.metrics.fid as fid
+
+    rng = np.random.default_rng(3)
+    images = [rng.random((6, 5, 3), dtype=np.float32) for _ in range(3)]
+    by_hand = hashlib.sha256()
+    for im in images:
+        by_hand.update(repr(im.shape).encode())
+        by_hand.update(im.tobytes())
+    frozen = [fid.freeze(im.copy()) for im in images]
+    assert fid.images_sha256(images) == fid.images_sha256(frozen) == by_hand.hexdigest()
+
+    checks = []
+    monkeypatch.setattr(fid, "check_image", lambda im, name: checks.append(name))
+    assert fid.images_sha256(list(frozen)) == by_hand.hexdigest()
+    assert checks == []  # served from the memo: same arrays, still alive, read-only
+    fid.images_sha256(images)
+    assert len(checks) == 3  # writeable arrays are hashed every time
+    images[0][0, 0, 0] = 0.5
+    assert fid.images_sha256(images) != by_hand.hexdigest()
+    view = frozen[0][:, :]  # read-only but not owning its memory: never remembered
+    assert not view.flags.writeable and not view.flags.owndata
+    checks.clear()
+    fid.images_sha256([view, *frozen[1:]])
+    fid.images_sha256([view, *frozen[1:]])
+    assert len(checks) == 6
+    with pytest.raises(ValueError):
+        frozen[1][0, 0, 0] = 0.0

@@ -11,7 +11,8 @@ import torch
 from bench.images import blank_hole
 from methods.glcic.config import load_config
 from methods.glcic.hooks import count_forwards, make_identity, observe, parse_drop, zero_channels
-from methods.glcic.inference import DEFAULT_WEIGHTS, TRAINING_SETS, build_model, committed_weights, load_weights
+from methods.glcic.inference import (DEFAULT_WEIGHTS, TRAINING_SETS, build_model, committed_weights, fold_batch_norm,
+                                     load_weights)
 from methods.glcic.postprocess import blend
 from methods.glcic.train import Trainer
 from methods.registry import create, info
@@ -88,6 +89,28 @@ def test_batches_equal_single_calls_and_count_forwards(ckpt, pairs):
         method.inpaint_batch(images, masks[:2])
     with pytest.raises(ValueError, match=r"images\[0\]"):
         method.inpaint_batch([images[0].astype(np.float64)], masks[:1])
+
+
+def test_folded_batch_norm_computes_the_unfolded_network(ckpt, pairs):
+    images, masks = pairs
+    weights = load_weights(ckpt)
+    ref, folded = build_model(weights), fold_batch_norm(build_model(weights))
+    mean = np.asarray(weights["mean_pixel"], dtype=np.float32)
+    assert all(block.norm is None for _, block in folded.layers())
+    assert any(block.kind == "deconv" for _, block in folded.layers())  # both weight layouts are folded
+    for image, mask in zip(images, masks):
+        want = _reference_output(ref, image, mask, mean)
+        np.testing.assert_allclose(_reference_output(folded, image, mask, mean), want, atol=2e-6)
+    # By hand for one layer: BN(conv(x)) from its definition, against the folded convolution.
+    x = torch.rand(1, 4, 8, 8)
+    block, norm = ref.conv1, ref.conv1.norm
+    with torch.no_grad():
+        by_hand = ((block.conv(x) - norm.running_mean[:, None, None]) / torch.sqrt(norm.running_var[:, None, None]
+                   + norm.eps) * norm.weight[:, None, None] + norm.bias[:, None, None])
+        torch.testing.assert_close(folded.conv1.conv(x), by_hand, atol=1e-6, rtol=1e-5)
+    training = build_model(weights).train()
+    with pytest.raises(ValueError, match="eval-mode"):
+        fold_batch_norm(training)
 
 
 def test_drop_equals_zeroed_batchnorm(ckpt, pairs):

@@ -145,3 +145,28 @@ def test_image_ssim_from_the_shared_map_equals_scikit_image(gaussian, shape):
     # A new output for the same target must not be served the cached map.
     other = np.clip(pred + 0.1, 0, 1)
     assert fn(other, target, mask, "image") != pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("gaussian", [False, True])
+@pytest.mark.parametrize("shape", [(160, 160, 3), (7, 9, 3), (12, 11, 3), (33, 20, 1), (15, 200, 3)])
+def test_compiled_ssim_map_is_scikit_images_map_to_rounding(gaussian, shape):
+    # Every pixel, borders included (hole SSIM averages the map wherever the hole is).
+    from bench.metrics.ssim_kernel import ssim_map
+
+    if gaussian and min(shape[:2]) < 11:
+        pytest.skip("scikit-image's Gaussian window needs 11 pixels")
+    rng = np.random.default_rng(sum(shape))
+    target = rng.random(shape, dtype=np.float32)
+    pred = np.clip(target + 0.15 * rng.standard_normal(shape).astype(np.float32), 0, 1)
+    side = min(7, *(s if s % 2 else s - 1 for s in shape[:2]))
+    kwargs = ({"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False} if gaussian
+              else {"win_size": side})
+    _, full = structural_similarity(target.astype(np.float64), pred.astype(np.float64), data_range=1.0,
+                                    channel_axis=-1, full=True, **kwargs)
+    got = ssim_map(pred, target, gaussian)
+    assert got.shape == shape[:2] and got.dtype == np.float64
+    np.testing.assert_allclose(got, full.mean(axis=-1), rtol=0, atol=1e-12)
+    # A hand case: identical images have SSIM 1 everywhere.
+    np.testing.assert_allclose(ssim_map(target, target, gaussian), 1.0, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="one shape"):
+        ssim_map(pred[:-1], target, gaussian)

@@ -3,9 +3,10 @@
 One process with two torch threads runs the Inception network about 1.7x slower than two
 processes with one thread each on this project's 2-core machines (threads synchronise at every
 layer; measured 48-60 s vs 29-34 s for 32 images of 160 px under the same load). A run therefore
-hands the features of its outputs (and of the real images, when they are not cached) to
-:class:`FeaturePool`, method by method: while the set metrics of one method are computed, the
-pool already extracts the next method's features.
+hands its outputs (and the real images, when their features are not cached) to
+:class:`FeaturePool` as they are produced (see :mod:`bench.feature_prefetch`). The processes run
+at the lowest priority (nice 19), so they take only the cores the methods and the per-image
+metrics leave idle, and the whole machine once the last method has finished.
 
 Features computed here are the network's own float32 outputs; they differ from a two-thread
 extraction in the process by at most a few 1e-6 relative (reduction order), far inside the
@@ -25,6 +26,9 @@ import numpy as np
 # Images per task: small enough that the pool's processes share the tail of the work evenly,
 # large enough that the per-task pickling (8-bit images) is negligible.
 CHUNK = 16
+# The pool works beside the run's own computation: at the lowest priority it never delays a method
+# (whose timing is recorded) and still uses every idle core.
+NICE = 19
 
 
 def usable_cores() -> int:
@@ -48,6 +52,10 @@ def default_workers() -> int:
 def _init_worker() -> None:
     import torch
 
+    try:
+        os.nice(NICE)
+    except (AttributeError, OSError):  # not on POSIX, or not permitted: run at normal priority
+        pass
     torch.set_num_threads(1)
 
 
@@ -105,6 +113,18 @@ class FeaturePool:
 
     def submit(self, images: list[np.ndarray]) -> PendingFeatures:
         """Start extracting the features of ``images`` (contract images, already 8-bit exact)."""
+        size = max(1, min(CHUNK, math.ceil(len(images) / self.workers)))
+        parts = [self.extract(images[i:i + size]) for i in range(0, len(images), size)]
+        return PendingFeatures(parts, len(images))
+
+    def extract(self, images: list[np.ndarray]) -> Future:
+        """Start one task: the features of ``images`` (a chunk), as an ``N x D`` float64 future.
+
+        Raises
+        ------
+        ValueError
+            When an image is not 8-bit exact (its features would be another image's).
+        """
         from bench.images import from_uint8, to_uint8
 
         # 8-bit images are a quarter of the pickled bytes, and exact: the run's images are PNG values.
@@ -113,10 +133,7 @@ class FeaturePool:
             if not np.array_equal(from_uint8(q), im):
                 raise ValueError(f"images[{i}] is not an 8-bit image: the pool would extract features of "
                                  "another image (quantise with bench.images.quantize first)")
-        size = max(1, min(CHUNK, math.ceil(len(u8) / self.workers)))
-        parts = [self._pool.submit(_extract, u8[i:i + size], self.fid_features, self.batch_size)
-                 for i in range(0, len(u8), size)]
-        return PendingFeatures(parts, len(u8))
+        return self._pool.submit(_extract, u8, self.fid_features, self.batch_size)
 
     def close(self) -> None:
         """Stop the processes (pending work is cancelled)."""

@@ -70,6 +70,38 @@ def build_model(ckpt: dict[str, Any]) -> CompletionNet:
     return model.eval()
 
 
+def fold_batch_norm(model: CompletionNet) -> CompletionNet:
+    """Fold each block's (eval-mode) batch norm into its convolution, in place, for inference.
+
+    ``BN(conv(x)) = s * (W x + b - mean) + beta`` with ``s = gamma / sqrt(var + eps)`` is one
+    convolution with weights ``s * W`` (scaled per output channel: dim 0 of a ``Conv2d`` weight,
+    dim 1 of a ``ConvTranspose2d`` one) and bias ``s * (b - mean) + beta``, computed in float64.
+    This saves a pass over every activation (and the ReLU runs in place); the outputs equal the
+    unfolded network's to float32 rounding. The blocks' outputs, which the channel hooks address,
+    are unchanged. Apply it after :func:`methods.glcic.hooks.make_identity`, which edits the norms.
+
+    Returns
+    -------
+    CompletionNet
+        ``model``, whose blocks now have ``norm = None`` (only for inference: it cannot be trained).
+    """
+    with torch.no_grad():
+        for _, block in model.layers():
+            norm = block.norm
+            if norm is None:
+                continue
+            if norm.training or norm.running_mean is None:
+                raise ValueError("fold_batch_norm needs an eval-mode batch norm with running statistics")
+            scale = (norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps))
+            conv = block.conv
+            shape = (1, -1, 1, 1) if isinstance(conv, torch.nn.ConvTranspose2d) else (-1, 1, 1, 1)
+            conv.weight.copy_((conv.weight.double() * scale.view(shape)).float())
+            conv.bias.copy_(((conv.bias.double() - norm.running_mean.double()) * scale + norm.bias.double()).float())
+            block.norm = None
+            block.act = torch.nn.ReLU(inplace=True)
+    return model
+
+
 class GLCIC(Method):
     """A trained GLCIC completion net as a registry method.
 
@@ -109,6 +141,8 @@ class GLCIC(Method):
         self.batch_size = batch_size
         for layer in identity:
             make_identity(self.model, layer)
+        # Batch norm folded into the convolutions: one pass less over every activation.
+        fold_batch_norm(self.model)
         # Channels-last weights and activations: oneDNN's fastest CPU layout here (79 -> 64 ms
         # per 160 px image on 2 threads, outputs equal to 4e-7); converted after make_identity,
         # which writes new weights.
