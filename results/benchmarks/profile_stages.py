@@ -21,6 +21,8 @@ STAGES = [
     ("  Inception features, in-process (`FeatureExtractor.__call__`)", "bench/metrics/inception.py", "__call__"),
     ("  Inception features, waiting for the pool (`PendingFeatures.result`)", "bench/metrics/feature_pool.py",
      "result"),
+    ("  Inception features, waiting for the pool (`FeaturePrefetch.features`)", "bench/feature_prefetch.py",
+     "features"),
 ]
 
 
