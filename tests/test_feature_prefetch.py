@@ -146,3 +146,26 @@ def test_a_failed_pool_falls_back_to_extracting_here(tmp_path, stats_extractor, 
     run(RunConfig(out=tmp_path / "here", feature_workers=0, cache_dir=tmp_path / "c2",
                   **_common(tmp_path, stats_extractor)))
     assert _set_values(tmp_path / "broken") == pytest.approx(_set_values(tmp_path / "here"), rel=1e-6)
+
+
+def test_methods_get_one_thread_fewer_while_the_pool_works():
+    import numba
+    import torch
+
+    from bench.runner import method_threads
+
+    torch_before, numba_before = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        want = max(1, numba.get_num_threads() - 1)
+        with method_threads(-1):
+            assert torch.get_num_threads() == 1 and numba.get_num_threads() == want
+            with method_threads(-5):  # never below one thread
+                assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with method_threads(0):  # no pool: nothing changes
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(torch_before)
+        numba.set_num_threads(numba_before)

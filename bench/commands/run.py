@@ -58,7 +58,8 @@ def _split_specs(value: str) -> list[str]:
               help="TorchScript feature extractor for FID/KID instead of the standard Inception.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Cache for reference statistics.")
 @click.option("--feature-workers", type=click.IntRange(min=0), default=None,
-              help="Single-threaded processes extracting FID/KID features (0: in this process). "
+              help="Single-threaded, low-priority processes extracting FID/KID features while the "
+                   "methods run (0: in this process, after them; methods then keep every core). "
                    "Default: one per core when there are 2+ cores and 64+ images to extract.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @cluster_option

@@ -73,12 +73,13 @@ def _ssim_map(x, y, weights, cov_norm, c1, c2):
                 pad[2, p] = a * a
                 pad[3, p] = b * b
                 pad[4, p] = a * b
-            for m in range(5):
-                for j in range(w):
-                    s = 0.0
-                    for k in range(taps):
-                        s += weights[k] * pad[m, j + k]
-                    moments[m, i, j] = s
+            for m in range(5):  # taps outside, pixels inside: the inner loop vectorises
+                row = moments[m, i]
+                row[:] = 0.0
+                for k in range(taps):
+                    wt = weights[k]
+                    for j in range(w):
+                        row[j] += wt * pad[m, j + k]
         for i in range(h):  # vertical pass, then the SSIM formula
             acc[:] = 0.0
             for k in range(taps):
