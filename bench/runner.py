@@ -509,22 +509,21 @@ def _prefetch_reals(cfg: RunConfig, rundir: RunDir, samples: list[Sample], ident
 
 def _offer_features(prefetch, plan: list, real: dict, rundir: RunDir, identity: dict, ctx, extractor) -> list:
     """Queue every feature the set metrics still need and that the run did not queue while computing
-    (a resumed run's earlier outputs, a subset of real images); returns the work list
-    ``[(owner, ids, images)]`` whose features :func:`_remember_prefetched` hands to the metrics."""
+    (a resumed run's earlier outputs, a subset of real images); returns the ``(owner, ids)`` pairs
+    whose features :func:`_remember_prefetched` hands to the metrics (none if the pool is not worth it)."""
     from bench.metrics.fid import reference_cached
 
     work = []
     for spec, ids, _, todo in plan:
         if not todo or len(ids) < 2:
             continue
-        subset = [real[i] for i in ids]
-        if not reference_cached(subset, _reference_key(identity, ids), extractor, ctx.cache_dir):
-            work.append((REAL, ids, subset))
-        work.append((spec, ids, None))  # outputs are loaded when their metrics run
-    missing = sum(len(prefetch.missing(owner, ids)) for owner, ids, _ in work)
+        if not reference_cached([real[i] for i in ids], _reference_key(identity, ids), extractor, ctx.cache_dir):
+            work.append((REAL, ids))
+        work.append((spec, ids))
+    missing = sum(len(prefetch.missing(owner, ids)) for owner, ids in work)
     if not prefetch.start_if_worth(missing):
         return []
-    for owner, ids, _ in work:
+    for owner, ids in work:
         if owner is REAL:
             prefetch.queue_missing(REAL, ids, real.__getitem__)
         else:
@@ -540,11 +539,11 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
     executor the outputs' features are extracted on the cluster in chunks; otherwise the
     metrics extract them here. The metric maths always run here.
     """
+    from bench.metrics.fid import freeze
+
     if not metrics:
         return {}
     stored = rundir.read_json(rundir.set_metrics) if rundir.set_metrics.is_file() else {}
-    from bench.metrics.fid import freeze
-
     ctx = SetMetricContext(reference_key=dict(identity), cache_dir=cfg.cache_dir or default_cache_dir(),
                            seed=cfg.seed, options={"fid_features": cfg.fid_features}, progress=cfg.progress)
     # Real and fake both go through the same 8-bit PNG round trip, so quantisation cannot bias the distance.
@@ -569,7 +568,7 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
         from bench.metrics.fid import load_extractor
 
         extractor = load_extractor(cfg.fid_features)
-        offered = {(owner, tuple(ids)) for owner, ids, _ in
+        offered = {(owner, tuple(ids)) for owner, ids in
                    _offer_features(prefetch, plan, real, rundir, identity, ctx, extractor)}
     results: dict[str, dict[str, Any]] = {}
     for spec, ids, key, todo in plan:
