@@ -12,8 +12,10 @@ from bench.images import blank_hole
 from bench.masks import make_mask
 from methods.patch.inpaint import PatchParams, _onion_partial, _onion_peel, make_level
 
-# The configuration before these options existed, every option spelled out.
-OLD = "patch:stop=change,init=onion,search=clip,final=search"
+# The configuration before these options existed, every option spelled out
+# (``repr`` of the old default tolerance, 0.1 grey level, parses back exactly).
+OLD = f"patch:stop=change,tol={0.1 / 255!r},init=onion,search=clip,final=search"
+HALF_GREY = 0.5 / 255
 
 # Outputs of the code at commit a521079 (before the options; run from a checkout of
 # that commit) on 96 px builtin crops with their benchmark masks: hole PSNR (float64),
@@ -90,12 +92,35 @@ def test_either_rule_stops_at_the_first_of_the_two_rules():
         for frac in (0.05, 0.3):
             its = {}
             for rule in ("change", "matches", "either"):
-                m = methods.create(f"patch:levels=1,init=onion,stop={rule},frac={frac}")
+                m = methods.create(f"patch:levels=1,init=onion,stop={rule},frac={frac},tol={0.1 / 255!r}")
                 m.inpaint(blank_hole(image, mask), mask)
                 its[rule] = m.last_stats.iterations[0]
             assert its["either"] == min(its["change"], its["matches"]), (image_id, frac, its)
             winners.add("change" if its["change"] < its["matches"] else "matches")
     assert winners == {"change", "matches"}  # the sky of the rocket photo settles by the article's rule
+
+
+def test_default_is_the_documented_combination():
+    spelled = f"patch:stop=change,tol={HALF_GREY!r},init=partial,search=clip,final=field"
+    assert methods.create("patch").params == methods.create(spelled).params == PatchParams()
+
+
+def test_half_grey_level_change_rule_fires_on_photos(builtin_images):
+    # The article's tolerance (0.1 grey level) lets nearly every level run all
+    # 10 iterations; half a grey level stops each level at the first
+    # reconstruction that changes the hole by less, and only then.
+    new, old = methods.create("patch"), methods.create(OLD)
+    for k, image in enumerate(builtin_images[:4]):
+        mask, _ = make_mask(0, f"tol{k}", image.shape[:2], "rects")
+        new.inpaint(blank_hole(image, mask), mask)
+        old.inpaint(blank_hole(image, mask), mask)
+        st = new.last_stats
+        assert sum(st.iterations) < sum(old.last_stats.iterations), (st.iterations, old.last_stats.iterations)
+        for residuals, searches in zip(st.residuals, st.iterations):
+            assert len(residuals) == searches  # stop=change reconstructs after every search
+            assert all(r >= HALF_GREY for r in residuals[:-1])
+            assert residuals[-1] < HALF_GREY or searches == 10
+        assert st.iterations[-1] < 10  # the finest level, the costly one (coarse ones may run all 10)
 
 
 def stripes(shape=(64, 64), period=8, vertical=True):
@@ -137,7 +162,7 @@ def test_partial_init_fills_the_hole_from_known_colours_only(small_image):
     assert ((out[mask] >= lo - 1e-6) & (out[mask] <= hi + 1e-6)).all()  # weighted means of known pixels
 
 
-@pytest.mark.parametrize("spec", ["patch", OLD, "patch:search=clip,final=search"])
+@pytest.mark.parametrize("spec", ["patch", OLD, "patch:search=valid,final=search", "patch:stop=either"])
 def test_options_are_deterministic_on_any_thread_count(spec):
     import numba
 

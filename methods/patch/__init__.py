@@ -56,9 +56,9 @@ def _parse_levels(levels: str) -> int:
 @register("patch", family="patch",
           summary="Newson et al. 2017 multiscale PatchMatch inpainting with texture features (numba)")
 def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 10, seed: int = 0,
-          pm_iters: int = 2, lam: float = 50.0, tol: float = 0.1 / 255.0, percentile: float = 75.0,
-          stop: str = "change", frac: float = 0.3, init: str = "onion", search: str = "clip",
-          final: str = "search") -> Method:
+          pm_iters: int = 2, lam: float = 50.0, tol: float = 0.5 / 255.0, percentile: float = 75.0,
+          stop: str = "change", frac: float = 0.3, init: str = "partial", search: str = "clip",
+          final: str = "field") -> Method:
     """Newson et al. patch-based inpainting.
 
     Parameters
@@ -78,7 +78,9 @@ def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 1
     lam : float
         Weight of the texture features in the squared patch distance.
     tol : float
-        Threshold of ``stop=change`` and ``stop=either``: mean absolute change of the hole's colours.
+        Threshold of ``stop=change`` and ``stop=either``: mean absolute change of
+        the hole's colours, in [0, 1] units (0.5 grey level; the article's 0.1
+        grey level, ``0.1/255``, seldom fires on photos).
     percentile : float
         Percentile of the patch distances used as sigma of the vote weights.
     stop : str
