@@ -162,20 +162,45 @@ def remember_features(images: list[np.ndarray], extractor, feats: np.ndarray) ->
         _MEMO.popitem(last=False)
 
 
+# Reference features shipped with the package (the README's main job on the
+# builtin photos), in the cache's own file format: a fresh machine finds them
+# when its cache is empty. Used only when the full key matches (dataset, ids,
+# extractor, pixel hash); regenerate with results/benchmarks/ship_reference_features.sh.
+SHIPPED_REFERENCE_DIR = Path(__file__).resolve().parent / "reference_features"
+
+
+def _read_reference(path: Path, key: dict[str, Any], n: int) -> np.ndarray | None:
+    """Stored features of ``path`` when its key equals ``key`` and it holds ``n`` rows, else None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stored = json.loads(str(data["key"]))
+            feats = data["features"].astype(np.float64)
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable or foreign file: recomputed and overwritten by reference_features
+    if stored == json.loads(json.dumps(key, sort_keys=True, default=str)) and feats.shape[0] == n:
+        return feats
+    return None
+
+
+def reference_file_name(key: dict[str, Any]) -> str:
+    """File name of a real set's features under the cache's ``fid/`` folder (or the shipped one)."""
+    return f"ref-{_key_digest(key)[:32]}.npz"
+
+
 def _cached_reference(real: list[np.ndarray], reference_key: dict[str, Any], extractor,
                       cache_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], np.ndarray | None]:
-    """The cache file and key of a real set, and its stored features when they match (else None)."""
+    """The cache file and key of a real set, and its stored features when they match (else None).
+
+    The user's cache comes first, then the features shipped with the package.
+    """
     key = reference_cache_key(reference_key, extractor, images_sha256(real))
-    path = Path(cache_dir) / "fid" / f"ref-{_key_digest(key)[:32]}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                stored = json.loads(str(data["key"]))
-                feats = data["features"].astype(np.float64)
-            if stored == json.loads(json.dumps(key, sort_keys=True, default=str)) and feats.shape[0] == len(real):
-                return path, key, feats
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or foreign file: recomputed and overwritten by reference_features
+    path = Path(cache_dir) / "fid" / reference_file_name(key)
+    for candidate in (path, SHIPPED_REFERENCE_DIR / path.name):
+        feats = _read_reference(candidate, key, len(real))
+        if feats is not None:
+            return path, key, feats
     return path, key, None
 
 
