@@ -17,7 +17,7 @@ def periodic_texture(shape=(96, 96), period=(11, 13), seed=0):
     return np.ascontiguousarray(np.tile(tile, reps)[: shape[0], : shape[1]])
 
 
-OLD = f"patch:stop=change,tol={0.1 / 255!r},init=onion,search=clip,final=search"  # the options before issue #15
+OLD = f"patch:stop=change,tol={0.1 / 255!r},tol_px=0,init=onion,search=clip,final=search"  # the options before issue #15
 
 
 @pytest.mark.parametrize("spec", ["patch", "patch:features=0", "patch:levels=1", OLD, "patch:search=valid"])
@@ -138,3 +138,17 @@ def test_bad_inputs_are_named(small_image):
     huge[:2, :2] = False
     with pytest.raises(ValueError, match="too large"):
         m.inpaint(blank_hole(small_image, huge), huge)
+
+
+@pytest.mark.parametrize("size", [3, 7])
+def test_square_dilation_matches_scipy(size):
+    from scipy.ndimage import binary_dilation
+
+    from methods.patch.inpaint import dilate_square
+
+    rng = np.random.default_rng(size)
+    for density in (0.002, 0.05, 0.5):
+        mask = rng.random((37, 53)) < density
+        mask[0, 5] = mask[36, 52] = True  # touching the border: outside counts as False
+        expected = binary_dilation(mask, structure=np.ones((size, size), bool))
+        assert np.array_equal(dilate_square(mask, size), expected)

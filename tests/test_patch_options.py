@@ -10,11 +10,12 @@ import pytest
 import methods
 from bench.images import blank_hole
 from bench.masks import make_mask
-from methods.patch.inpaint import PatchParams, _onion_partial, _onion_peel, make_level
+from methods.patch.inpaint import PatchParams, _onion_partial, _onion_peel, level_tol, make_level
+from methods.patch.pyramid import build_pyramid
 
 # The configuration before these options existed, every option spelled out
 # (``repr`` of the old default tolerance, 0.1 grey level, parses back exactly).
-OLD = f"patch:stop=change,tol={0.1 / 255!r},init=onion,search=clip,final=search"
+OLD = f"patch:stop=change,tol={0.1 / 255!r},tol_px=0,init=onion,search=clip,final=search"
 HALF_GREY = 0.5 / 255
 
 # Outputs of the code at commit a521079 (before the options; run from a checkout of
@@ -101,7 +102,7 @@ def test_either_rule_stops_at_the_first_of_the_two_rules():
 
 
 def test_default_is_the_documented_combination():
-    spelled = f"patch:stop=change,tol={HALF_GREY!r},init=partial,search=clip,final=field"
+    spelled = f"patch:stop=change,tol={HALF_GREY!r},tol_px=6144,init=partial,search=clip,final=field"
     assert methods.create("patch").params == methods.create(spelled).params == PatchParams()
 
 
@@ -109,7 +110,7 @@ def test_half_grey_level_change_rule_fires_on_photos(builtin_images):
     # The article's tolerance (0.1 grey level) lets nearly every level run all
     # 10 iterations; half a grey level stops each level at the first
     # reconstruction that changes the hole by less, and only then.
-    new, old = methods.create("patch"), methods.create(OLD)
+    new, old = methods.create("patch:tol_px=0"), methods.create(OLD)
     for k, image in enumerate(builtin_images[:4]):
         mask, _ = make_mask(0, f"tol{k}", image.shape[:2], "rects")
         new.inpaint(blank_hole(image, mask), mask)
@@ -121,6 +122,41 @@ def test_half_grey_level_change_rule_fires_on_photos(builtin_images):
             assert all(r >= HALF_GREY for r in residuals[:-1])
             assert residuals[-1] < HALF_GREY or searches == 10
         assert st.iterations[-1] < 10  # the finest level, the costly one (coarse ones may run all 10)
+
+
+@pytest.mark.parametrize("tol, tol_px, pixels, expected", [
+    (HALF_GREY, 8192, 8192, HALF_GREY),          # the reference hole size: tol itself
+    (HALF_GREY, 8192, 16384, 1.0 / 255),         # twice the pixels, twice the tolerance
+    (HALF_GREY, 8192, 4096, 0.25 / 255),
+    (HALF_GREY, 8192, 100, 0.1 / 255),           # floored at the article's 0.1 grey level
+    (HALF_GREY, 0, 100, HALF_GREY),              # tol_px=0: the same tolerance everywhere
+    (HALF_GREY, 0, 10 ** 6, HALF_GREY),
+    (0.05 / 255, 8192, 100, 0.05 / 255),         # a tol below the article's is its own floor
+    (0.05 / 255, 8192, 81920, 0.5 / 255),
+])
+def test_level_tolerance_grows_with_the_hole(tol, tol_px, pixels, expected):
+    assert level_tol(PatchParams(tol=tol, tol_px=tol_px), pixels) == pytest.approx(expected, rel=1e-12)
+
+
+def test_each_level_stops_at_its_own_tolerance(builtin_images):
+    # On 160 px photos the coarse levels (a few hundred hole pixels) run to the
+    # article's tolerance and the finest, about 16 times the pixels, stops at
+    # a looser one; every level stops at the first reconstruction below it.
+    m = methods.create("patch")
+    looser_finest = 0
+    for k, image in enumerate(builtin_images[:4]):
+        mask, _ = make_mask(0, f"tolpx{k}", image.shape[:2], "rects")
+        m.inpaint(blank_hole(image, mask), mask)
+        st = m.last_stats
+        _, holes = build_pyramid(np.where(mask[..., None], 0.0, image).astype(np.float32), mask, st.levels)
+        pixels = [int(h.sum()) for h in holes[::-1]]  # coarsest first, as in the stats
+        assert st.tols == [level_tol(m.params, n) for n in pixels]
+        assert st.tols == sorted(st.tols)
+        looser_finest += st.tols[0] < st.tols[-1]
+        for residuals, searches, tol in zip(st.residuals, st.iterations, st.tols):
+            assert all(r >= tol for r in residuals[:-1])
+            assert residuals[-1] < tol or searches == 10
+    assert looser_finest >= 2
 
 
 def stripes(shape=(64, 64), period=8, vertical=True):
@@ -188,6 +224,7 @@ def test_options_are_deterministic_on_any_thread_count(spec):
     ("patch:search=all", "search='all'"),
     ("patch:final=none", "final='none'"),
     ("patch:frac=1.5", "frac"),
+    ("patch:tol_px=-1", "tol_px=-1"),
 ])
 def test_bad_option_values_are_named(spec, message):
     with pytest.raises(ValueError, match=message):

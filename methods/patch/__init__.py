@@ -56,7 +56,8 @@ def _parse_levels(levels: str) -> int:
 @register("patch", family="patch",
           summary="Newson et al. 2017 multiscale PatchMatch inpainting with texture features (numba)")
 def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 10, seed: int = 0,
-          pm_iters: int = 2, lam: float = 50.0, tol: float = 0.5 / 255.0, percentile: float = 75.0,
+          pm_iters: int = 2, lam: float = 50.0, tol: float = 0.5 / 255.0, tol_px: int = 6144,
+          percentile: float = 75.0,
           stop: str = "change", frac: float = 0.3, init: str = "partial", search: str = "clip",
           final: str = "field") -> Method:
     """Newson et al. patch-based inpainting.
@@ -79,8 +80,13 @@ def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 1
         Weight of the texture features in the squared patch distance.
     tol : float
         Threshold of ``stop=change`` and ``stop=either``: mean absolute change of
-        the hole's colours, in [0, 1] units (0.5 grey level; the article's 0.1
-        grey level, ``0.1/255``, seldom fires on photos).
+        the hole's colours, in [0, 1] units, for a hole of ``tol_px`` pixels
+        (0.5 grey level; the article's 0.1 grey level, ``0.1/255``, seldom
+        fires on photos).
+    tol_px : int
+        A level whose hole has ``n`` pixels stops at ``tol * n / tol_px``, at
+        least the article's 0.1 grey level (small levels are cheap to iterate,
+        large ones costly); 0 uses ``tol`` on every level.
     percentile : float
         Percentile of the patch distances used as sigma of the vote weights.
     stop : str
@@ -117,6 +123,6 @@ def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 1
     if features not in (0, 1):
         raise ValueError(f"patch: features={features!r} must be 0 or 1")
     params = PatchParams(size=size, levels=_parse_levels(levels), features=bool(features), lam=lam,
-                         iters=iters, pm_iters=pm_iters, tol=tol, percentile=percentile, seed=seed,
-                         stop=stop, frac=frac, init=init, search=search, final=final)
+                         iters=iters, pm_iters=pm_iters, tol=tol, tol_px=tol_px, percentile=percentile,
+                         seed=seed, stop=stop, frac=frac, init=init, search=search, final=final)
     return PatchInpaint(params)

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import binary_dilation
+from scipy.ndimage import maximum_filter
 
 from . import kernels as K
 from .pyramid import auto_levels, build_pyramid, texture_features
@@ -34,6 +34,7 @@ _ONION_PASSES = 2
 _DUMMY_VALID = np.ones((1, 1), dtype=np.bool_)
 
 STOP_RULES = ("change", "matches", "either")
+ARTICLE_TOL = 0.1 / 255.0  # the article's stopping tolerance: the floor of the scaled one (``tol_px``)
 INITS = ("onion", "partial")
 SEARCHES = ("clip", "valid")
 FINALS = ("search", "field")
@@ -60,11 +61,18 @@ class PatchParams:
         PatchMatch sweeps per search (the field is warm-started between searches).
     tol : float
         ``stop="change"`` (and ``"either"``): stop a level when the mean absolute
-        change of the hole's colour values falls below this. The default, half
-        a grey level (0.5/255), fires after a few iterations on photos, more
-        at coarse levels (a coarse pixel averages more content and changes
-        more) than at the finest; the article's 0.1 grey level almost never
-        fires, so every level ran all ``iters`` iterations.
+        change of the hole's colour values falls below this, for a level whose
+        hole has ``tol_px`` pixels (see ``tol_px``). The default is half a grey
+        level (0.5/255); the article's 0.1 grey level almost never fires on
+        photos, so every level ran all ``iters`` iterations.
+    tol_px : int
+        The tolerance grows in proportion to a level's hole: a level whose
+        hole has ``n`` pixels stops at ``tol * n / tol_px``, never below the
+        article's 0.1 grey level (or ``tol`` if smaller). An iteration costs in
+        proportion to ``n``, and the coarse levels decide the structure while
+        the finest adds detail, so small levels run until they settle and
+        large ones stop after one or two iterations. 0 uses ``tol`` on every
+        level.
     percentile : float
         Percentile of the distances of the patches voting for a pixel used as
         sigma of their weights (per pixel, as in the reference code).
@@ -102,6 +110,7 @@ class PatchParams:
     iters: int = 10
     pm_iters: int = 2
     tol: float = 0.5 / 255.0
+    tol_px: int = 6144
     percentile: float = 75.0
     seed: int = 0
     stop: str = "change"
@@ -125,6 +134,8 @@ class PatchParams:
             raise ValueError(f"percentile must be in (0, 100], got percentile={self.percentile}")
         if self.tol < 0:
             raise ValueError(f"tol must be >= 0, got tol={self.tol}")
+        if self.tol_px < 0:
+            raise ValueError(f"tol_px must be >= 0, got tol_px={self.tol_px}")
         if not 0 <= self.frac <= 1:
             raise ValueError(f"frac must be in [0, 1], got frac={self.frac}")
         for key, allowed in (("stop", STOP_RULES), ("init", INITS), ("search", SEARCHES),
@@ -154,13 +165,14 @@ class Level:
 
 @dataclass
 class PatchStats:
-    """What one run did: levels, iterations, residuals and changed matches per level, distance evaluations.
+    """What one run did: levels, iterations, residuals, changed matches and tolerance per level, distance evaluations.
 
     ``iterations`` (searches), ``residuals`` and ``changed`` list the levels
     coarsest first; ``changed`` holds, per iteration, the share of target
     patches whose nearest neighbour moved in that iteration's search, and
     ``residuals`` the mean absolute change of the hole's colours in each
-    reconstruction (one fewer than searches where the last one is skipped).
+    reconstruction (one fewer than searches where the last one is skipped),
+    and ``tols`` the stopping tolerance of each level (:func:`level_tol`).
     """
 
     levels: int = 0
@@ -168,11 +180,18 @@ class PatchStats:
     iterations: list[int] = field(default_factory=list)
     residuals: list[list[float]] = field(default_factory=list)
     changed: list[list[float]] = field(default_factory=list)
+    tols: list[float] = field(default_factory=list)
     distance_evals: int = 0
 
 
-def _square(size: int) -> np.ndarray:
-    return np.ones((size, size), dtype=bool)
+def dilate_square(mask: np.ndarray, size: int) -> np.ndarray:
+    """``mask`` dilated by a ``size x size`` square (pixels outside the image count as False).
+
+    The same as ``binary_dilation(mask, structure=np.ones((size, size)))``, as
+    a separable running maximum: 4-5x faster on a 1024 px hole, where the
+    dilations of every level took 5 % of the run.
+    """
+    return maximum_filter(mask, size=size, mode="constant", cval=False)
 
 
 def make_level(data: np.ndarray, hole: np.ndarray, size: int) -> Level:
@@ -186,7 +205,7 @@ def make_level(data: np.ndarray, hole: np.ndarray, size: int) -> Level:
     h = size // 2
     height, width = hole.shape
     # A patch overlaps the hole iff its centre is in the hole dilated by the patch.
-    near = binary_dilation(hole, structure=_square(size)) if hole.any() else hole.copy()
+    near = dilate_square(hole, size) if hole.any() else hole.copy()
     src_ok = ~near
     src_ok[:h, :] = False
     src_ok[height - h:, :] = False
@@ -264,11 +283,10 @@ def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> Non
         evals[0] += per_chunk.sum()
         assigned[ring_idx] = True
     remaining = lv.hole.copy()
-    neighbours = _square(3)
     layer_no = 0
     while remaining.any():
         # The next layer: hole pixels touching a filled pixel (8-connectivity).
-        layer_mask = remaining & binary_dilation(filled, structure=neighbours)
+        layer_mask = remaining & dilate_square(filled, 3)
         if not layer_mask.any():
             raise ValueError("onion peel: hole has no filled neighbour (the image has no known pixel)")
         ly, lx = np.nonzero(layer_mask)
@@ -297,12 +315,11 @@ def _onion_partial(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> 
     K.random_init(lv.ty, lv.src_y, lv.src_x, p.seed, _STREAM_INIT * 64 + level, lv.ny, lv.nx, lv.d2)
     filled = ~lv.hole
     remaining = lv.hole.copy()
-    neighbours = _square(3)
     chunks = _chunks(lv.ty.size)
     per_chunk = np.zeros(chunks.size - 1, dtype=np.int64)
     layer_no = 0
     while remaining.any():
-        layer_mask = remaining & binary_dilation(filled, structure=neighbours)
+        layer_mask = remaining & dilate_square(filled, 3)
         if not layer_mask.any():
             raise ValueError("onion peel: hole has no filled neighbour (the image has no known pixel)")
         # Targets with no filled pixel yet have count 0 and are skipped.
@@ -323,6 +340,13 @@ def _onion_partial(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> 
     evals[0] += per_chunk.sum()
 
 
+def level_tol(p: PatchParams, hole_pixels: int) -> float:
+    """Stopping tolerance of a level whose hole has ``hole_pixels`` pixels (see ``PatchParams.tol_px``)."""
+    if p.tol_px <= 0:
+        return p.tol
+    return max(min(p.tol, ARTICLE_TOL), p.tol * hole_pixels / p.tol_px)
+
+
 def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: PatchStats) -> None:
     """Alternate search and weighted-mean reconstruction until the stopping rule fires.
 
@@ -341,6 +365,7 @@ def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: Pa
     by_matches = p.stop in ("matches", "either")
     by_change = p.stop in ("change", "either")
     image_read_after = level == 0 and p.final == "search"
+    tol = level_tol(p, lv.hole_y.size)
     for it in range(p.iters):
         changed.append(_search(lv, p, counts, level, it, evals))
         last = it == p.iters - 1 or (by_matches and changed[-1] < p.frac)
@@ -349,11 +374,12 @@ def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: Pa
         K.reconstruct(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2, everyone, h,
                       p.percentile, 3, delta)
         residuals.append(float(delta.mean()) if delta.size else 0.0)
-        if last or (by_change and residuals[-1] < p.tol):
+        if last or (by_change and residuals[-1] < tol):
             break
     stats.iterations.append(len(changed))
     stats.residuals.append(residuals)
     stats.changed.append(changed)
+    stats.tols.append(tol)
 
 
 def _upsample(coarse: Level, fine: Level, p: PatchParams, level: int) -> None:
@@ -483,5 +509,5 @@ def _has_source(hole: np.ndarray, size: int) -> bool:
     h = size // 2
     if min(hole.shape) < size:
         return False
-    near = binary_dilation(hole, structure=_square(size)) if hole.any() else hole
+    near = dilate_square(hole, size) if hole.any() else hole
     return bool((~near)[h:hole.shape[0] - h, h:hole.shape[1] - h].any())
