@@ -41,14 +41,21 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 # Every option spelled out, so that a row means the same whatever the defaults
 # (``repr`` of a float parses back to the same float).
-TODAY = {"stop": "change", "tol": repr(0.1 / 255), "init": "onion", "search": "clip", "final": "search"}
-# Two stopping rules that fire: the article's with half a grey level instead of
-# a tenth, and the share of moved matches (either rule, whichever comes first).
-CHANGES = {"stop": {"tol": repr(0.5 / 255)}, "stop-matches": {"stop": "either", "frac": "0.3"},
+TODAY = {"stop": "change", "tol": repr(0.1 / 255), "tol_px": "0", "init": "onion", "search": "clip",
+         "final": "search"}
+# Stopping rules that fire: the article's with half a grey level instead of a
+# tenth on every level; the same tolerance for a hole of 6144 pixels, grown in
+# proportion to each level's hole; and the share of moved matches (either
+# rule, whichever comes first).
+CHANGES = {"stop": {"tol": repr(0.5 / 255)}, "stop-px": {"tol": repr(0.5 / 255), "tol_px": "6144"},
+           "stop-matches": {"stop": "either", "frac": "0.3"},
            "init": {"init": "partial"}, "search": {"search": "valid"}, "final": {"final": "field"}}
 # The changes together: the default (without the valid-range search, which
-# loses at 160 px what it gains at 320 px), with it, and with the matches rule.
-TOGETHER = {"all": ("stop", "init", "final"), "all-valid": ("stop", "init", "search", "final"),
+# loses at 160 px what it gains at 320 px), with a constant tolerance (the
+# default of 2026-11-26 morning), with the valid-range search, and with the
+# matches rule.
+TOGETHER = {"all": ("stop-px", "init", "final"), "all-const": ("stop", "init", "final"),
+            "all-valid": ("stop-px", "init", "search", "final"),
             "all-matches": ("stop-matches", "init", "search", "final")}
 AREA = (0.10, 0.25)
 WARM_SIZE = 96
@@ -81,8 +88,11 @@ def default_config(specs: dict[str, str]) -> str | None:
     return None
 
 
-def select_inputs(size: int, n: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """The first ``n`` builtin crops whose benchmark mask covers 10-25 % (see the module notes).
+def select_inputs(size: int, n: int, skip: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The first ``n`` builtin crops whose benchmark mask covers 10-25 % (see the module notes), after ``skip`` of them.
+
+    ``skip`` sets aside the inputs of the committed comparison, so that a
+    parameter can be chosen on others (``--skip 40``).
 
     Returns
     -------
@@ -101,8 +111,8 @@ def select_inputs(size: int, n: int) -> list[tuple[str, np.ndarray, np.ndarray]]
             raise RuntimeError(f"{image_id}: {len(rects)} rectangles, expected 1-3")
         if AREA[0] <= mask.mean() <= AREA[1]:
             kept.append((image_id, image, mask))
-            if len(kept) == n:
-                return kept
+            if len(kept) == skip + n:
+                return kept[skip:]
     raise RuntimeError(f"only {len(kept)} builtin crops at {size} px have a mask of {AREA[0]:.0%}-{AREA[1]:.0%}")
 
 
@@ -132,7 +142,7 @@ def _run(method, image, mask) -> tuple[np.ndarray, float]:
     return out, time.perf_counter() - t
 
 
-def run_quality(specs: dict[str, str], sizes: list[int], n: int, seeds: list[int]) -> list[dict]:
+def run_quality(specs: dict[str, str], sizes: list[int], n: int, seeds: list[int], skip: int = 0) -> list[dict]:
     """Hole PSNR and seconds of every configuration and seed on every input, interleaved."""
     from tqdm import tqdm
 
@@ -143,7 +153,7 @@ def run_quality(specs: dict[str, str], sizes: list[int], n: int, seeds: list[int
     for m in built.values():
         _warm(m)
     for size in sizes:
-        inputs = select_inputs(size, n)
+        inputs = select_inputs(size, n, skip)
         for image_id, image, mask in tqdm(inputs, desc=f"quality {size}px", file=sys.stderr):
             for s in seeds:
                 for name, spec in specs.items():
@@ -367,6 +377,11 @@ def _ints(text: str) -> list[int]:
 @click.option("--timing-n", default=4, show_default=True, help="Inputs per timing size.")
 @click.option("--memory-size", default=1024, show_default=True)
 @click.option("--configs", default=None, help="Comma-separated subset of: " + ",".join(config_specs()))
+@click.option("--extra", multiple=True, metavar="NAME=SPEC",
+              help="A further configuration, e.g. 'px8k=patch:tol_px=8192' (repeatable).")
+@click.option("--skip", default=0, show_default=True,
+              help="Quality inputs: skip this many kept crops per size first (--skip 40: inputs other than "
+                   "the committed comparison's).")
 @click.option("--no-quality", is_flag=True)
 @click.option("--no-timing", is_flag=True)
 @click.option("--no-memory", is_flag=True)
@@ -375,8 +390,8 @@ def _ints(text: str) -> list[int]:
               help="Rebuild compare_summary.md from the CSV/JSON files of an earlier run in --out.")
 @click.option("--memory-worker", "worker_job", default=None, hidden=True)
 @click.option("--launch", is_flag=True, hidden=True)
-def main(sizes, n, seeds, timing_sizes, timing_n, memory_size, configs, no_quality, no_timing, no_memory, out,
-         summarise_only, worker_job, launch):
+def main(sizes, n, seeds, timing_sizes, timing_n, memory_size, configs, extra, skip, no_quality, no_timing,
+         no_memory, out, summarise_only, worker_job, launch):
     """Run today's patch configuration beside each change and all changes together."""
     if worker_job is not None:
         print(json.dumps(launch_one(worker_job) if launch else memory_worker(json.loads(worker_job))))
@@ -390,6 +405,11 @@ def main(sizes, n, seeds, timing_sizes, timing_n, memory_size, configs, no_quali
         if unknown:
             raise click.BadParameter(f"unknown config(s) {unknown}; choose from {list(specs)}")
         specs = {c: specs[c] for c in (["today"] + [w for w in wanted if w != "today"])}
+    for item in extra:
+        name, sep, spec = item.partition("=")
+        if not sep or not name or not spec.startswith("patch") or name in specs:
+            raise click.BadParameter(f"--extra {item!r}: expected a new NAME=SPEC with a patch spec")
+        specs[name] = spec
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     default = default_config(specs)
@@ -403,14 +423,14 @@ def main(sizes, n, seeds, timing_sizes, timing_n, memory_size, configs, no_quali
             meta = {"specs": specs, "parts": {}}
         command = "nice -n 5 python reports/patch/compare.py " + " ".join(sys.argv[1:])
         jobs = [("quality", no_quality, lambda: _write_csv(out_dir / "compare_quality.csv",
-                                                           run_quality(specs, _ints(sizes), n, _ints(seeds)))),
+                                                           run_quality(specs, _ints(sizes), n, _ints(seeds), skip))),
                 ("timing", no_timing, lambda: _write_csv(out_dir / "compare_timing.csv",
                                                          run_timing(specs, _ints(timing_sizes), timing_n))),
                 ("memory", no_memory, lambda: (out_dir / "compare_memory.json").write_text(json.dumps(
                     run_memory({c: specs[c] for c in specs if c in ("today", default, "all")}, memory_size),
                     indent=1)))]
-        for part, skip, job in jobs:
-            if skip:
+        for part, skipped, job in jobs:
+            if skipped:
                 continue
             record = {"command": command.strip(), "started": time.strftime("%Y-%m-%d %H:%M"),
                       "threads": numba.get_num_threads(), "cpus": os.cpu_count(), "load_before": os.getloadavg()}
