@@ -140,7 +140,7 @@ def test_level_tolerance_grows_with_the_hole(tol, tol_px, pixels, expected):
 
 def test_each_level_stops_at_its_own_tolerance(builtin_images):
     # On 160 px photos the coarse levels (a few hundred hole pixels) run to the
-    # article's tolerance and the finest, about 16 times the pixels, stops at
+    # article's tolerance and the finest, 4-16 times the pixels, stops at
     # a looser one; every level stops at the first reconstruction below it.
     m = methods.create("patch")
     looser_finest = 0
