@@ -34,10 +34,10 @@ _ONION_PASSES = 2
 _DUMMY_VALID = np.ones((1, 1), dtype=np.bool_)
 
 STOP_RULES = ("change", "matches", "either")
-ARTICLE_TOL = 0.1 / 255.0  # the article's stopping tolerance: the floor of the scaled one (``tol_px``)
 INITS = ("onion", "partial")
 SEARCHES = ("clip", "valid")
 FINALS = ("search", "field")
+ARTICLE_TOL = 0.1 / 255.0  # the article's stopping tolerance: the floor of the scaled one (``tol_px``)
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def make_level(data: np.ndarray, hole: np.ndarray, size: int) -> Level:
     h = size // 2
     height, width = hole.shape
     # A patch overlaps the hole iff its centre is in the hole dilated by the patch.
-    near = dilate_square(hole, size) if hole.any() else hole.copy()
+    near = dilate_square(hole, size)
     src_ok = ~near
     src_ok[:h, :] = False
     src_ok[height - h:, :] = False
@@ -509,5 +509,5 @@ def _has_source(hole: np.ndarray, size: int) -> bool:
     h = size // 2
     if min(hole.shape) < size:
         return False
-    near = dilate_square(hole, size) if hole.any() else hole
+    near = dilate_square(hole, size)
     return bool((~near)[h:hole.shape[0] - h, h:hole.shape[1] - h].any())
