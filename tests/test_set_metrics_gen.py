@@ -222,12 +222,14 @@ def test_ids_matches_the_reference_fit_on_raw_features(n, d, shift):
     fake = real * (1 - shift) + shift * rng.gamma(2.0, 0.5, (n, d))
     ref_u, ref_p, ref_real, ref_fake = _ref_ids(real, fake)
     res = ids_scores(real, fake)
-    # The same optimisation problem: decision values agree to the solver's tolerance ...
+    # The same optimisation problem: decision values agree to the solver's tolerance (liblinear stops at a
+    # relative gradient norm of 1e-4, and where it stops on the two designs differs between scikit-learn
+    # releases: 1.6e-5 of the scale with 1.9.1) ...
     scale = np.abs(np.r_[ref_real, ref_fake]).max()
-    np.testing.assert_allclose(res.real_decision, ref_real, atol=1e-5 * scale)
-    np.testing.assert_allclose(res.fake_decision, ref_fake, atol=1e-5 * scale)
+    np.testing.assert_allclose(res.real_decision, ref_real, atol=5e-5 * scale)
+    np.testing.assert_allclose(res.fake_decision, ref_fake, atol=5e-5 * scale)
     # ... so the scores agree except where a value sits within that tolerance of a decision boundary.
-    tol = 2e-5 * scale
+    tol = 1e-4 * scale
     near_sign = np.sum(np.abs(np.r_[ref_real, ref_fake]) < tol)
     near_pair = np.sum(np.abs(ref_fake - ref_real) < tol)
     assert abs(res.uids - ref_u) <= near_sign / (2 * n) + 1e-12
