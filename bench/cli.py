@@ -24,6 +24,7 @@ COMMANDS = {
     "ablate": "bench.commands.ablate:ablate",
     "curve": "bench.commands.curve:curve",
     "masks": "bench.commands.masks:masks",
+    "export": "bench.commands.export:export",
 }
 
 

@@ -34,6 +34,10 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = entry
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (no error when it is not registered)."""
+        self._entries.pop(name, None)
+
     def get(self, name: str) -> T:
         """Return the entry for ``name`` or raise with close matches listed."""
         try:

@@ -278,17 +278,37 @@ def _read_png(path: Path) -> np.ndarray:
 
 def write_png(path: Path, image: np.ndarray) -> None:
     """Save a contract image as an 8-bit PNG (atomically)."""
-    import cv2
-
     from bench.images import to_uint8
 
+    write_uint8_png(path, to_uint8(image)[..., ::-1])
+
+
+def write_uint8_png(path: Path, pixels: np.ndarray, keep_same: bool = False) -> bool:
+    """Save ``uint8`` pixels (``H x W`` grey, or ``H x W x 3`` in OpenCV's BGR order) as a PNG, atomically.
+
+    Parameters
+    ----------
+    keep_same : bool
+        Leave a file that already holds exactly these bytes alone (its time too).
+
+    Returns
+    -------
+    bool
+        Whether the file was written.
+    """
+    import cv2
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ok, buf = cv2.imencode(".png", to_uint8(image)[..., ::-1])
+    ok, buf = cv2.imencode(".png", pixels)
     if not ok:
         raise OSError(f"could not encode {path}")
+    data = buf.tobytes()
+    if keep_same and path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as fh:
-        fh.write(buf.tobytes())
+        fh.write(data)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+    return True

@@ -31,6 +31,7 @@ from bench.metrics import SetMetricContext, all_metrics, default_metrics, evalua
 from bench.protocol import ids_hash, load_protocol
 from bench.rundir import RunDir, atomic_write_json, update_json, update_text, write_png
 from bench.summary import interval_note, summarize, to_markdown
+from methods import inpaint_images
 
 log = logging.getLogger("bench")
 
@@ -140,14 +141,14 @@ def _worker_init(spec: str) -> None:
     _WORKER_METHOD = methods.create(spec)
 
 
-def _worker_call(image: np.ndarray, mask: np.ndarray):
-    return _timed_call(_WORKER_METHOD, image, mask)
+def _worker_call(image: np.ndarray, mask: np.ndarray, image_id: str):
+    return _timed_call(_WORKER_METHOD, image, mask, image_id)
 
 
-def _timed_call(method, image: np.ndarray, mask: np.ndarray):
+def _timed_call(method, image: np.ndarray, mask: np.ndarray, image_id: str):
     start = time.perf_counter()
     try:
-        out = method.inpaint(image, mask)
+        (out,) = inpaint_images(method, [image], [mask], [image_id])
         return out, time.perf_counter() - start, None
     except Exception as err:  # one bad image must not end the run
         return None, time.perf_counter() - start, f"{type(err).__name__}: {err}"
@@ -158,7 +159,8 @@ def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int 
 
     Batched methods get ``method.batch_size`` images per call; parallel-safe ones
     run in ``jobs`` worker processes; an exception is caught and returned as text so
-    one bad image never ends a run.
+    one bad image never ends a run. Methods that ask for it get each image's id
+    (:attr:`methods.Method.needs_image_id`).
 
     Yields
     ------
@@ -173,7 +175,10 @@ def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int 
             masks = [m for _, m in chunk]
             t0 = time.perf_counter()
             try:
-                outs, err = method.inpaint_batch(images, masks), None
+                outs, err = inpaint_images(method, images, masks, [s.id for s, _ in chunk]), None
+                if len(outs) != len(chunk):
+                    outs, err = [None] * len(chunk), (f"ValueError: {spec} returned {len(outs)} outputs for a "
+                                                      f"batch of {len(chunk)} images")
             except Exception as exc:
                 outs, err = [None] * len(chunk), f"{type(exc).__name__}: {exc}"
             per_image = (time.perf_counter() - t0) / len(chunk)
@@ -185,14 +190,14 @@ def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int 
         # spawn, not fork: torch and numba keep thread pools that fork can deadlock.
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
                                  initargs=(spec,)) as pool:
-            futures = {pool.submit(_worker_call, blank_hole(s.image, m), m): (s, m) for s, m in todo}
+            futures = {pool.submit(_worker_call, blank_hole(s.image, m), m, s.id): (s, m) for s, m in todo}
             for fut in as_completed(futures):
                 sample, mask = futures[fut]
                 out, seconds, err = fut.result()
                 yield sample, mask, out, seconds, err
     else:
         for sample, mask in todo:
-            out, seconds, err = _timed_call(method, blank_hole(sample.image, mask), mask)
+            out, seconds, err = _timed_call(method, blank_hole(sample.image, mask), mask, sample.id)
             yield sample, mask, out, seconds, err
 
 
@@ -221,8 +226,11 @@ def score(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, s
         row.update(status="error", error=err)
         return row, None
     # How much the raw output changed known pixels tells raw from composited methods apart.
+    # Also how far: a tool that altered the known pixels (recoloured, resized, sharpened) is named in the report.
     known = ~mask
-    row["raw_known_max_abs"] = float(np.abs(out[known] - sample.image[known]).max()) if known.any() else 0.0
+    change = np.abs(out[known] - sample.image[known]) if known.any() else np.zeros(1, np.float32)
+    row["raw_known_max_abs"] = float(change.max())
+    row["raw_known_mean_abs"] = float(change.mean())
     # Scored exactly as saved: 8-bit, so every metric can be recomputed from the run's PNGs.
     final = quantize(composite(out, sample.image, mask))
     row.update(evaluate_image(final, sample.image, mask, metrics))
@@ -305,6 +313,9 @@ def run(cfg: RunConfig, executor=None) -> RunResult:
     if len(set(specs)) != len(specs):
         raise ValueError(f"a method is listed twice: {', '.join(specs)}")
     proto = load_protocol(cfg.dataset, cfg.data_root, cfg.split, cfg.size, cfg.n, cfg.seed, cfg.mask_family)
+    # A method that serves only some protocols (a folder of predictions) says so before any work.
+    for method in built:
+        method.check_protocol([s.id for s in proto.samples], proto.manifest["sha256"])
     from bench.cluster.executor import open_executor
 
     # Connected before the run directory exists: an unreachable cluster leaves nothing behind.

@@ -1,76 +1,86 @@
-"""The method registry: ``@register`` on a factory, ``create("name:key=value")``.
+"""The method registry: ``@register`` on a factory, ``create(spec)`` to build a method.
 
 A variant is a configuration of one implementation, never a copied class: the
 spec ``patch:size=9,features=0`` calls the ``patch`` factory with ``size=9`` and
 ``features=0``. Values are converted to the type of the parameter's default, so
 factories declare their keys simply by their keyword defaults.
+
+Three kinds of names reach :func:`create`:
+
+- built-in families (:data:`FAMILIES`), registered when imported;
+- plugins: entry points of the ``inpaint_bench.methods`` group of installed
+  distributions (:mod:`methods.plugins`), registered on first use;
+- ``@module:attr[:key=value,...]``: any importable function, class or factory
+  (:mod:`methods.external`), built on the spot and never registered.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
-
 from bench.registry import Registry
+from bench.spec import canonical_spec, parse_options, parse_spec, typed_options
+from methods.base import Method, as_method, inpaint_images
+from methods.external import (
+    PREFIX,
+    MethodLoadError,
+    factory_of,
+    is_object_spec,
+    load_object,
+    parse_object_spec,
+    summary_of,
+)
+from methods.plugins import discover
 
+__all__ = ["BUILT_IN", "FAMILIES", "METHODS", "Method", "MethodInfo", "MethodLoadError", "as_method", "available",
+           "broken_plugins", "canonical_spec", "create", "info", "inpaint_images", "parse_spec", "register",
+           "typed_options"]
 
-class Method:
-    """Base class of every inpainting method.
-
-    Subclasses implement :meth:`inpaint`; CNNs also override :meth:`inpaint_batch`
-    and set ``batch_size``. The runner sets ``spec`` to the canonical spec string.
-
-    Attributes
-    ----------
-    spec : str
-        Canonical registry spec of this configuration (set by :func:`create`).
-    batch_size : int
-        Preferred number of images per :meth:`inpaint_batch` call.
-    parallel_safe : bool
-        Whether the runner may call this method from several worker processes.
-    """
-
-    spec: str = ""
-    batch_size: int = 1
-    parallel_safe: bool = True
-
-    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Fill the missing pixels of ``image``.
-
-        Parameters
-        ----------
-        image : np.ndarray
-            float32 ``H x W x 3`` in [0, 1]; the pixels under ``mask`` are blanked.
-        mask : np.ndarray
-            bool ``H x W``, True = missing.
-
-        Returns
-        -------
-        np.ndarray
-            float32 ``H x W x 3`` in [0, 1].
-        """
-        raise NotImplementedError
-
-    def inpaint_batch(self, images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
-        """Inpaint several images; the default calls :meth:`inpaint` on each."""
-        return [self.inpaint(im, m) for im, m in zip(images, masks)]
+BUILT_IN = "built-in"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """What the registry knows about one method name."""
+    """What the registry knows about one method name.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    factory : callable
+        ``factory(**options) -> Method``.
+    family : str
+        Family label shown by ``bench list methods``.
+    summary : str
+        One line shown by ``bench list methods``.
+    params : dict
+        Option names and their defaults (the defaults give the types).
+    origin : str
+        ``built-in``, or ``plugin DISTRIBUTION VERSION``.
+    open_keys : bool
+        Whether options outside ``params`` are accepted too (the factory takes ``**kwargs``).
+    """
 
     name: str
     factory: Callable[..., Method]
     family: str
     summary: str
     params: dict[str, Any] = field(default_factory=dict)
+    origin: str = BUILT_IN
+    open_keys: bool = False
 
 
 METHODS: Registry[MethodInfo] = Registry("method")
+
+# Plugin names that could not be loaded, with the reason (naming them raises it).
+_BROKEN: dict[str, str] = {}
+_PLUGIN_NAMES: list[str] = []
+_plugins_loaded = False
 
 
 def register(name: str, *, family: str, summary: str = "") -> Callable:
@@ -79,7 +89,7 @@ def register(name: str, *, family: str, summary: str = "") -> Callable:
     Parameters
     ----------
     name : str
-        Registry name, e.g. ``"telea"``.
+        Registry name, e.g. ``"telea"``: a letter or digit, then letters, digits and ``_ . + -``.
     family : str
         Family the method belongs to (``classic``, ``patch``, ``glcic``).
     summary : str
@@ -91,6 +101,8 @@ def register(name: str, *, family: str, summary: str = "") -> Callable:
     heavy imports (torch, numba kernels) inside the factory so listing methods
     stays fast.
     """
+    if not _NAME.match(name):
+        raise ValueError(f"method name {name!r}: start with a letter or digit; use only letters, digits and _ . + -")
 
     def deco(factory: Callable[..., Method]) -> Callable[..., Method]:
         params = {
@@ -98,95 +110,21 @@ def register(name: str, *, family: str, summary: str = "") -> Callable:
             for p in inspect.signature(factory).parameters.values()
             if p.default is not inspect.Parameter.empty
         }
-        doc = (factory.__doc__ or "").strip().splitlines()
-        METHODS.add(name, MethodInfo(name, factory, family, summary or (doc[0] if doc else ""), params))
+        METHODS.add(name, MethodInfo(name, factory, family, summary or summary_of(factory), params))
         return factory
 
     return deco
 
 
-def _convert(value: str, default: Any, key: str, name: str) -> Any:
-    """Convert a spec value to the type of the parameter's default."""
-    try:
-        if isinstance(default, bool):
-            low = value.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-    except ValueError:
-        raise ValueError(
-            f"{name}: {key}={value!r} is not a valid {type(default).__name__}"
-        ) from None
-    return value
-
-
-def typed_options(raw: dict[str, str], params: dict[str, Any], owner: str, name: str) -> dict[str, Any]:
-    """Check spec options against a registry entry's parameters and convert them to their types.
-
-    Shared by the method and mask-family registries, so both parse ``name:k=v`` alike.
-
-    Parameters
-    ----------
-    raw : dict
-        Option names to raw string values (:func:`parse_spec`).
-    params : dict
-        The entry's parameters with their defaults (the defaults give the types).
-    owner : str
-        What the entry is, for messages (``"method"``, ``"mask family"``).
-    name : str
-        The entry's name.
-
-    Raises
-    ------
-    ValueError
-        An unknown option (valid ones listed) or a value of the wrong type.
-    """
-    typed = {}
-    for key, value in raw.items():
-        if key not in params:
-            valid = ", ".join(sorted(params)) or "none"
-            raise ValueError(f"{owner} {name!r} has no option {key!r} (valid: {valid})")
-        label = name if owner == "method" else f"{owner} {name!r}"
-        typed[key] = _convert(value, params[key], key, label)
-    return typed
-
-
-def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """Split ``"name:k=v,k2=v2"`` into the name and a dict of raw string values."""
-    name, _, rest = spec.strip().partition(":")
-    if not name:
-        raise ValueError(f"empty method name in spec {spec!r}")
-    options: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = part.partition("=")
-        if not eq or not key:
-            raise ValueError(f"bad option {part!r} in spec {spec!r}: expected key=value")
-        if key in options:
-            raise ValueError(f"option {key!r} given twice in spec {spec!r}")
-        options[key.strip()] = value.strip()
-    return name, options
-
-
-def canonical_spec(name: str, options: dict[str, Any]) -> str:
-    """Spec string with keys sorted, so equal configurations get equal names."""
-    if not options:
-        return name
-    return name + ":" + ",".join(f"{k}={options[k]}" for k in sorted(options))
-
-
 def create(spec: str) -> Method:
-    """Build a method from a spec such as ``"patch:size=9,features=0"``.
+    """Build a method from a spec.
 
     Parameters
     ----------
     spec : str
-        ``name`` or ``name:key=value,...``. Keys are the factory's keyword parameters.
+        ``name`` or ``name:key=value,...`` for a built-in or plugin method (keys are the
+        factory's keyword parameters), or ``@module:attr[:key=value,...]`` for any importable
+        function, class or factory (:mod:`methods.external`).
 
     Returns
     -------
@@ -198,37 +136,94 @@ def create(spec: str) -> Method:
     ------
     KeyError
         Unknown method name (the message lists close matches).
+    MethodLoadError
+        User code that cannot be imported or whose factory raised (a ValueError).
     ValueError
         Unknown key or a value of the wrong type (the message lists valid keys).
     """
+    if is_object_spec(spec):
+        return _create_object(spec)
     _load_families()
     name, raw = parse_spec(spec)
-    info = METHODS.get(name)
-    kwargs = typed_options(raw, info.params, "method", name)
-    method = info.factory(**kwargs)
+    if name not in METHODS and name in _BROKEN:
+        raise MethodLoadError(_BROKEN[name])
+    entry = METHODS.get(name)
+    kwargs = typed_options(raw, entry.params, "method", name, open_keys=entry.open_keys)
+    method = entry.factory(**kwargs)
     method.spec = canonical_spec(name, raw)
     return method
 
 
+def _create_object(spec: str) -> Method:
+    """Build a method from ``@module:attr[:options]``."""
+    parsed = parse_object_spec(spec)
+    what = f"method spec {spec.strip()!r}"
+    factory, params, open_keys = factory_of(load_object(parsed.reference, what), what)
+    raw = parse_options(parsed.options, spec)
+    kwargs = typed_options(raw, params, "method", PREFIX + parsed.reference, open_keys=open_keys)
+    method = factory(**kwargs)
+    method.spec = canonical_spec(PREFIX + parsed.reference, raw)
+    return method
+
+
 def info(name: str) -> MethodInfo:
-    """Registry entry of a method name (families are loaded first)."""
+    """Registry entry of a method name (families and plugins are loaded first)."""
     _load_families()
+    if name not in METHODS and name in _BROKEN:
+        raise MethodLoadError(_BROKEN[name])
     return METHODS.get(name)
 
 
 def available() -> list[MethodInfo]:
-    """All registered methods, sorted by name."""
+    """All registered methods (built-in and plugins), sorted by name."""
     _load_families()
     return [entry for _, entry in METHODS.items()]
 
 
+def broken_plugins() -> dict[str, str]:
+    """``{name: reason}`` of the plugins that could not be loaded."""
+    _load_families()
+    return dict(_BROKEN)
+
+
 # Each family registers its names when imported. The list is explicit so a
 # broken family fails loudly instead of silently vanishing from the registry.
-FAMILIES = ("methods.classic", "methods.patch", "methods.criminisi", "methods.glcic")
+FAMILIES = ("methods.classic", "methods.patch", "methods.criminisi", "methods.glcic", "methods.predictions")
 
 
 def _load_families() -> None:
-    import importlib
-
     for module in FAMILIES:
         importlib.import_module(module)
+    if not _plugins_loaded:
+        load_plugins()
+
+
+def load_plugins() -> None:
+    """(Re)register the methods of the installed plugins; a plugin that fails is kept in :func:`broken_plugins`.
+
+    Called on first use; call it again after installing a distribution in a running process.
+    """
+    global _plugins_loaded
+    for name in _PLUGIN_NAMES:
+        METHODS.remove(name)
+    _PLUGIN_NAMES.clear()
+    _BROKEN.clear()
+    _plugins_loaded = True
+    for plugin in discover():
+        if plugin.error is not None:
+            _BROKEN.setdefault(plugin.name, plugin.error)
+            continue
+        what = f"method {plugin.name!r} (plugin {plugin.reference} of {plugin.distribution})"
+        if plugin.name in METHODS:
+            _BROKEN[plugin.name] = f"{what}: the name is taken by the built-in method; rename the entry point"
+            continue
+        try:
+            factory, params, open_keys = factory_of(plugin.obj, what)
+        except MethodLoadError as err:
+            _BROKEN[plugin.name] = str(err)
+            continue
+        family = getattr(plugin.obj, "family", None)
+        METHODS.add(plugin.name, MethodInfo(
+            plugin.name, factory, family if isinstance(family, str) else "plugin",
+            getattr(plugin.obj, "summary", None) or summary_of(plugin.obj), params, plugin.origin, open_keys))
+        _PLUGIN_NAMES.append(plugin.name)

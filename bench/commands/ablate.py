@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from bench.cluster.options import cluster_option
-from bench.commands.masks import MASKS_HELP, check_mask_spec
+from bench.commands.options import MASKS_HELP, check_mask_spec, split_specs
 from bench.masks import MaskError
 from bench.metrics.registry import metric_names
 
@@ -58,7 +58,6 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
     """Table 3: GLCIC with both, the global or the local discriminator, over repeated mask seeds."""
     from bench.ablate.discriminator import discriminator_table
     from bench.cluster.address import ClusterError
-    from bench.commands.run import _split_specs
     from bench.report.latex import escape_latex, metric_table_latex
     from bench.report.markdown import markdown_table
     from bench.report.tables import metric_table
@@ -66,7 +65,7 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
     from bench.runner import RunConfig
 
     seed_list = _ints(seeds)
-    cfg = RunConfig(methods=_split_specs(methods_), out=Path(out), dataset=dataset, data_root=data_root,
+    cfg = RunConfig(methods=split_specs(methods_), out=Path(out), dataset=dataset, data_root=data_root,
                     split=split, size=size, n=n, mask_family=mask_family,
                     metrics=metric_names(metrics), fid_features=fid_features,
                     progress=progress, cluster=cluster)

@@ -1,4 +1,4 @@
-"""``bench masks``: look at the mask families; ``--masks`` validation shared by run and ablate."""
+"""``bench masks``: look at the mask families."""
 
 from __future__ import annotations
 
@@ -6,18 +6,7 @@ from pathlib import Path
 
 import click
 
-MASKS_HELP = ("Mask family spec, e.g. rects (the study: 1-3 rectangles <= 25 %), center, thin, medium, thick "
-              "(LaMa), freeform (DeepFill v2), file:dir=PATH; see `bench list masks`.")
-
-
-def check_mask_spec(ctx, param, value: str) -> str:
-    """Click callback: parse a ``--masks`` spec and return its canonical form, or fail with the reason."""
-    from bench.masks import MaskError, get_family
-
-    try:
-        return get_family(value).spec
-    except (MaskError, KeyError) as err:
-        raise click.BadParameter(str(err)) from None
+from bench.commands.options import check_mask_spec, split_specs
 
 
 @click.group()
@@ -36,11 +25,10 @@ def masks() -> None:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed.")
 def figure(out, families, examples, n, size, seed):
     """Draw example masks of each family over builtin photos and tabulate hole areas."""
-    from bench.commands.run import _split_specs
     from bench.masks import MaskError
     from bench.masks.figure import area_table, example_figure, figure_families, text_table
 
-    names = figure_families() if families.strip().lower() == "all" else _split_specs(families)
+    names = figure_families() if families.strip().lower() == "all" else split_specs(families)
     specs = [check_mask_spec(None, None, name) for name in names]
     out = Path(out)
     try:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
+from bench.commands.options import split_specs
+
 
 def _specs(value: str | None) -> list[str] | None:
     if not value:
         return None
-    from bench.commands.run import _split_specs
-
-    return _split_specs(value)
+    return split_specs(value)
 
 
 @click.command()

@@ -8,44 +8,15 @@ from pathlib import Path
 import click
 
 from bench.cluster.options import cluster_option
-from bench.commands.masks import MASKS_HELP, check_mask_spec
+from bench.commands.options import protocol_options, split_specs
 from bench.metrics.registry import metric_names
-
-
-def _split_specs(value: str) -> list[str]:
-    """Split ``telea,patch:size=9,features=0,mean`` into specs.
-
-    A comma starts a new spec unless the text after it is a ``key=value`` option
-    of the current spec (it contains ``=`` before any ``:``).
-    """
-    specs: list[str] = []
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        head = part.split(":", 1)[0]
-        if specs and "=" in head and ":" in specs[-1]:
-            specs[-1] += "," + part
-        else:
-            specs.append(part)
-    return specs
 
 
 @click.command()
 @click.option("--methods", "methods_", required=True,
-              help="Comma-separated registry specs, e.g. 'telea,patch:size=9,features=0,mean' (see `bench list methods`).")
-@click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"]),
-              help="Data source; builtin needs no download.")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
-              help="CelebA root (containing img_align_celeba/) or an image folder.")
-@click.option("--split", default="test", show_default=True, help="Split for celeba/builtin.")
-@click.option("--size", default=160, show_default=True, type=click.IntRange(min=0),
-              help="Centre crop and resize to SIZE x SIZE (0 = native, folder only).")
-@click.option("--n", "n", default=280, show_default=True, type=click.IntRange(min=0),
-              help="Number of usable images (0 = all).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed.")
-@click.option("--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec,
-              help=MASKS_HELP)
+              help="Comma-separated method specs, e.g. 'telea,patch:size=9,features=0,mean' (see `bench list methods`), "
+                   "'@package.module:Name[:key=value]' for your own code, 'predictions:dir=DIR' for a tool's outputs.")
+@protocol_options
 @click.option("--metrics", default="default", show_default=True,
               help="Comma-separated metric names (see `bench list metrics`), 'default' (MSE, L1, PSNR, both "
                    "SSIMs, FID, FID-inf, KID, paired KID) or 'all' (adds precision/recall, density/coverage, "
@@ -74,7 +45,7 @@ def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     out = Path(out or f"runs/{dataset}-n{n}-s{seed}")
     metric_list = metric_names(metrics)
-    cfg = RunConfig(methods=_split_specs(methods_), out=out, dataset=dataset, data_root=data_root, split=split,
+    cfg = RunConfig(methods=split_specs(methods_), out=out, dataset=dataset, data_root=data_root, split=split,
                     size=size, n=n or None, seed=seed, mask_family=mask_family, metrics=metric_list, jobs=jobs,
                     fid_features=fid_features, cache_dir=Path(cache_dir) if cache_dir else None, progress=progress,
                     cluster=cluster, feature_workers=feature_workers)

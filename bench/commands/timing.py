@@ -144,15 +144,15 @@ def measure(spec: str, inputs: dict[str, np.ndarray], progress: bool = True) -> 
     import_s = time.perf_counter() - t0
     # The first call pays for JIT compilation (or for loading the JIT cache).
     t1 = time.perf_counter()
-    method.inpaint(inputs["warm_image"], inputs["warm_mask"])
+    methods.inpaint_images(method, [inputs["warm_image"]], [inputs["warm_mask"]], ["warmup"])
     warmup_s = time.perf_counter() - t1
     rss_after_warmup = _peak_rss_mb()
     images, masks = inputs["images"], inputs["masks"]
     times, holes = [], []
-    for image, mask in tqdm(list(zip(images, masks)), desc=f"{spec} {images.shape[1]}px",
-                            disable=not progress, file=sys.stderr):
+    for image, mask, image_id in tqdm(list(zip(images, masks, inputs["ids"])), desc=f"{spec} {images.shape[1]}px",
+                                      disable=not progress, file=sys.stderr):
         t = time.perf_counter()
-        method.inpaint(image, mask)
+        methods.inpaint_images(method, [image], [mask], [str(image_id)])
         times.append(time.perf_counter() - t)
         holes.append(int(mask.sum()))
     times_a = np.array(times)

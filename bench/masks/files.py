@@ -2,7 +2,8 @@
 
 The mask of image ``ID`` is ``PATH/ID.<suffix>`` for any image suffix the data
 sources read. A pixel is missing where its value is above half the format's range
-(> 127 for 8-bit files; the largest colour channel counts, alpha is ignored). A mask
+(> 127 for 8-bit files; the largest colour channel counts, alpha is ignored); with
+``hole=0`` (MAT's convention, 0 = hole) where it is at most half of it. A mask
 of another size than its image is refused, naming the file and both sizes, unless
 ``resize=1``: then it is resized with nearest neighbour (a warning says so).
 """
@@ -19,7 +20,9 @@ from bench.masks.registry import MaskError, register
 log = logging.getLogger("bench")
 
 
-def _check_files(dir: str = "", resize: bool = False) -> None:
+def _check_files(dir: str = "", resize: bool = False, hole: int = 255) -> None:
+    if hole not in (0, 255):
+        raise MaskError(f"file:hole={hole}: the value of a missing pixel is 255 (white, the default) or 0 (black, MAT)")
     if not dir:
         raise MaskError("mask family 'file' needs a folder: --masks file:dir=PATH")
     if not Path(dir).is_dir():
@@ -68,14 +71,16 @@ def read_mask_file(path: Path) -> np.ndarray:
     return raw > top // 2
 
 
-@register("file", summary="your masks: PATH/<image id>.png (> 127 = missing); resize=1 resizes with nearest neighbour",
-          check=_check_files)
+@register("file", summary="your masks: PATH/<image id>.png (> 127 = missing; hole=0: <= 127, as MAT's); "
+          "resize=1 resizes with nearest neighbour", check=_check_files)
 def draw_file(seed: int, image_id: str, shape: tuple[int, int], *, dir: str = "",
-              resize: bool = False) -> tuple[np.ndarray, list]:
+              resize: bool = False, hole: int = 255) -> tuple[np.ndarray, list]:
     """Read the mask of ``image_id`` from ``dir`` (see the module docstring); the seed is not used."""
-    _check_files(dir, resize)
+    _check_files(dir, resize, hole)
     path = find_mask_file(Path(dir), image_id)
     mask = read_mask_file(path)
+    if hole == 0:
+        mask = ~mask
     h, w = shape
     if mask.shape != (h, w):
         if not resize:
@@ -87,5 +92,5 @@ def draw_file(seed: int, image_id: str, shape: tuple[int, int], *, dir: str = ""
         mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     if not mask.any() or mask.all():
         raise MaskError(f"{path}: the mask of {image_id!r} is {'empty' if not mask.any() else 'the whole image'} "
-                        "(pixels > 127 are missing)")
+                        f"(pixels {'> 127' if hole else '<= 127'} are missing)")
     return mask, []

@@ -3,7 +3,7 @@
 A family is a pure function of ``(seed, image id, shape, options)``; its random
 numbers come from :func:`family_rng`, a SHA-256 of those values keyed by the
 family's name, never from global state. Specs follow the method convention
-(``name:key=value,...``, :func:`methods.registry.parse_spec`), with option types
+(``name:key=value,...``, :func:`bench.spec.parse_spec`), with option types
 taken from the generator's keyword defaults.
 """
 
@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from bench.registry import Registry
+from bench.spec import canonical_spec, parse_spec, typed_options
 
 DEFAULT_FAMILY = "rects"
 
@@ -140,8 +141,6 @@ def get_family(spec: str | MaskFamily = DEFAULT_FAMILY) -> MaskFamily:
     MaskError
         Malformed spec, unknown option, wrong type or a value the family refuses.
     """
-    from methods.registry import canonical_spec, parse_spec, typed_options
-
     if isinstance(spec, MaskFamily):
         return spec
     text = str(spec).strip()

@@ -350,6 +350,7 @@ def report_markdown(data: RunData, t: ReportTables, reference: str, opts: Report
     if len(errors):
         lines += [f"{len(errors)} failed (method, image) pairs are excluded: "
                   + ", ".join(f"{m} ({c})" for m, c in errors["method"].value_counts().items()), ""]
+    lines += known_pixel_lines(data.records, data.methods)
     # The paired differences lead: they answer "is the reference better than X?" on the same images.
     if not t.paired.empty:
         lines += [f"## Paired comparison: {reference} minus each method", "",
@@ -395,6 +396,44 @@ def report_markdown(data: RunData, t: ReportTables, reference: str, opts: Report
     lines += [f"- `{f.name}`" for f in rep.files if f.parent == rep.out]
     lines += [f"- note: {n}" for n in rep.notes]
     return "\n".join(lines) + "\n"
+
+
+# A change of the known pixels beyond 8-bit rounding of the raw output.
+KNOWN_CHANGE_TOLERANCE = 0.5 / 255
+
+
+def known_pixel_lines(records: pd.DataFrame, methods: list[str]) -> list[str]:
+    """Markdown lines naming the methods whose raw outputs changed known pixels (empty when none did).
+
+    Every output is scored with the known pixels copied back from the input, so such a change
+    never enters a metric; it tells a tool that recoloured, resized or re-encoded its input.
+
+    Parameters
+    ----------
+    records : DataFrame
+        The run's rows; ``raw_known_max_abs`` and ``raw_known_mean_abs`` are read where present.
+    methods : list of str
+        Methods in report order.
+    """
+    if "raw_known_max_abs" not in records.columns:
+        return []
+    ok = records[records["status"] == "ok"]
+    found = []
+    for method in methods:
+        sub = ok[ok["method"] == method]
+        changed = sub[sub["raw_known_max_abs"] > KNOWN_CHANGE_TOLERANCE]
+        if len(changed):
+            mean = (f", mean change over the known pixels up to {changed['raw_known_mean_abs'].max():.4f}"
+                    if "raw_known_mean_abs" in sub.columns and changed["raw_known_mean_abs"].notna().any() else "")
+            found.append(f"- `{method}`: {len(changed)} of {len(sub)} images, largest change "
+                         f"{changed['raw_known_max_abs'].max():.4f}{mean}")
+    if not found:
+        return []
+    return (["## Known pixels changed by the method", "",
+             "These methods' raw outputs differ from the input outside the hole by more than half a grey level "
+             "(values in [0, 1]). Every output is scored with the input's known pixels copied back, so this does "
+             "not enter any metric; for a tool run outside the suite it means the tool altered its input "
+             "(resized, recoloured, re-encoded)."] + [""] + found + [""])
 
 
 def _paired_markdown(results: pd.DataFrame) -> str:

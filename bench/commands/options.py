@@ -1,0 +1,62 @@
+"""Command-line options and parsers shared by several commands (no command imports another)."""
+
+from __future__ import annotations
+
+import click
+
+MASKS_HELP = ("Mask family spec, e.g. rects (the study: 1-3 rectangles <= 25 %), center, thin, medium, thick "
+              "(LaMa), freeform (DeepFill v2), file:dir=PATH; see `bench list masks`.")
+DATASETS = ["builtin", "celeba", "folder"]
+
+
+def split_specs(value: str) -> list[str]:
+    """Split ``telea,patch:size=9,features=0,mean`` into specs.
+
+    A comma starts a new spec unless the text after it is a ``key=value`` option
+    of the current spec (it contains ``=`` before any ``:``).
+    """
+    specs: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        head = part.split(":", 1)[0]
+        if specs and "=" in head and ":" in specs[-1]:
+            specs[-1] += "," + part
+        else:
+            specs.append(part)
+    return specs
+
+
+def check_mask_spec(ctx, param, value: str) -> str:
+    """Click callback: parse a ``--masks`` spec and return its canonical form, or fail with the reason."""
+    from bench.masks import MaskError, get_family
+
+    try:
+        return get_family(value).spec
+    except (MaskError, KeyError) as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def protocol_options(fn):
+    """Decorate a command with the options that fix a protocol: data, size, n, seed and masks.
+
+    The command receives ``dataset, data_root, split, size, n, seed, mask_family``.
+    """
+    options = [
+        click.option("--dataset", default="builtin", show_default=True, type=click.Choice(DATASETS),
+                     help="Data source; builtin needs no download."),
+        click.option("--data-root", type=click.Path(file_okay=False), default=None,
+                     help="CelebA root (containing img_align_celeba/) or an image folder."),
+        click.option("--split", default="test", show_default=True, help="Split for celeba/builtin."),
+        click.option("--size", default=160, show_default=True, type=click.IntRange(min=0),
+                     help="Centre crop and resize to SIZE x SIZE (0 = native, folder only)."),
+        click.option("--n", "n", default=280, show_default=True, type=click.IntRange(min=0),
+                     help="Number of usable images (0 = all)."),
+        click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed."),
+        click.option("--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec,
+                     help=MASKS_HELP),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
