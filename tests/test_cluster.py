@@ -348,3 +348,29 @@ def test_channel_sweep_on_the_cluster_equals_the_local_sweep(tmp_path, local_clu
         assert a["spec"] == b["spec"] and a["errors"] == b["errors"] == "0"
         for c in numeric:
             assert float(a[c]) == pytest.approx(float(b[c]), rel=1e-5), c
+
+
+@needs_dask
+@pytest.mark.slow
+def test_object_specs_and_prediction_folders_on_the_cluster_equal_the_local_run(tmp_path, local_cluster):
+    from bench.export import export_protocol
+    from bench.rundir import write_png
+
+    export, pred = tmp_path / "export", tmp_path / "pred"
+    export_protocol(export, n=5, progress=False)
+    local = RunDir(tmp_path / "seed").path
+    run(RunConfig(methods=["telea", "mean"], out=local, n=5, metrics=PIXEL, progress=False))
+    for row in (r for r in _records(local) if r["method"] == "telea"):  # an external tool's outputs, LaMa-named
+        write_png(pred / f"{row['image_id']}_mask000.png", RunDir(local).load_output("telea", row["image_id"]))
+    base = {"methods": ["@methods.classic:MeanFill", f"predictions:dir={pred},export={export}"], "n": 5,
+            "metrics": PIXEL, "progress": False}
+    run(RunConfig(out=tmp_path / "local", **base))
+    run(RunConfig(out=tmp_path / "cluster", cluster="local:2", **base), local_cluster)
+    _assert_same_run(tmp_path / "cluster", tmp_path / "local")
+    rows = {(r["method"], r["image_id"]): r for r in _records(tmp_path / "cluster")}
+    assert len(rows) == 10 and all(r["status"] == "ok" for r in rows.values())
+    # Each equals the method it stands for, scored in the seed run.
+    stand_in = {"telea": f"predictions:dir={pred},export={export}", "mean": "@methods.classic:MeanFill"}
+    for ref in _records(local):
+        got = rows[(stand_in[ref["method"]], ref["image_id"])]
+        assert (got["hole_psnr"], got["ssim"]) == (ref["hole_psnr"], ref["ssim"])
