@@ -1,7 +1,7 @@
 """Seconds per image of the fast classic baselines (part of the fixed benchmark set, issue 15).
 
 With the project's default ``--benchmark-disable`` each runs once as a smoke test; measure and
-compare with ``bash results/benchmarks/run.sh compare`` (see the Benchmarks section of README.md).
+compare with ``bash results/benchmarks/run.sh compare`` (see results/benchmarks/README.md).
 """
 
 from __future__ import annotations
