@@ -7,7 +7,12 @@ by its keyword defaults.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# A registry name: never starts with "@" (which names Python code) or ":" and holds no "," "=" or space.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+NAME_RULE = "start with a letter or digit and hold only letters, digits and _ . + -"
 
 
 def _convert(value: str, default: Any, key: str, name: str) -> Any:

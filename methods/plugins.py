@@ -12,15 +12,14 @@ break the registry: it is listed as broken, and naming it gives its error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from bench.spec import NAME, NAME_RULE
 from methods.external import MethodLoadError, load_object
 
 GROUP = "inpaint_bench.methods"
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,7 @@ def discover() -> list[Plugin]:
         dist = _distribution(ep)
         what = f"method {ep.name!r} (plugin {ep.value} of {dist})"
         if not NAME.match(ep.name):
-            found.append(Plugin(ep.name, ep.value, dist, error=f"{what}: a method name must start with a letter or "
-                                "digit and hold only letters, digits and _ . + -"))
+            found.append(Plugin(ep.name, ep.value, dist, error=f"{what}: a method name must {NAME_RULE}"))
             continue
         if ep.name in seen:
             found.append(Plugin(ep.name, ep.value, dist, error=f"{what}: the name is already declared by "

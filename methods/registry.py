@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from bench.registry import Registry
-from bench.spec import canonical_spec, parse_options, parse_spec, typed_options
+from bench.spec import NAME, NAME_RULE, canonical_spec, parse_options, parse_spec, typed_options
 from methods.base import Method, as_method, inpaint_images
 from methods.external import (
     PREFIX,
@@ -41,7 +40,6 @@ __all__ = ["BUILT_IN", "FAMILIES", "METHODS", "Method", "MethodInfo", "MethodLoa
            "typed_options"]
 
 BUILT_IN = "built-in"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 @dataclass(frozen=True)
@@ -101,8 +99,8 @@ def register(name: str, *, family: str, summary: str = "") -> Callable:
     heavy imports (torch, numba kernels) inside the factory so listing methods
     stays fast.
     """
-    if not _NAME.match(name):
-        raise ValueError(f"method name {name!r}: start with a letter or digit; use only letters, digits and _ . + -")
+    if not NAME.match(name):
+        raise ValueError(f"method name {name!r}: a method name must {NAME_RULE}")
 
     def deco(factory: Callable[..., Method]) -> Callable[..., Method]:
         params = {

@@ -107,6 +107,40 @@ def _to_contract(raw: np.ndarray, where: str, min_size: int) -> np.ndarray:
     return np.ascontiguousarray(rgb, dtype=np.float32)
 
 
+def read_integer_pixels(path: str | Path, what: str, error: type[Exception] = ValueError) -> tuple[np.ndarray, int]:
+    """The stored pixels of an 8- or 16-bit image file, as OpenCV decodes them, and their top value.
+
+    For files whose exact values matter (masks, a tool's predictions): no orientation, alpha or
+    grey conversion, which the callers decide on themselves.
+
+    Parameters
+    ----------
+    path : path
+        Image file.
+    what : str
+        What the file is, for messages ("mask image").
+    error : type
+        Exception raised (the caller's own error type), with a message naming ``path``.
+
+    Returns
+    -------
+    pixels : np.ndarray
+        ``H x W`` or ``H x W x C`` (BGR[A] order), ``uint8`` or ``uint16``.
+    top : int
+        255 or 65535.
+    """
+    import cv2
+
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise error(f"{path}: not a readable {what}")
+    if raw.dtype == np.uint8:
+        return raw, 255
+    if raw.dtype == np.uint16:
+        return raw, 65535
+    raise error(f"{path}: {what}s must be 8- or 16-bit, got {raw.dtype}")
+
+
 def list_images(root: Path) -> list[Path]:
     """Image files directly under ``root`` (sorted by name)."""
     return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

@@ -55,17 +55,9 @@ def _glob_escape(text: str) -> str:
 
 def read_mask_file(path: Path) -> np.ndarray:
     """A mask image as bool ``H x W`` (True = missing); any unreadable file is a :class:`MaskError`."""
-    import cv2
+    from bench.data.io import read_integer_pixels
 
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise MaskError(f"{path}: not a readable mask image")
-    if raw.dtype == np.uint8:
-        top = 255
-    elif raw.dtype == np.uint16:
-        top = 65535
-    else:
-        raise MaskError(f"{path}: mask images must be 8- or 16-bit, got {raw.dtype}")
+    raw, top = read_integer_pixels(path, "mask image", MaskError)
     if raw.ndim == 3:
         raw = raw[..., :3].max(axis=2)  # drop alpha; a coloured stroke counts as painted
     return raw > top // 2

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from bench.data.io import IMAGE_SUFFIXES
+from bench.data.io import IMAGE_SUFFIXES, read_integer_pixels
 from bench.export_format import FORMAT, LAMA_MASK_SUFFIX, MANIFEST, prediction_id
 from methods.base import Method
 
@@ -36,17 +36,7 @@ def read_prediction(path: Path) -> np.ndarray:
     PredictionError
         Unreadable file, grey or other channel counts, a transparent pixel, or another bit depth.
     """
-    import cv2
-
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise PredictionError(f"{path}: not a readable PNG")
-    if raw.dtype == np.uint8:
-        top = 255.0
-    elif raw.dtype == np.uint16:
-        top = 65535.0
-    else:
-        raise PredictionError(f"{path}: predictions must be 8- or 16-bit, got {raw.dtype}")
+    raw, top = read_integer_pixels(path, "prediction PNG", PredictionError)
     if raw.ndim != 3 or raw.shape[2] not in (3, 4):
         channels = 1 if raw.ndim == 2 else raw.shape[2]
         raise PredictionError(f"{path}: {channels} channel(s); predictions must be RGB (3 channels)")
