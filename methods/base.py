@@ -10,7 +10,8 @@ through :func:`inpaint_images`, so the image id reaches exactly the methods that
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

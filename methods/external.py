@@ -27,8 +27,9 @@ import inspect
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from methods.base import CallableMethod, Method, as_method
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from bench.spec import NAME, NAME_RULE
+from bench.core.spec import NAME, NAME_RULE
 from methods.external import MethodLoadError, load_object
 
 GROUP = "inpaint_bench.methods"

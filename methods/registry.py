@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from bench.registry import Registry
-from bench.spec import NAME, NAME_RULE, canonical_spec, parse_options, parse_spec, typed_options
+from bench.core.registry import Registry
+from bench.core.spec import NAME, NAME_RULE, canonical_spec, parse_options, parse_spec, typed_options
 from methods.base import Method, as_method, inpaint_images
 from methods.external import (
     PREFIX,

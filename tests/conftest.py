@@ -17,7 +17,7 @@ needs_celeba = pytest.mark.skipif(not HAS_CELEBA, reason=f"CelebA sample not fou
 @pytest.fixture(scope="session")
 def builtin_images() -> list[np.ndarray]:
     """Eight real 160x160 crops from the builtin test split."""
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     samples, _ = get_source("builtin").take(8)
     return [s.image for s in samples]
@@ -26,7 +26,7 @@ def builtin_images() -> list[np.ndarray]:
 @pytest.fixture
 def small_image() -> np.ndarray:
     """A deterministic real 64x64 image (a downsized builtin crop)."""
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     return get_source("builtin", size=64).load("astronaut-000")
 
@@ -49,7 +49,7 @@ def one_thread():
 # What pytest-benchmark records about the machine: the saved JSON under results/benchmarks/ is only
 # comparable with a later run when the reader knows how busy the machine was (issue 15).
 def pytest_benchmark_update_machine_info(config, machine_info):
-    from bench.machine import describe_machine
+    from bench.core.machine import describe_machine
 
     info = describe_machine()
     load1, load5, load15 = info["load_average"] or (float("nan"),) * 3

@@ -7,12 +7,19 @@ import pytest
 import torch
 from scipy import stats
 
-from bench.ablate.channels import channel_figure, channel_tables, parse_channels, sweep_channels, sweep_identity, variant
-from bench.ablate.discriminator import across_seeds, discriminator_table
-from bench.ablate.sweep import ResultsCSV, Sweep
-from bench.images import blank_hole
-from bench.protocol import load_protocol
-from bench.runner import RunConfig
+from bench.core.images import blank_hole
+from bench.experiments.ablate.channels import (
+    channel_figure,
+    channel_tables,
+    parse_channels,
+    sweep_channels,
+    sweep_identity,
+    variant,
+)
+from bench.experiments.ablate.discriminator import across_seeds, discriminator_table
+from bench.experiments.ablate.sweep import ResultsCSV, Sweep
+from bench.experiments.runner import RunConfig
+from bench.inputs.protocol import load_protocol
 from methods.registry import create
 
 TINY = Path(__file__).with_name("glcic_tiny.toml")
@@ -117,7 +124,7 @@ def test_sweep_computes_reference_features_once_and_resumes(ckpt, protocol, tmp_
 
 
 def test_paired_difference_uses_identical_resamples(ckpt, protocol, tmp_path):
-    from bench.ablate.sweep import paired_difference
+    from bench.experiments.ablate.sweep import paired_difference
     from bench.metrics.frechet import centred_interval
 
     sweep = Sweep(protocol, tmp_path, n_boot=30, progress=False)
@@ -237,9 +244,8 @@ def test_table4_latex_fits_the_page(tmp_path):
 
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed")
+    from bench.outputs.report.latex import document
     from tests.test_report_latex_width import overfull_boxes
-
-    from bench.report.latex import document
 
     rows = {f"conv{L}": [_row(f"conv{L}", c, 24.0 + (c % 7) * (3.0 if L == 1 else 0.5), 0.4, 0.1, 0.7, 19.5)
                          for c in range(64)] for L in (1, 2, 3, 4, 10, 14, 15, 16)}

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import cli
-from bench.report.build import ReportOptions, build_report
-from bench.stats import bootstrap_ci
-from bench.summary import (
+from bench.core.stats import bootstrap_ci
+from bench.outputs.report.build import ReportOptions, build_report
+from bench.outputs.summary import (
     LAMA_AREA_EDGES,
     area_bins_of,
     assign_area_bins,

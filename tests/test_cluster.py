@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner
 
 from bench.cli import cli
-from bench.cluster.address import ClusterError, parse_cluster
-from bench.rundir import RunDir
-from bench.runner import RunConfig, run
+from bench.engine.address import ClusterError, parse_cluster
+from bench.experiments.runner import RunConfig, run
+from bench.outputs.rundir import RunDir
 
 TIMING = ("seconds",)
 PIXEL = ["mse", "psnr", "ssim"]
@@ -175,9 +175,9 @@ def test_a_run_without_cluster_does_not_import_dask(tmp_path):
 
 
 def test_worker_refuses_other_pixels(tmp_path):
-    from bench.cluster.tasks import DataMismatchError, data_ref, image_sha256, samples
-    from bench.data import get_source
-    from bench.images import quantize
+    from bench.core.images import quantize
+    from bench.engine.tasks import DataMismatchError, data_ref, image_sha256, samples
+    from bench.inputs.data import get_source
 
     image = quantize(get_source("builtin").load("astronaut-000"))
     good = samples(data_ref("builtin", None, "test", 160), ["astronaut-000"], [image_sha256(image)])
@@ -189,7 +189,7 @@ def test_worker_refuses_other_pixels(tmp_path):
 
 
 def test_chunks_are_small_whole_batches():
-    from bench.cluster.dask_executor import MAX_CHUNK, chunk_size
+    from bench.engine.dask_executor import MAX_CHUNK, chunk_size
 
     for n in (1, 7, 8, 40, 280, 10_000):
         for workers in (1, 2, 16):
@@ -278,7 +278,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_records_equal_a_local_run(tmp
 @pytest.fixture(scope="module")
 def local_cluster():
     pytest.importorskip("distributed")
-    from bench.cluster.executor import open_executor
+    from bench.engine.where import open_executor
 
     with open_executor("local:2") as executor:
         yield executor
@@ -287,7 +287,7 @@ def local_cluster():
 @needs_dask
 @pytest.mark.slow
 def test_local_cluster_set_metrics_and_discriminator_seeds(tmp_path, local_cluster):
-    from bench.ablate.discriminator import discriminator_table
+    from bench.experiments.ablate.discriminator import discriminator_table
 
     base = {"methods": ["mean", "telea"], "n": 6, "metrics": PIXEL + ["fid", "kid"], "progress": False,
             "cache_dir": tmp_path / "cache"}
@@ -310,8 +310,8 @@ def test_local_cluster_set_metrics_and_discriminator_seeds(tmp_path, local_clust
 @needs_dask
 @pytest.mark.slow
 def test_images_travel_as_arrays_when_workers_cannot_see_the_data(tmp_path, local_cluster, monkeypatch):
-    from bench.data import get_source
-    from bench.rundir import write_png
+    from bench.inputs.data import get_source
+    from bench.outputs.rundir import write_png
 
     folder = tmp_path / "photos"
     for s in get_source("builtin").take(5)[0]:
@@ -332,10 +332,10 @@ def test_images_travel_as_arrays_when_workers_cannot_see_the_data(tmp_path, loca
 @needs_dask
 @pytest.mark.slow
 def test_channel_sweep_on_the_cluster_equals_the_local_sweep(tmp_path, local_cluster):
-    from bench.ablate.channels import sweep_channels
-    from bench.ablate.sweep import Sweep
-    from bench.cluster.tasks import data_ref
-    from bench.protocol import load_protocol
+    from bench.engine.tasks import data_ref
+    from bench.experiments.ablate.channels import sweep_channels
+    from bench.experiments.ablate.sweep import Sweep
+    from bench.inputs.protocol import load_protocol
 
     proto = load_protocol("builtin", size=64, n=4, seed=0)
     data = data_ref("builtin", None, "test", 64)
@@ -353,8 +353,8 @@ def test_channel_sweep_on_the_cluster_equals_the_local_sweep(tmp_path, local_clu
 @needs_dask
 @pytest.mark.slow
 def test_object_specs_and_prediction_folders_on_the_cluster_equal_the_local_run(tmp_path, local_cluster):
-    from bench.export import export_protocol
-    from bench.rundir import write_png
+    from bench.experiments.export import export_protocol
+    from bench.outputs.rundir import write_png
 
     export, pred = tmp_path / "export", tmp_path / "pred"
     export_protocol(export, n=5, progress=False)

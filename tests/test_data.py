@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.data import Builtin, CelebA, Folder, ImageLoadError, Preprocess, get_source
-from bench.data.builtin import PHOTOS
-from bench.data.io import read_image
-from bench.images import check_image, to_uint8
+from bench.core.images import check_image, to_uint8
+from bench.inputs.data import Builtin, CelebA, Folder, ImageLoadError, Preprocess, get_source
+from bench.inputs.data.builtin import PHOTOS
+from bench.inputs.data.io import read_image
 from tests.conftest import CELEBA_ROOT, needs_celeba
 
 
@@ -184,7 +184,7 @@ def test_folder_groups_file(tmp_path, photo8):
 
 
 def test_protocol_carries_groups_and_unit():
-    from bench.protocol import load_protocol
+    from bench.inputs.protocol import load_protocol
 
     proto = load_protocol("builtin", size=32, n=9, seed=0)
     assert proto.unit == "builtin source photos" and proto.n_units == 7

@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import CELEBA_ROOT, needs_celeba
 
 from bench.cli import cli
-from bench.export import ExportError, export_protocol
-from bench.protocol import load_protocol
-from bench.rundir import RunDir, write_png
-from bench.runner import RunConfig, run
-from conftest import CELEBA_ROOT, needs_celeba
+from bench.experiments.export import ExportError, export_protocol
+from bench.experiments.runner import RunConfig, run
+from bench.inputs.protocol import load_protocol
+from bench.outputs.rundir import RunDir, write_png
 from methods.predictions.folder import PredictionError
 
 EXTERNAL = Path(__file__).parent / "external"

@@ -6,7 +6,6 @@ import json
 import subprocess
 import textwrap
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from click.testing import CliRunner
 
 import methods
 from bench.cli import cli
-from bench.rundir import RunDir
-from bench.runner import RunConfig, run
+from bench.experiments.runner import RunConfig, run
+from bench.outputs.rundir import RunDir
 from methods.external import MethodLoadError, parse_object_spec
 
 PIXEL = ["mse", "psnr", "ssim"]

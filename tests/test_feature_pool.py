@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from bench.data import get_source
-from bench.images import quantize
+from bench.core.images import quantize
+from bench.experiments.runner import RunConfig, run
+from bench.inputs.data import get_source
 from bench.metrics.feature_pool import FeaturePool
 from bench.metrics.inception import load_extractor
-from bench.runner import RunConfig, run
 
 
 @pytest.mark.slow

@@ -12,12 +12,12 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 import pytest
 
-import bench.runner as runner
-from bench.data import get_source
-from bench.feature_prefetch import REAL, FeaturePrefetch
-from bench.images import quantize
+import bench.experiments.runner as runner
+from bench.core.images import quantize
+from bench.engine.feature_prefetch import REAL, FeaturePrefetch
+from bench.experiments.runner import RunConfig, run
+from bench.inputs.data import get_source
 from bench.metrics.feature_pool import CHUNK, NICE
-from bench.runner import RunConfig, run
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.script.*deprecated:DeprecationWarning")
 
@@ -152,7 +152,7 @@ def test_methods_get_one_thread_fewer_while_the_pool_works():
     import numba
     import torch
 
-    from bench.runner import method_threads
+    from bench.engine.evaluate import method_threads
 
     torch_before, numba_before = torch.get_num_threads(), numba.get_num_threads()
     try:

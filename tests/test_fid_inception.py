@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.data import get_source
+from bench.inputs.data import get_source
 from bench.metrics import SetMetricContext, get_metric
 from bench.metrics import fid as fidmod
 from bench.metrics import frechet as fr

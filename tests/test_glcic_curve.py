@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench.images import composite, from_uint8, to_uint8
+from bench.core.images import composite, from_uint8, to_uint8
+from bench.experiments.curve import ProbeScorer, ProbeSpec, evaluate_run, plot_curves, snapshots
+from bench.inputs.protocol import load_protocol
 from bench.metrics.frechet import feature_stats, frechet_distance
-from bench.protocol import load_protocol
 from methods.glcic.config import load_config
-from methods.glcic.curve import ProbeScorer, ProbeSpec, evaluate_run, plot_curves, snapshots
 from methods.glcic.inference import GLCIC
 from methods.glcic.train import Trainer
 

@@ -8,11 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from bench.images import blank_hole
+from bench.core.images import blank_hole
 from methods.glcic.config import load_config
 from methods.glcic.hooks import count_forwards, make_identity, observe, parse_drop, zero_channels
-from methods.glcic.inference import (DEFAULT_WEIGHTS, TRAINING_SETS, build_model, committed_weights, fold_batch_norm,
-                                     load_weights)
+from methods.glcic.inference import (
+    DEFAULT_WEIGHTS,
+    TRAINING_SETS,
+    build_model,
+    committed_weights,
+    fold_batch_norm,
+    load_weights,
+)
 from methods.glcic.postprocess import blend
 from methods.glcic.train import Trainer
 from methods.registry import create, info
@@ -32,8 +38,8 @@ def ckpt(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pairs() -> tuple[list[np.ndarray], list[np.ndarray]]:
-    from bench.data import get_source
-    from bench.masks import make_mask
+    from bench.inputs.data import get_source
+    from bench.inputs.masks import make_mask
 
     samples, _ = get_source("builtin", size=64).take(5)
     masks = [make_mask(0, s.id, (64, 64))[0] for s in samples]
@@ -72,7 +78,7 @@ def test_batches_equal_single_calls_and_count_forwards(ckpt, pairs):
     method = create(f"iizuka:ckpt={ckpt},batch=2")
     images, masks = pairs
     # A differently sized (non multiple of 4) image joins the list: it gets its own group.
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     odd = get_source("builtin", size=70).load("coffee-001")
     odd_mask = np.zeros((70, 70), bool)
@@ -171,7 +177,7 @@ def test_identity_equals_skipping_the_layer(ckpt, pairs):
 def test_blend_keeps_known_pixels_and_reproduces_identical_source(pairs):
     import cv2
 
-    from bench.images import from_uint8, to_uint8
+    from bench.core.images import from_uint8, to_uint8
 
     images, masks = pairs
     for image, mask in zip(images, masks):

@@ -10,8 +10,7 @@ import torch
 
 from methods.glcic.config import GLCICConfig, dumps_config, load_config, save_config
 from methods.glcic.data import TrainImages, completion_input, crop_patches, sample_batch, to_tensors
-from methods.glcic.networks import (COMPLETION_LAYERS, LAYER_NAMES, CompletionNet, ContextDiscriminator,
-                                    count_parameters)
+from methods.glcic.networks import COMPLETION_LAYERS, LAYER_NAMES, CompletionNet, ContextDiscriminator, count_parameters
 
 TINY = Path(__file__).with_name("glcic_tiny.toml")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-
 from conftest import CELEBA_ROOT, needs_celeba
+
 from methods.glcic.config import load_config
 from methods.glcic.train import Trainer, export_weights, load_training_checkpoint
 
@@ -140,8 +140,8 @@ def test_exported_weights_are_fp16_with_metadata(tmp_path):
 def _folder_of_pngs(root: Path, n: int) -> Path:
     from PIL import Image
 
-    from bench.data import get_source
-    from bench.images import to_uint8
+    from bench.core.images import to_uint8
+    from bench.inputs.data import get_source
 
     root.mkdir()
     for sample in get_source("builtin", split="train", size=90).take(n)[0]:

@@ -4,9 +4,17 @@
 import pandas as pd
 import pytest
 
-from bench.report.latex import LatexError, check_label, compile_pdf, document, escape_latex, find_engine, \
-    metric_table_latex, styled_latex
-from bench.report.tables import MetricTable
+from bench.outputs.report.latex import (
+    LatexError,
+    check_label,
+    compile_pdf,
+    document,
+    escape_latex,
+    find_engine,
+    metric_table_latex,
+    styled_latex,
+)
+from bench.outputs.report.tables import MetricTable
 
 needs_latex = pytest.mark.skipif(find_engine() is None, reason="no LaTeX engine installed (pdflatex/lualatex/xelatex)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.machine import cpu_model, describe_machine, machine_line
+from bench.core.machine import cpu_model, describe_machine, machine_line
 
 
 def test_description_matches_what_the_os_reports():

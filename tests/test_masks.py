@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.masks import MAX_AREA, center_rect, make_mask, manifest, rects_to_mask
+from bench.inputs.masks import MAX_AREA, center_rect, make_mask, manifest, rects_to_mask
 
 
 @settings(max_examples=200, deadline=None)
@@ -45,7 +45,7 @@ def test_all_counts_of_rectangles_occur():
 
 
 def test_masks_identical_in_another_process():
-    code = ("import json; from bench.masks import make_mask, manifest;"
+    code = ("import json; from bench.inputs.masks import make_mask, manifest;"
             "items={f'i{k}': make_mask(7, f'i{k}', (160, 160)) for k in range(30)};"
             "print(json.dumps(manifest(7, 'rects', items)['sha256']))")
     other = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
@@ -82,7 +82,7 @@ PINNED_RECTS = [
 
 
 def test_rects_masks_are_pinned():
-    from bench.masks import mask_digest
+    from bench.inputs.masks import mask_digest
 
     for seed, image_id, shape, digest in PINNED_RECTS:
         mask, _ = make_mask(seed, image_id, shape)
@@ -92,7 +92,7 @@ def test_rects_masks_are_pinned():
 
 
 def test_center_masks_are_pinned():
-    from bench.masks import mask_digest
+    from bench.inputs.masks import mask_digest
 
     assert mask_digest("x", make_mask(0, "x", (160, 160), "center")[0]) == (
         "041d8174942041782088c7c972607ac9075093ea2d2ec6b187255eec09b50e2c")
@@ -105,7 +105,7 @@ def test_baseline_mask_hash_still_holds():
     # the same ids must still give the same manifest hash, or the regression gate compares other holes.
     from pathlib import Path
 
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     baseline = json.loads((Path(__file__).parents[1] / "results" / "baseline.json").read_text())["identity"]
     ids = get_source("builtin", None, split="test", size=160).ids()[: baseline["n"]]
@@ -123,10 +123,10 @@ from click.testing import CliRunner  # noqa: E402
 from scipy.stats import ks_2samp  # noqa: E402
 
 from bench.cli import cli  # noqa: E402
-from bench.masks import MaskError, available, get_family, mask_digest, mask_from_entry  # noqa: E402
-from bench.masks.freeform import freeform_segments  # noqa: E402
-from bench.masks.lama import PRESETS, painted_width, stroke_segments  # noqa: E402
-from bench.masks.strokes import Segment, rasterise  # noqa: E402
+from bench.inputs.masks import MaskError, available, get_family, mask_digest, mask_from_entry  # noqa: E402
+from bench.inputs.masks.freeform import freeform_segments  # noqa: E402
+from bench.inputs.masks.lama import PRESETS, painted_width, stroke_segments  # noqa: E402
+from bench.inputs.masks.strokes import Segment, rasterise  # noqa: E402
 
 GENERATED = ["rects", "center", "thin", "medium", "thick", "freeform"]
 RANDOM = ["rects", "thin", "medium", "thick", "freeform"]
@@ -178,7 +178,7 @@ def test_every_family_is_deterministic_and_keeps_the_contract(family):
 
 @pytest.mark.parametrize("family", ["thin", "medium", "thick", "freeform"])
 def test_stroke_masks_identical_in_another_process(family):
-    code = ("from bench.masks import make_mask, mask_digest;"
+    code = ("from bench.inputs.masks import make_mask, mask_digest;"
             f"print(','.join(mask_digest(f'i{{k}}', make_mask(3, f'i{{k}}', (128, 96), '{family}')[0]) "
             "for k in range(5)))")
     other = subprocess.check_output([sys.executable, "-c", code], text=True).strip()
@@ -428,7 +428,7 @@ def _run(args):
 
 
 def test_run_with_lama_masks_end_to_end_and_resume_refuses_other_family(tmp_path):
-    from bench.rundir import RunDir
+    from bench.outputs.rundir import RunDir
 
     out = tmp_path / "run"
     res = _run(["--masks", "thick", "--out", str(out)])
@@ -466,8 +466,8 @@ def test_masks_figure_command(tmp_path):
 
 
 def test_run_with_file_masks_and_a_missing_one(tmp_path):
-    from bench.data import get_source
-    from bench.rundir import RunDir
+    from bench.inputs.data import get_source
+    from bench.outputs.rundir import RunDir
 
     ids = get_source("builtin", None, split="test", size=64).ids()[:3]
     want = _write_masks(tmp_path / "m", ids[:2], (64, 64))

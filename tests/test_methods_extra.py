@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from scipy import ndimage
 
 import methods
-from bench.images import ContractError, blank_hole, composite
+from bench.core.images import ContractError, blank_hole, composite
 
 SPECS = ["shiftmap", "fsr", "fsr:quality=best", "criminisi", "criminisi:window=0", "criminisi:window=8,patch=7"]
 

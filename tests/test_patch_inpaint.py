@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import methods
-from bench.images import ContractError, blank_hole
-from bench.masks import make_mask
+from bench.core.images import ContractError, blank_hole
+from bench.inputs.masks import make_mask
 
 
 def periodic_texture(shape=(96, 96), period=(11, 13), seed=0):

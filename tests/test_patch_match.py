@@ -59,7 +59,7 @@ def run_patchmatch(img, hole, size, sweeps, seed=3):
 @pytest.mark.parametrize("size", [5, 7])
 @pytest.mark.parametrize("image_id", ["astronaut-000", "coffee-000", "chelsea-000"])
 def test_patchmatch_converges_to_brute_force(size, image_id):
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     # A fully known image: the "hole" only selects which patches are targets.
     img = get_source("builtin", size=64).load(image_id)[:48, :48]
@@ -84,7 +84,7 @@ def test_patchmatch_converges_to_brute_force(size, image_id):
 def test_patchmatch_sweep_is_deterministic_across_threads():
     import numba
 
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     img = get_source("builtin", size=96).load("china-000")
     hole = np.zeros((96, 96), bool)
@@ -156,7 +156,7 @@ def test_random_search_draws_only_inside_the_valid_range(height, width):
 
 
 def test_search_valid_keeps_patchmatch_honest_and_converging():
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     img = get_source("builtin", size=64).load("coffee-000")[:48, :48]
     hole = np.zeros((48, 48), bool)

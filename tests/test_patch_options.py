@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import methods
-from bench.images import blank_hole
-from bench.masks import make_mask
+from bench.core.images import blank_hole
+from bench.inputs.masks import make_mask
 from methods.patch.inpaint import PatchParams, _onion_partial, _onion_peel, level_tol, make_level
 from methods.patch.pyramid import build_pyramid
 
@@ -37,7 +37,7 @@ def hole_psnr(out, image, mask):
 
 @pytest.mark.parametrize("image_id, extra, psnr, evals, digest", BEFORE)
 def test_old_options_reproduce_the_code_before_them(image_id, extra, psnr, evals, digest):
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     image = get_source("builtin", size=96).load(image_id)
     mask, _ = make_mask(0, image_id, image.shape[:2], "rects")
@@ -83,7 +83,7 @@ def test_matches_rule_fires_on_photos(builtin_images):
 
 def test_either_rule_stops_at_the_first_of_the_two_rules():
     # One level: the trajectories of the three rules agree until one stops.
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     mask = np.zeros((64, 64), bool)
     mask[20:44, 18:40] = True
@@ -202,7 +202,7 @@ def test_partial_init_fills_the_hole_from_known_colours_only(small_image):
 def test_options_are_deterministic_on_any_thread_count(spec):
     import numba
 
-    from bench.data import get_source
+    from bench.inputs.data import get_source
 
     image = get_source("builtin", size=96).load("china-000")
     mask, _ = make_mask(0, "china-000", image.shape[:2], "rects")

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from methods.patch.pyramid import (HOLE_SHARE, KERNEL, auto_levels, build_pyramid, downsample,
-                                   erosion_depth, texture_features)
+from methods.patch.pyramid import (
+    HOLE_SHARE,
+    KERNEL,
+    auto_levels,
+    build_pyramid,
+    downsample,
+    erosion_depth,
+    texture_features,
+)
 
 
 def reference_downsample(image, mask):

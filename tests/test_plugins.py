@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.rundir import RunDir
+from bench.outputs.rundir import RunDir
 
 PYPROJECT = """
 [build-system]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 
+from bench.experiments.runner import RunConfig, run
 from bench.metrics.registry import all_metrics, evaluate_image
-from bench.rundir import RunDir
-from bench.runner import RunConfig, run
+from bench.outputs.rundir import RunDir
 
 PIXEL = ["mse", "psnr", "ssim", "ssim_gaussian", "l1"]
 

@@ -6,7 +6,7 @@ import pytest
 from skimage.restoration import inpaint_biharmonic
 
 import methods
-from bench.images import from_uint8, to_uint8
+from bench.core.images import from_uint8, to_uint8
 from methods.registry import canonical_spec, parse_spec
 
 

@@ -5,9 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bench import regression as reg
 from bench.cli import cli
-from bench.runner import RunConfig, run
+from bench.experiments.runner import RunConfig, run
+from bench.outputs import regression as reg
 
 PIXEL = ["mse", "psnr", "ssim", "l1"]
 

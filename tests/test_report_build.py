@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bench import regression as reg
 from bench.cli import cli
-from bench.report.build import ReportOptions, build_report
-from bench.report.figures import grid_figure, select_rows
-from bench.report.latex import find_engine
-from bench.report.tables import load_run
-from bench.runner import RunConfig, run
-from bench.stats import bootstrap_ci
+from bench.core.stats import bootstrap_ci
+from bench.experiments.runner import RunConfig, run
+from bench.outputs import regression as reg
+from bench.outputs.report.build import ReportOptions, build_report
+from bench.outputs.report.figures import grid_figure, select_rows
+from bench.outputs.report.latex import find_engine
+from bench.outputs.report.tables import load_run
 from tests.conftest import CELEBA_ROOT, HAS_CELEBA
 
 PIXEL = ["mse", "psnr", "ssim", "l1"]
@@ -143,8 +143,8 @@ def test_old_run_without_groups_json_resamples_images(grouped_run, tmp_path):
 
 
 def test_fake_celeba_run_resamples_identities(tmp_path):
-    from bench.data import get_source
-    from bench.images import to_uint8
+    from bench.core.images import to_uint8
+    from bench.inputs.data import get_source
     from tests.test_data import _fake_celeba
 
     face = to_uint8(get_source("builtin", size=120).load("coffee-001")[:96])

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.core.stats import bootstrap_ci
 from bench.metrics.registry import METRICS, MetricInfo
-from bench.report.format import arrow, best_flags, format_interval, metric_label
-from bench.report.figures import error_map, hole_input, select_rows
-from bench.report.markdown import markdown_table
-from bench.report.tables import MetricTable, area_bins
-from bench.stats import bootstrap_ci
+from bench.outputs.report.figures import error_map, hole_input, select_rows
+from bench.outputs.report.format import arrow, best_flags, format_interval, metric_label
+from bench.outputs.report.markdown import markdown_table
+from bench.outputs.report.tables import MetricTable, area_bins
 
 
 @pytest.mark.parametrize("column, expected", [

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.report.build import ReportOptions, build_report
-from bench.report.latex import find_engine
+from bench.outputs.report.build import ReportOptions, build_report
+from bench.outputs.report.latex import find_engine
 
 PDFLATEX = find_engine()
 needs_pdflatex = pytest.mark.skipif(PDFLATEX is None or not PDFLATEX.endswith("pdflatex"),
@@ -109,7 +109,7 @@ def _measure(texts: list[str], size: str, workdir: Path) -> list[float]:
 @needs_pdflatex
 @pytest.mark.parametrize("size", ["small", "footnotesize"])
 def test_width_estimate_matches_pdftex(tmp_path, size):
-    from bench.report.widths import text_width
+    from bench.outputs.report.widths import text_width
 
     texts = [r"+0.0756 $\pm$ 0.0135 ($p < 0.001$)", r"\textbf{0.0037 $\pm$ 0.0018}", r"vs iizuka:post=blend",
              r"$\Delta$SSIM$\uparrow$ (hole)", r"patch:size=9,features=0", r"iizuka:drop=conv1.44+conv14.3",
@@ -124,7 +124,7 @@ def test_width_estimate_matches_pdftex(tmp_path, size):
 def test_wide_and_long_labelled_tables_still_fit(tmp_path):
     import pandas as pd
 
-    from bench.report.latex import Block, document, latex_table
+    from bench.outputs.report.latex import Block, document, latex_table
 
     cell = r"+0.0756 $\pm$ 0.0135 ($p < 0.001$)"
     wide = pd.DataFrame([[cell] * 7] * 3, index=["telea", "patch:size=9,features=0", "ns"],

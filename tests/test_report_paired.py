@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.report.paired import compare, compare_all, paired_values
+from bench.outputs.report.paired import compare, compare_all, paired_values
 
 
 def _records(a_vals, b_vals, column="hole_psnr", shuffle=True):
@@ -80,7 +80,7 @@ def test_compare_all_is_deterministic_and_skips_the_reference():
 
 
 def test_grouped_interval_resamples_the_units_of_the_differences():
-    from bench.stats import bootstrap_ci
+    from bench.core.stats import bootstrap_ci
 
     rng = np.random.default_rng(5)
     frame = _records(rng.normal(20, 2, 24), rng.normal(19, 2, 24))

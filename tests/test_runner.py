@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from bench.cli import cli
-from bench.data import get_source
-from bench.images import quantize, to_uint8
-from bench.masks import make_mask
-from bench.rundir import RunDir
-from bench.runner import RunConfig, RunConflictError, run
-from bench.stats import bootstrap_ci
+from bench.core.images import quantize, to_uint8
+from bench.core.stats import bootstrap_ci
+from bench.experiments.runner import RunConfig, RunConflictError, run
+from bench.inputs.data import get_source
+from bench.inputs.masks import make_mask
+from bench.outputs.rundir import RunDir
 from methods.registry import METHODS, Method, register
 from tests.conftest import CELEBA_ROOT, needs_celeba
 

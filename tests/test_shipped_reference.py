@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.experiments.runner import _reference_key
+from bench.inputs.protocol import load_protocol
 from bench.metrics import fid
-from bench.protocol import load_protocol
-from bench.runner import _reference_key
 
 
 @pytest.fixture(scope="module")

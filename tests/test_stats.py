@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.stats import bootstrap_ci, count_units, group_codes, group_labels
-from bench.summary import interval_note, summarize
+from bench.core.stats import bootstrap_ci, count_units, group_codes, group_labels
+from bench.outputs.summary import interval_note, summarize
 
 
 def _image_level_reference(values, seed=0, n_boot=2000, level=0.95):
-    """The image-level bootstrap as it was before groups existed (copied from the previous bench/stats.py)."""
+    """The image-level bootstrap as it was before groups existed (copied from the previous bench/core/stats.py)."""
     x = np.asarray(values, dtype=np.float64)
     x = x[~np.isnan(x)]
     if x.size == 0:

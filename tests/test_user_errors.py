@@ -2,7 +2,6 @@
 half-made run directory; resumes and concurrent runs cannot mix results; photos are read upright."""
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -14,10 +13,10 @@ from click.testing import CliRunner
 from PIL import Image, ImageOps
 
 from bench.cli import cli
-from bench.data.io import EXIF_ORIENTATION, read_image
-from bench.images import to_uint8
-from bench.rundir import RunDir
-from bench.runner import RunConfig, RunConflictError, run
+from bench.core.images import to_uint8
+from bench.experiments.runner import RunConfig, RunConflictError, run
+from bench.inputs.data.io import EXIF_ORIENTATION, read_image
+from bench.outputs.rundir import RunDir
 
 CHEAP = ["--methods", "telea", "--n", "4", "--no-progress"]
 
@@ -90,7 +89,7 @@ def test_a_run_that_only_failed_so_far_may_change_its_metrics(tmp_path):
 def test_a_second_writer_is_refused_at_once_naming_the_directory(tmp_path):
     out = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom bench.rundir import RunDir\n"
+        [sys.executable, "-c", "import sys, time\nfrom bench.outputs.rundir import RunDir\n"
          "with RunDir(sys.argv[1]).writing():\n    print('locked', flush=True)\n    time.sleep(120)\n", str(out)],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -229,7 +228,7 @@ def test_every_exif_orientation_matches_pillow(tmp_path, small_image, orientatio
 
 
 def test_a_huge_image_at_native_size_is_warned_about_by_name(tmp_path, caplog):
-    from bench.protocol import load_protocol
+    from bench.inputs.protocol import load_protocol
 
     folder = tmp_path / "photos"
     folder.mkdir()

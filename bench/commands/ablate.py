@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from bench.cluster.options import cluster_option
+from bench.commands.cluster_option import cluster_option
 from bench.commands.options import MASKS_HELP, check_mask_spec, split_specs
-from bench.masks import MaskError
+from bench.inputs.masks import MaskError
 from bench.metrics.registry import metric_names
 
 _data_options = [
@@ -56,13 +56,13 @@ def ablate() -> None:
 def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size, n, mask_family, fid_features,
                   progress, cluster):
     """Table 3: GLCIC with both, the global or the local discriminator, over repeated mask seeds."""
-    from bench.ablate.discriminator import discriminator_table
-    from bench.cluster.address import ClusterError
-    from bench.report.latex import escape_latex, metric_table_latex
-    from bench.report.markdown import markdown_table
-    from bench.report.tables import metric_table
-    from bench.rundir import atomic_write_text
-    from bench.runner import RunConfig
+    from bench.engine.address import ClusterError
+    from bench.experiments.ablate.discriminator import discriminator_table
+    from bench.experiments.runner import RunConfig
+    from bench.outputs.report.latex import escape_latex, metric_table_latex
+    from bench.outputs.report.markdown import markdown_table
+    from bench.outputs.report.tables import metric_table
+    from bench.outputs.rundir import atomic_write_text
 
     seed_list = _ints(seeds)
     cfg = RunConfig(methods=split_specs(methods_), out=Path(out), dataset=dataset, data_root=data_root,
@@ -99,11 +99,11 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
 def _write_table4(result: dict, out: Path, base: str, dataset: str, split: str, n: int, seed: int,
                   mask_family: str, extractor_identity: dict) -> None:
     """``table4.md`` and ``table4.tex``: the per-layer summary and the channels outside the baseline interval."""
-    from bench.ablate.channels import channel_tables
-    from bench.report.format import describe_features
-    from bench.report.latex import Block, escape_latex, latex_table
-    from bench.report.markdown import frame_to_markdown
-    from bench.rundir import atomic_write_text
+    from bench.experiments.ablate.channels import channel_tables
+    from bench.outputs.report.format import describe_features
+    from bench.outputs.report.latex import Block, escape_latex, latex_table
+    from bench.outputs.report.markdown import frame_to_markdown
+    from bench.outputs.rundir import atomic_write_text
 
     summary, outside = channel_tables(result)
     b = result["baseline"]
@@ -139,12 +139,12 @@ def _write_table4(result: dict, out: Path, base: str, dataset: str, split: str, 
 def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, split, size, n, mask_family,
              fid_features, progress, cluster):
     """Table 4: zero one output channel at a time and re-measure FID (resumable; each channel a task on --cluster)."""
-    from bench.ablate.channels import channel_figure, sweep_channels
-    from bench.ablate.sweep import Sweep
-    from bench.cluster.address import ClusterError
-    from bench.cluster.executor import open_executor
-    from bench.cluster.tasks import data_ref
-    from bench.protocol import load_protocol
+    from bench.engine.address import ClusterError
+    from bench.engine.where import open_executor
+    from bench.engine.tasks import data_ref
+    from bench.experiments.ablate.channels import channel_figure, sweep_channels
+    from bench.experiments.ablate.sweep import Sweep
+    from bench.inputs.protocol import load_protocol
 
     try:  # a file:dir= folder may lack an image's mask; say which, without a traceback
         proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
@@ -169,7 +169,7 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
     import pandas as pd
 
     flagged = pd.DataFrame(result["flagged"])
-    from bench.rundir import atomic_write_text
+    from bench.outputs.rundir import atomic_write_text
 
     atomic_write_text(Path(out) / "flagged.csv", flagged.to_csv(index=False) if len(flagged) else "layer,channel\n")
     _write_table4(result, Path(out), base, dataset, split, len(proto.samples), seed, mask_family,
@@ -197,12 +197,12 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
 def identity(base, layers, seed, n_boot, out, dataset, data_root, split, size, n, mask_family, fid_features,
              progress, cluster):
     """The study's abandoned experiment: replace a layer by the identity where shapes allow."""
-    from bench.ablate.channels import sweep_identity
-    from bench.ablate.sweep import Sweep
-    from bench.cluster.address import ClusterError
-    from bench.cluster.executor import open_executor
-    from bench.cluster.tasks import data_ref
-    from bench.protocol import load_protocol
+    from bench.engine.address import ClusterError
+    from bench.engine.where import open_executor
+    from bench.engine.tasks import data_ref
+    from bench.experiments.ablate.channels import sweep_identity
+    from bench.experiments.ablate.sweep import Sweep
+    from bench.inputs.protocol import load_protocol
 
     try:  # a file:dir= folder may lack an image's mask; say which, without a traceback
         proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import click
 
 
@@ -28,7 +27,7 @@ def check(run, baseline, mapping, allow_missing, metrics, update, all_rows):
     """Exit 1 when RUN is worse than the baseline beyond a metric's tolerance (2 if they cannot be compared)."""
     from pathlib import Path
 
-    from bench import regression as reg
+    from bench.outputs import regression as reg
 
     path = Path(baseline)
     mapping = dict(mapping)

@@ -27,7 +27,7 @@ def curve(runs, dataset, data_root, split, n, seed, baselines, plot_path, progre
 
     Writes RUN/curve.csv (resumable: scored snapshots are kept) and one plot of all runs.
     """
-    from methods.glcic.curve import ProbeScorer, ProbeSpec, evaluate_run, plot_curves
+    from bench.experiments.curve import ProbeScorer, ProbeSpec, evaluate_run, plot_curves
 
     if n < 2:
         raise click.BadParameter(f"--n {n}: FID needs at least 2 probe images", param_hint="--n")

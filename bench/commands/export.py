@@ -7,7 +7,7 @@ import logging
 import click
 
 from bench.commands.options import protocol_options
-from bench.export_format import LAYOUTS
+from bench.core.export_format import LAYOUTS
 
 
 @click.command("export")
@@ -24,8 +24,8 @@ def export(dataset, data_root, split, size, n, seed, mask_family, layout, out, p
     Then run the tool on OUT and score its outputs with the same protocol options:
     bench run --methods predictions:dir=PRED,export=OUT ...
     """
-    from bench.export import ExportError, export_protocol
-    from bench.protocol import NoUsableImagesError
+    from bench.experiments.export import ExportError, export_protocol
+    from bench.inputs.protocol import NoUsableImagesError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:

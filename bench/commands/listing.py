@@ -28,14 +28,14 @@ def list_cmd(what: str) -> None:
             arrow = "higher is better" if m.higher_is_better else "lower is better"
             click.echo(f"{m.name:8s} {m.kind:6s} {arrow:17s} {m.summary}")
     elif what == "masks":
-        from bench.masks import DEFAULT_FAMILY, available
+        from bench.inputs.masks import DEFAULT_FAMILY, available
 
         for info in available():
             keys = ", ".join(f"{k}={v}" for k, v in info.params.items()) or "-"
             default = " (default)" if info.name == DEFAULT_FAMILY else ""
             click.echo(f"{info.name:9s} {info.summary}{default}\n{'':9s} keys: {keys}")
     else:
-        from bench.data import DATASETS
+        from bench.inputs.data import DATASETS
 
         for name, text in DATASETS.items():
             click.echo(f"{name:8s} {text}")

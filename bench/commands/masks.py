@@ -25,8 +25,8 @@ def masks() -> None:
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed.")
 def figure(out, families, examples, n, size, seed):
     """Draw example masks of each family over builtin photos and tabulate hole areas."""
-    from bench.masks import MaskError
-    from bench.masks.figure import area_table, example_figure, figure_families, text_table
+    from bench.inputs.masks import MaskError
+    from bench.outputs.mask_figure import area_table, example_figure, figure_families, text_table
 
     names = figure_families() if families.strip().lower() == "all" else split_specs(families)
     specs = [check_mask_spec(None, None, name) for name in names]
@@ -37,7 +37,7 @@ def figure(out, families, examples, n, size, seed):
     except (MaskError, KeyError, OSError) as err:
         raise click.ClickException(str(err)) from None
     out.mkdir(parents=True, exist_ok=True)
-    from bench.rundir import atomic_write_text
+    from bench.outputs.rundir import atomic_write_text
 
     caption = f"Hole area (fraction of the image) of {n} masks per family, {size}x{size}, seed {seed}:"
     atomic_write_text(out / "areas.csv", table.to_csv(index=False, float_format="%.4f"))

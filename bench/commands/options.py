@@ -30,7 +30,7 @@ def split_specs(value: str) -> list[str]:
 
 def check_mask_spec(ctx, param, value: str) -> str:
     """Click callback: parse a ``--masks`` spec and return its canonical form, or fail with the reason."""
-    from bench.masks import MaskError, get_family
+    from bench.inputs.masks import MaskError, get_family
 
     try:
         return get_family(value).spec

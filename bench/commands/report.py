@@ -40,8 +40,8 @@ def _specs(value: str | None) -> list[str] | None:
 def report(run, out, methods_, reference, latex, compile_, grid, images, rank_by, error_maps, bar_metric,
            area_metric, paired_metrics, label, bins):
     """Write tables (Markdown, LaTeX), paired comparisons and figures of RUN."""
-    from bench.report.build import ReportOptions, build_report
-    from bench.report.latex import LatexError
+    from bench.outputs.report.build import ReportOptions, build_report
+    from bench.outputs.report.latex import LatexError
 
     opts = ReportOptions(
         methods=_specs(methods_), reference=reference, latex=latex, compile=compile_, grid=grid,

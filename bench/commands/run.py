@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bench.cluster.options import cluster_option
+from bench.commands.cluster_option import cluster_option
 from bench.commands.options import protocol_options, split_specs
 from bench.metrics.registry import metric_names
 
@@ -37,10 +37,11 @@ from bench.metrics.registry import metric_names
 def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics, jobs, out, fid_features,
         cache_dir, feature_workers, progress, cluster):
     """Run METHODS on the same seeded masks and print a summary table."""
-    from bench.cluster.address import ClusterError
-    from bench.protocol import NoUsableImagesError
-    from bench.rundir import RunDirError
-    from bench.runner import RunConfig, RunConflictError, run as run_bench
+    from bench.engine.address import ClusterError
+    from bench.experiments.runner import RunConfig, RunConflictError
+    from bench.experiments.runner import run as run_bench
+    from bench.inputs.protocol import NoUsableImagesError
+    from bench.outputs.rundir import RunDirError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     out = Path(out or f"runs/{dataset}-n{n}-s{seed}")

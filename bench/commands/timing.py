@@ -28,7 +28,7 @@ def timing_mask(seed: int, image_id: str, shape: tuple[int, int], area: float = 
                 tol: float = AREA_TOL, max_tries: int = 10_000) -> np.ndarray:
     """A seeded ``rects`` mask (1-3 rectangles) whose area is within ``tol`` of ``area``.
 
-    Masks are drawn with :func:`bench.masks.make_mask` for the ids ``image_id#0``,
+    Masks are drawn with :func:`bench.inputs.masks.make_mask` for the ids ``image_id#0``,
     ``image_id#1``, ... and the first one in range is kept, so the choice is a
     pure function of the arguments.
 
@@ -48,7 +48,7 @@ def timing_mask(seed: int, image_id: str, shape: tuple[int, int], area: float = 
     np.ndarray
         bool ``H x W``, True = missing.
     """
-    from bench.masks import MAX_AREA, make_mask
+    from bench.inputs.masks import MAX_AREA, make_mask
 
     if not 0 < area <= MAX_AREA or tol <= 0:
         raise ValueError(f"timing mask: area={area} must be in (0, {MAX_AREA}] and tol={tol} > 0")
@@ -98,8 +98,8 @@ def prepare_inputs(size: int, n: int, seed: int) -> dict[str, np.ndarray]:
         ``images`` (n x size x size x 3 float32, holes blanked), ``masks``
         (n x size x size bool), ``ids``, ``warm_image``, ``warm_mask``.
     """
-    from bench.data import get_source
-    from bench.images import blank_hole
+    from bench.core.images import blank_hole
+    from bench.inputs.data import get_source
 
     samples, skipped = get_source("builtin", size=size).take(n)
     if len(samples) < n:
@@ -252,7 +252,7 @@ def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, thread
             methods.create(spec)  # fail on a bad spec before spawning anything
         except (KeyError, ValueError) as err:
             raise click.BadParameter(str(err), param_hint="--methods") from None
-    from bench.machine import describe_machine, load_average, machine_line
+    from bench.core.machine import describe_machine, load_average, machine_line
 
     # Speed claims quote this line: the same numbers on a busy machine mean something else.
     machine = describe_machine()

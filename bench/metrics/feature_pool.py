@@ -4,7 +4,7 @@ One process with two torch threads runs the Inception network about 1.7x slower 
 processes with one thread each on this project's 2-core machines (threads synchronise at every
 layer; measured 48-60 s vs 29-34 s for 32 images of 160 px under the same load). A run therefore
 hands its outputs (and the real images, when their features are not cached) to
-:class:`FeaturePool` as they are produced (see :mod:`bench.feature_prefetch`). The processes run
+:class:`FeaturePool` as they are produced (see :mod:`bench.engine.feature_prefetch`). The processes run
 at the lowest priority (nice 19), so they take only the cores the methods and the per-image
 metrics leave idle, and the whole machine once the last method has finished.
 
@@ -60,7 +60,7 @@ def _init_worker() -> None:
 
 
 def _extract(images_u8: list[np.ndarray], fid_features: str | None, batch_size: int) -> np.ndarray:
-    from bench.images import from_uint8
+    from bench.core.images import from_uint8
     from bench.metrics.inception import load_extractor
 
     extractor = load_extractor(fid_features)  # loaded once per process (load_extractor keeps it)
@@ -125,21 +125,21 @@ class FeaturePool:
         ValueError
             When an image is not 8-bit exact (its features would be another image's).
         """
-        from bench.images import from_uint8, to_uint8
+        from bench.core.images import from_uint8, to_uint8
 
         # 8-bit images are a quarter of the pickled bytes, and exact: the run's images are PNG values.
         u8 = [to_uint8(im) for im in images]
         for i, (im, q) in enumerate(zip(images, u8)):
             if not np.array_equal(from_uint8(q), im):
                 raise ValueError(f"images[{i}] is not an 8-bit image: the pool would extract features of "
-                                 "another image (quantise with bench.images.quantize first)")
+                                 "another image (quantise with bench.core.images.quantize first)")
         return self._pool.submit(_extract, u8, self.fid_features, self.batch_size)
 
     def close(self) -> None:
         """Stop the processes (pending work is cancelled)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def __enter__(self) -> "FeaturePool":
+    def __enter__(self) -> FeaturePool:
         return self
 
     def __exit__(self, *exc: Any) -> None:

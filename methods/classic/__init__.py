@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.images import from_uint8, to_uint8
+from bench.core.images import from_uint8, to_uint8
 from methods.registry import Method, register
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.images import check_image, check_mask, composite, from_uint8, to_uint8
+from bench.core.images import check_image, check_mask, composite, from_uint8, to_uint8
 from methods.registry import Method, register
 
 ALGORITHMS = ("shiftmap", "fsr_fast", "fsr_best")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.images import check_image, check_mask
+from bench.core.images import check_image, check_mask
 from methods.registry import Method, register
 
 

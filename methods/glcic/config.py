@@ -7,10 +7,11 @@ override ``width``, ``resolution``, ``batch_size`` and the step counts.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 VARIANTS = ("full", "global", "local")
 OPTIMIZERS = ("adadelta", "adam")
@@ -50,7 +51,7 @@ class GLCICConfig:
     lr, rho : float
         Learning rate (and Adadelta's rho; ignored by Adam).
     dataset, data_root, split, max_images
-        Training images: a ``bench.data`` source (``max_images`` 0 = all ids).
+        Training images: a ``bench.inputs.data`` source (``max_images`` 0 = all ids).
     seed : int
         Seeds network initialisation and every batch (batches are a function of
         ``(seed, step, rank)``, which makes resumed runs bit-identical).
@@ -58,7 +59,7 @@ class GLCICConfig:
         Steps between checkpoints (the latest is kept, plus the end of phase 1).
     snapshot_every : int
         Steps between fp16 completion-net snapshots in ``snapshots/`` (0 = none), the
-        points of the learning curve (``methods.glcic.curve``).
+        points of the learning curve (``bench.experiments.curve``).
     mean_pixel_images : int
         Number of training images (evenly spaced over the ids) averaged for the mean pixel.
     """
@@ -130,7 +131,7 @@ class GLCICConfig:
             return 2
         return 3
 
-    def with_overrides(self, **overrides: Any) -> "GLCICConfig":
+    def with_overrides(self, **overrides: Any) -> GLCICConfig:
         """A copy with the given fields replaced (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -138,7 +139,7 @@ class GLCICConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "config") -> "GLCICConfig":
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> GLCICConfig:
         """Build a config from a mapping; unknown keys and wrong types are errors."""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.data import ImageLoadError, get_source
-from bench.images import from_uint8, to_uint8
+from bench.core.images import from_uint8, to_uint8
+from bench.inputs.data import ImageLoadError, get_source
 from methods.glcic.config import GLCICConfig
 
 # Above this many ids the images are read from disk per batch instead of cached.
@@ -43,7 +43,7 @@ class Batch:
 
 
 class TrainImages:
-    """The training images of a config, loaded through ``bench.data``.
+    """The training images of a config, loaded through ``bench.inputs.data``.
 
     Parameters
     ----------

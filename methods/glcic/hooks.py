@@ -9,9 +9,9 @@ layer 14 (after its BN + ReLU). These are the hooks the channel-ablation study u
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import torch
 from torch import nn

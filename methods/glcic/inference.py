@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.images import check_image, check_mask
+from bench.core.images import check_image, check_mask
 from methods.glcic.data import completion_input
 from methods.glcic.hooks import make_identity, parse_drop, zero_channels
 from methods.glcic.networks import SIZE_MULTIPLE, CompletionNet

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.images import from_uint8, to_uint8
+from bench.core.images import from_uint8, to_uint8
 
 # Reflect-padding around the image: seamlessClone needs its region away from the border.
 PAD = 4

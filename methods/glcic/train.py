@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from bench.protocol import ids_hash
+from bench.inputs.protocol import ids_hash
 from methods.glcic.config import GLCICConfig, load_config, save_config, structural_mismatch
 from methods.glcic.data import TrainImages, completion_input, crop_patches, sample_batch, to_tensors
 from methods.glcic.networks import CompletionNet, ContextDiscriminator
@@ -45,7 +45,8 @@ def hole_mse(output: torch.Tensor, target: torch.Tensor, masks: torch.Tensor) ->
 
 def git_commit() -> str:
     """The project's git commit (``+dirty`` when the tree has changes), else ``$GLCIC_GIT_COMMIT``
-    (for copies of the tree without ``.git``, such as a lent GPU machine's), else ``unknown``."""
+    (for copies of the tree without ``.git``, such as a lent GPU machine's), else ``unknown``.
+    """
     import subprocess
 
     root = Path(__file__).resolve().parents[2]

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+
 def gaussian_kernel(size: int = 3, sigma: float = 1.5) -> np.ndarray:
     """Normalised 1-D Gaussian taps (the reference code filters with 3 taps, sigma 1.5)."""
     x = np.arange(size, dtype=np.float64) - size // 2

@@ -1,7 +1,7 @@
 """Scoring the outputs of a tool that runs elsewhere: ``predictions:dir=DIR``.
 
 ``bench export`` writes a protocol's masked inputs and masks for the tool
-(:mod:`bench.export`); this family reads back what the tool wrote, one PNG per image id,
+(:mod:`bench.experiments.export`); this family reads back what the tool wrote, one PNG per image id,
 so the outputs are scored like any method's (:mod:`methods.predictions.folder`).
 """
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from bench.data.io import IMAGE_SUFFIXES, read_integer_pixels
-from bench.export_format import FORMAT, LAMA_MASK_SUFFIX, MANIFEST, prediction_id
+from bench.core.export_format import FORMAT, LAMA_MASK_SUFFIX, MANIFEST, prediction_id
+from bench.inputs.data.io import IMAGE_SUFFIXES, read_integer_pixels
 from methods.base import Method
 
 log = logging.getLogger("bench")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.latex import escape_latex
+from bench.outputs.report.latex import escape_latex
 
 RUNS = ("builtin-rects", "builtin-thick", "celeba-rects", "celeba-thick")
 COLUMNS = (("hole_psnr", "hole PSNR", True, "{:.2f}"), ("hole_ssim", "hole SSIM", True, "{:.3f}"),

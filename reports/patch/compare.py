@@ -9,7 +9,7 @@ Usage (from the repository root; about 40 minutes on a loaded 2-core machine)::
     nice -n 5 python reports/patch/compare.py
     nice -n 5 python reports/patch/compare.py --sizes 160 --n 12 --seeds 0 --no-timing --no-memory
 
-Inputs: the builtin test crops in id order (``bench.data`` ``builtin`` source at
+Inputs: the builtin test crops in id order (``bench.inputs.data`` ``builtin`` source at
 the given size), each with its benchmark mask ``make_mask(0, id, shape, "rects")``
 (1-3 rectangles by construction); a crop is kept when the mask covers 10-25 %
 of it, and the first ``n`` kept crops are used. Masks are never redrawn, so the
@@ -99,8 +99,8 @@ def select_inputs(size: int, n: int, skip: int = 0) -> list[tuple[str, np.ndarra
     list of (id, image, mask)
         ``image`` float32 ``size x size x 3``, ``mask`` bool (True = missing).
     """
-    from bench.data import get_source
-    from bench.masks import make_mask
+    from bench.inputs.data import get_source
+    from bench.inputs.masks import make_mask
 
     source = get_source("builtin", size=size)
     kept = []
@@ -124,9 +124,9 @@ def hole_psnr(output: np.ndarray, image: np.ndarray, mask: np.ndarray) -> float:
 
 def _warm(method) -> None:
     """Load (or compile) the JIT code before anything is timed."""
-    from bench.data import get_source
-    from bench.images import blank_hole
-    from bench.masks import make_mask
+    from bench.inputs.data import get_source
+    from bench.core.images import blank_hole
+    from bench.inputs.masks import make_mask
 
     image = get_source("builtin", size=WARM_SIZE).load("coffee-000")
     mask, _ = make_mask(0, "coffee-000", image.shape[:2], "rects")
@@ -134,7 +134,7 @@ def _warm(method) -> None:
 
 
 def _run(method, image, mask) -> tuple[np.ndarray, float]:
-    from bench.images import blank_hole
+    from bench.core.images import blank_hole
 
     blank = blank_hole(image, mask)
     t = time.perf_counter()
@@ -222,9 +222,9 @@ def run_memory(specs: dict[str, str], size: int) -> list[dict]:
     ``getrusage(RUSAGE_CHILDREN)`` around a one-worker launcher, which agree.
     A bare worker (imports and the warm-up only) gives the baseline.
     """
-    from bench.data import get_source
-    from bench.images import blank_hole
-    from bench.masks import make_mask
+    from bench.inputs.data import get_source
+    from bench.core.images import blank_hole
+    from bench.inputs.masks import make_mask
 
     # The largest hole of the first five inputs: memory grows with the hole.
     image_id, image, mask = max(select_inputs(size, 5), key=lambda item: item[2].sum())
@@ -281,8 +281,8 @@ def _read_csv(path: Path) -> list[dict]:
 
 def summarise_quality(rows: list[dict], specs: dict[str, str], default: str | None) -> str:
     """Markdown: per size, mean hole PSNR per configuration, paired difference to today, time, iterations."""
-    from bench.data.builtin import Builtin
-    from bench.stats import bootstrap_ci
+    from bench.inputs.data.builtin import Builtin
+    from bench.core.stats import bootstrap_ci
 
     lines = []
     sizes = sorted({r["size"] for r in rows})

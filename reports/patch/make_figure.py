@@ -39,9 +39,9 @@ def main(dataset: str, data_root: str | None, ids: str | None, spec: str, out: s
     from tqdm import tqdm
 
     import methods
-    from bench.data import get_source
-    from bench.images import blank_hole
-    from bench.masks import make_mask
+    from bench.inputs.data import get_source
+    from bench.core.images import blank_hole
+    from bench.inputs.masks import make_mask
 
     source = get_source(dataset, root=data_root)
     if ids:

@@ -10,18 +10,18 @@ import sys
 
 # (label, file suffix, function): the runner's stages and the work inside them.
 STAGES = [
-    ("whole run (`runner.run`)", "bench/runner.py", "run"),
-    ("methods and per-image metrics (`_compute`)", "bench/runner.py", "_compute"),
-    ("  methods (`execute`)", "bench/runner.py", "execute"),
+    ("whole run (`runner.run`)", "bench/experiments/runner.py", "run"),
+    ("methods and per-image metrics (`_compute`)", "bench/experiments/runner.py", "_compute"),
+    ("  methods (`execute`)", "bench/engine/evaluate.py", "execute"),
     ("    GLCIC x3 (`inpaint_batch`)", "methods/glcic/inference.py", "inpaint_batch"),
     ("    patch (`inpaint_patch`)", "methods/patch/inpaint.py", "inpaint_patch"),
-    ("  per-image metrics (`score`)", "bench/runner.py", "score"),
+    ("  per-image metrics (`score`)", "bench/engine/evaluate.py", "score"),
     ("    SSIM maps (`_ssim`)", "bench/metrics/pixel.py", "_ssim"),
-    ("set metrics (`_set_metrics`)", "bench/runner.py", "_set_metrics"),
+    ("set metrics (`_set_metrics`)", "bench/experiments/runner.py", "_set_metrics"),
     ("  Inception features, in-process (`FeatureExtractor.__call__`)", "bench/metrics/inception.py", "__call__"),
     ("  Inception features, waiting for the pool (`PendingFeatures.result`)", "bench/metrics/feature_pool.py",
      "result"),
-    ("  Inception features, waiting for the pool (`FeaturePrefetch.features`)", "bench/feature_prefetch.py",
+    ("  Inception features, waiting for the pool (`FeaturePrefetch.features`)", "bench/engine/feature_prefetch.py",
      "features"),
 ]
 

@@ -10,8 +10,8 @@ import pytest
 
 import methods
 from bench.commands.timing import timing_mask
-from bench.data import get_source
-from bench.images import blank_hole
+from bench.core.images import blank_hole
+from bench.inputs.data import get_source
 
 
 @pytest.mark.benchset

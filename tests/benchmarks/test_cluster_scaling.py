@@ -43,7 +43,7 @@ def _serial_seconds(out: Path, n_methods: int) -> dict[str, float]:
 
     from bench.metrics import fid as fidm
     from bench.metrics.frechet import fid_infinity
-    from bench.rundir import RunDir
+    from bench.outputs.rundir import RunDir
 
     rd = RunDir(out)
     ids = [p.stem for p in sorted(rd.images_dir.glob("*.png"))]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.data import get_source
+from bench.inputs.data import get_source
 from bench.metrics import frechet as fr
 from bench.metrics.inception import load_extractor
 

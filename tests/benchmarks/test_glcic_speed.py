@@ -15,9 +15,9 @@ import pytest
 import torch
 
 import methods
-from bench.data import get_source
-from bench.images import blank_hole
-from bench.masks import make_mask
+from bench.core.images import blank_hole
+from bench.inputs.data import get_source
+from bench.inputs.masks import make_mask
 from methods.glcic.config import GLCICConfig
 from methods.glcic.data import TrainImages, sample_batch, to_tensors
 from methods.glcic.train import Trainer

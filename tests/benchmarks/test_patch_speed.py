@@ -15,8 +15,8 @@ import pytest
 
 import methods
 from bench.commands.timing import run_worker, timing_mask
-from bench.data import get_source
-from bench.images import blank_hole
+from bench.core.images import blank_hole
+from bench.inputs.data import get_source
 
 IDS = ["astronaut-000", "coffee-000", "china-000"]
 

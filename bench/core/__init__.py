@@ -1,0 +1,1 @@
+"""The lowest layer: the array contract, registries and specs, statistics, files, the machine."""

@@ -1,0 +1,12 @@
+"""The evaluation engine: the one inpaint-composite-score loop, and where it runs.
+
+- :mod:`bench.engine.evaluate`: the loop itself (blank the hole, call the method, check the
+  output, composite the known pixels back, quantise, score), for one image or a whole variant.
+- :mod:`bench.engine.executor`: where work units run; the local executor, or
+- :mod:`bench.engine.dask_executor` on a Dask cluster (:mod:`bench.engine.address` parses
+  ``--cluster``, :mod:`bench.engine.connect` starts or reaches it, :mod:`bench.engine.tasks` holds
+  the pure functions a worker runs, :mod:`bench.engine.probe` checks the workers' suite).
+- :mod:`bench.engine.feature_prefetch`: set-metric features extracted while the methods run.
+
+Executors only call the loop; nothing here imports Dask until a cluster is asked for.
+"""

@@ -1,0 +1,244 @@
+"""The one evaluation loop: blank the hole, call the method, check, composite, quantise, score.
+
+Every experiment scores through here: a run (:mod:`bench.experiments.runner`, locally or in
+Dask tasks), the ablation sweeps, the learning curve and the patch option study. So every number
+of the suite is computed the same way: on the 8-bit composite the run saves, with the known
+pixels copied back from the input, after the output was checked against the array contract.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.core.images import ContractError, blank_hole, check_image, composite, quantize
+from bench.inputs.data import Sample
+from bench.inputs.masks import Rect
+from bench.metrics import all_metrics, evaluate_image
+from methods import create, inpaint_images
+
+_WORKER_METHOD = None
+
+
+def _worker_init(spec: str) -> None:
+    global _WORKER_METHOD
+    _WORKER_METHOD = create(spec)
+
+
+def _worker_call(image: np.ndarray, mask: np.ndarray, image_id: str):
+    return _timed_call(_WORKER_METHOD, image, mask, image_id)
+
+
+def _timed_call(method, image: np.ndarray, mask: np.ndarray, image_id: str):
+    start = time.perf_counter()
+    try:
+        (out,) = inpaint_images(method, [image], [mask], [image_id])
+        return out, time.perf_counter() - start, None
+    except Exception as err:  # one bad image must not end the run
+        return None, time.perf_counter() - start, f"{type(err).__name__}: {err}"
+
+
+def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int = 1) -> Iterator:
+    """Run a method on (sample, mask) pairs, with the hole blanked before each call.
+
+    Batched methods get ``method.batch_size`` images per call; parallel-safe ones
+    run in ``jobs`` worker processes; an exception is caught and returned as text so
+    one bad image never ends a run. Methods that ask for it get each image's id
+    (:attr:`methods.Method.needs_image_id`).
+
+    Yields
+    ------
+    tuple
+        ``(sample, mask, output or None, seconds per image, error text or None)``,
+        in completion order (which is input order unless ``jobs > 1``).
+    """
+    if method.batch_size > 1:
+        for start in range(0, len(todo), method.batch_size):
+            chunk = todo[start : start + method.batch_size]
+            images = [blank_hole(s.image, m) for s, m in chunk]
+            masks = [m for _, m in chunk]
+            t0 = time.perf_counter()
+            try:
+                outs, err = inpaint_images(method, images, masks, [s.id for s, _ in chunk]), None
+                if len(outs) != len(chunk):
+                    outs, err = [None] * len(chunk), (f"ValueError: {spec} returned {len(outs)} outputs for a "
+                                                      f"batch of {len(chunk)} images")
+            except Exception as exc:
+                outs, err = [None] * len(chunk), f"{type(exc).__name__}: {exc}"
+            per_image = (time.perf_counter() - t0) / len(chunk)
+            for (sample, mask), out in zip(chunk, outs):
+                yield sample, mask, out, per_image, err
+    elif jobs > 1 and method.parallel_safe and len(todo) > 1:
+        import multiprocessing as mp
+
+        # spawn, not fork: torch and numba keep thread pools that fork can deadlock.
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                 initargs=(spec,)) as pool:
+            futures = {pool.submit(_worker_call, blank_hole(s.image, m), m, s.id): (s, m) for s, m in todo}
+            for fut in as_completed(futures):
+                sample, mask = futures[fut]
+                out, seconds, err = fut.result()
+                yield sample, mask, out, seconds, err
+    else:
+        for sample, mask in todo:
+            out, seconds, err = _timed_call(method, blank_hole(sample.image, mask), mask, sample.id)
+            yield sample, mask, out, seconds, err
+
+
+def score(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, seconds: float,
+          err: str | None, metrics) -> tuple[dict[str, Any], np.ndarray | None]:
+    """Check a method's output, composite the known pixels back and compute the metrics.
+
+    Returns
+    -------
+    row : dict
+        The record row (``status`` "error" with the reason when the output broke the contract).
+    final : np.ndarray or None
+        The composited image, None on error.
+    """
+    row: dict[str, Any] = {"method": spec, "image_id": sample.id, "status": "ok", "error": None,
+                           "seconds": seconds, "mask_area": float(mask.mean()), "n_rects": len(rects),
+                           "output": "composited"}
+    if err is None:
+        try:
+            check_image(out, name=f"{spec} output for {sample.id}")
+            if out.shape != sample.image.shape:
+                raise ContractError(f"{spec} output for {sample.id}: shape {out.shape} != input {sample.image.shape}")
+        except ContractError as exc:
+            err = str(exc)
+    if err is not None:
+        row.update(status="error", error=err)
+        return row, None
+    # How much the raw output changed known pixels tells raw from composited methods apart.
+    # Also how far: a tool that altered the known pixels (recoloured, resized, sharpened) is named in the report.
+    known = ~mask
+    change = np.abs(out[known] - sample.image[known]) if known.any() else np.zeros(1, np.float32)
+    row["raw_known_max_abs"] = float(change.max())
+    row["raw_known_mean_abs"] = float(change.mean())
+    # Scored exactly as saved: 8-bit, so every metric can be recomputed from the run's PNGs.
+    final = quantize(composite(out, sample.image, mask))
+    row.update(evaluate_image(final, sample.image, mask, metrics))
+    return row, final
+
+
+@contextmanager
+def method_threads(change: int) -> Iterator[None]:
+    """Run the methods with ``change`` more (negative: fewer) torch and numba threads, at least one.
+
+    While the feature pool extracts features beside the methods, a second thread buys a method
+    little and costs the pool a core: GLCIC on 64 images took 7.1 CPU-s on 2 threads (4.1 s)
+    against 5.7 on one (5.7 s), and the pool turns every freed CPU-second into features. Every
+    method then runs on one core fewer, so ``seconds`` stay comparable between methods of a run.
+    Only libraries the methods already imported are touched.
+    """
+    restore = []
+    if change:
+        for name, get, set_ in (("torch", "get_num_threads", "set_num_threads"),
+                                ("numba", "get_num_threads", "set_num_threads")):
+            module = sys.modules.get(name)
+            if module is None:
+                continue
+            before = getattr(module, get)()
+            getattr(module, set_)(max(1, before + change))
+            restore.append((getattr(module, set_), before))
+    try:
+        yield
+    finally:
+        for set_, before in restore:
+            set_(before)
+
+
+
+PER_IMAGE = ("mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim")
+
+
+@dataclass
+class Measurement:
+    """One variant's scores: FID with its interval and mean per-image metrics."""
+
+    spec: str
+    fid: float
+    fid_low: float
+    fid_high: float
+    metrics: dict[str, float]
+    seconds: float
+    errors: int
+    details: dict[str, Any] = field(default_factory=dict)
+    replicates: np.ndarray | None = None  # bootstrap FIDs; same draws for every variant of a sweep
+
+    def row(self) -> dict[str, Any]:
+        """Flat CSV row."""
+        return {"spec": self.spec, "fid": self.fid, "fid_low": self.fid_low, "fid_high": self.fid_high,
+                **self.metrics, "seconds": self.seconds, "errors": self.errors}
+
+
+def sweep_metrics() -> list:
+    """The per-image metrics of a sweep (whole image and hole: MSE, PSNR, SSIM)."""
+    return [m for m in all_metrics("image") if m.name in ("mse", "psnr", "ssim")]
+
+
+def measure_method(method, samples: list, masks: dict[str, np.ndarray], extractor, real_features: np.ndarray, *,
+                   n_boot: int, seed: int, metrics: list) -> Measurement:
+    """Inpaint every sample with ``method`` and score it against the real images' features.
+
+    Parameters
+    ----------
+    method : Method
+        A built registry method.
+    samples : list of Sample
+        The protocol's images, in protocol order.
+    masks : dict
+        ``{image_id: bool mask}``.
+    extractor : FeatureExtractor
+        The FID feature network.
+    real_features : np.ndarray
+        ``N x D`` features of ``samples`` (same order).
+    n_boot : int
+        Bootstrap replicates of the FID interval.
+    seed : int
+        The protocol's seed (every variant resamples the same ids: paired replicates).
+    metrics : list of Metric
+        Per-image metrics (see :func:`sweep_metrics`).
+
+    Returns
+    -------
+    Measurement
+    """
+    from bench.metrics.frechet import bootstrap_fid, centred_interval, fid_gram
+
+    todo = [(s, masks[s.id]) for s in samples]
+    finals, rows, errors, start = [], [], 0, time.perf_counter()
+    for sample, mask, out, seconds, err in execute(method, method.spec, todo):
+        row, final = score(method.spec, sample, mask, [], out, seconds, err, metrics)
+        if final is None:
+            errors += 1
+            continue
+        finals.append((sample.id, final))
+        rows.append(row)
+    seconds = (time.perf_counter() - start) / max(1, len(todo))
+    if len(finals) < 2:
+        raise RuntimeError(f"{method.spec}: only {len(finals)} outputs succeeded; cannot measure FID")
+    done = {i for i, _ in finals}
+    keep = [k for k, s in enumerate(samples) if s.id in done]
+    real = real_features[keep]
+    fake = extractor([f for _, f in finals], progress=False)
+    # Exact FID through Gram matrices (equal to the sqrtm route to ~1e-6, tested in
+    # test_fid_maths) in milliseconds: a sweep computes hundreds of them.
+    fid = fid_gram(real, fake)
+    # A fixed seed gives every variant the same resampled image ids, so differences of
+    # replicates between two variants form a paired bootstrap of their FID difference.
+    reps = bootstrap_fid(real, fake, n_boot=n_boot, seed=seed, paired=True)
+    low, high = centred_interval(fid, reps)
+    means = {c: float(np.nanmean([r[c] for r in rows])) for c in PER_IMAGE}
+    complete = len(finals) == len(samples)
+    return Measurement(method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)},
+                       reps if complete else None)
+
+

@@ -1,0 +1,96 @@
+"""Where work units run: in this process (today's behaviour) or on a Dask cluster.
+
+The runner and the sweeps hand an executor their work and keep the one write path:
+an executor only computes and yields results; the caller appends every record.
+Without ``--cluster`` the :class:`LocalExecutor` runs exactly what ran before and
+Dask is never imported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from bench.engine.evaluate import execute, score
+
+
+class Executor:
+    """The interface: inpaint and score, extract features, measure ablation variants.
+
+    Attributes
+    ----------
+    distributed : bool
+        Whether work leaves this process (set metrics then fetch features from it).
+    """
+
+    distributed = False
+
+    def inpaint(self, pending: list[tuple[Any, list]], proto, data, metrics, progress: bool = True
+                ) -> Iterator[tuple[str, Any, dict[str, Any], np.ndarray | None]]:
+        """Run each method on its images and score them.
+
+        Parameters
+        ----------
+        pending : list of (method, list of (Sample, mask))
+            Built methods and the images each still needs.
+        proto : Protocol
+            The run's images and masks (rectangles for the records; hashes for workers).
+        data : DataRef
+            Where workers load the images from.
+        metrics : list of Metric
+            Per-image metrics.
+        progress : bool
+            Show progress bars.
+
+        Yields
+        ------
+        tuple
+            ``(spec, sample, record row, composited output or None)`` in completion order.
+        """
+        raise NotImplementedError
+
+    def features(self, images: list[np.ndarray], fid_features: str | None, batch_size: int) -> np.ndarray | None:
+        """Feature-network features of ``images``, or None to let the metric compute them here."""
+        return None
+
+    def measure(self, specs: list[str], sweep, desc: str = "variants") -> Iterator[tuple[str, Any, float]]:
+        """Measure ablation variants on a sweep's protocol.
+
+        Yields
+        ------
+        tuple
+            ``(spec, Measurement, seconds of the variant)`` in completion order.
+        """
+        raise NotImplementedError
+
+
+class LocalExecutor(Executor):
+    """Today's behaviour: methods in this process, or ``jobs`` spawned processes for parallel-safe ones."""
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = jobs
+
+    def inpaint(self, pending, proto, data, metrics, progress=True):
+        from tqdm import tqdm
+
+        for method, todo in pending:
+            spec = method.spec
+            bar = tqdm(total=len(todo), desc=spec, unit="img", disable=not progress, leave=True)
+            for sample, mask, out, seconds, err in execute(method, spec, todo, self.jobs):
+                row, final = score(spec, sample, mask, proto.masks[sample.id][1], out, seconds, err, metrics)
+                yield spec, sample, row, final
+                bar.update(1)
+            bar.close()
+
+    def measure(self, specs, sweep, desc="variants"):
+        from tqdm import tqdm
+
+        import methods
+
+        for spec in tqdm(specs, desc=desc, unit="variant", disable=not sweep.progress):
+            start = time.perf_counter()
+            m = sweep.measure(methods.create(spec))
+            yield spec, m, time.perf_counter() - start

@@ -1,0 +1,1 @@
+"""Experiments built on the engine: a run, the ablations, the learning curve, exports."""

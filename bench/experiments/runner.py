@@ -1,0 +1,488 @@
+"""The benchmark runner: the same images, masks and metrics for every method.
+
+Data flows one way: source -> (image, mask) -> blank the hole -> method ->
+composite the known pixels back -> metrics -> records. A run is resumable:
+each finished (method, image) row is appended to ``records.jsonl`` and fsynced,
+so a killed run loses at most the image in flight, and rerunning the same
+command skips every finished row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import sys
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.engine.evaluate import method_threads
+from bench.engine.feature_prefetch import REAL
+from bench.inputs.data import Sample
+from bench.inputs.protocol import ids_hash, load_protocol
+from bench.metrics import SetMetricContext, all_metrics, default_metrics, get_metric
+from bench.outputs.rundir import RunDir, atomic_write_json, update_json, update_text, write_png
+from bench.outputs.summary import interval_note, summarize, to_markdown
+
+log = logging.getLogger("bench")
+
+
+class RunConflictError(RuntimeError):
+    """The output directory holds a run that this one cannot resume (different images or masks)."""
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run.
+
+    Attributes
+    ----------
+    methods : list of str
+        Registry specs, e.g. ``["telea", "patch:size=9"]``.
+    out : Path
+        Run directory; rerunning with the same ``out`` resumes.
+    dataset, data_root, split, size : str, path, str, int
+        Data source (see :func:`bench.inputs.data.get_source`).
+    n : int or None
+        Number of usable images (None = all).
+    seed : int
+        Mask seed (also seeds bootstraps).
+    mask_family : str
+        Mask family spec (``bench list masks``): ``rects`` (the study's protocol), ``center``,
+        ``thin``/``medium``/``thick`` (LaMa), ``freeform`` (DeepFill v2), ``file:dir=PATH``.
+    metrics : list of str or None
+        Metric names; None = :data:`bench.metrics.registry.DEFAULT_METRICS`.
+    jobs : int
+        Worker processes for methods that are parallel-safe and not batched.
+    fid_features : str or None
+        Optional TorchScript feature extractor for set metrics.
+    feature_workers : int or None
+        Single-threaded, nice-19 processes extracting the set metrics' features while the methods
+        run, which then get one thread fewer (0: in this process, after the methods); None: one
+        per core when there are two or more and at least 64 images to extract.
+    cache_dir : Path or None
+        Cache of reference statistics; default ``$XDG_CACHE_HOME/inpaint-bench``.
+    progress : bool
+        Show progress bars.
+    cluster : str or None
+        ``local:N`` or ``tcp://HOST:PORT``: run the work units on Dask (see :mod:`bench.engine`);
+        None runs here, as before, without importing Dask.
+    """
+
+    methods: list[str]
+    out: Path
+    dataset: str = "builtin"
+    data_root: str | None = None
+    split: str = "test"
+    size: int = 160
+    n: int | None = 280
+    seed: int = 0
+    mask_family: str = "rects"
+    metrics: list[str] | None = None
+    jobs: int = 1
+    fid_features: str | None = None
+    feature_workers: int | None = None
+    cache_dir: Path | None = None
+    progress: bool = True
+    cluster: str | None = None
+    command: str = field(default_factory=lambda: " ".join(sys.argv))
+
+
+@dataclass
+class RunResult:
+    """What a finished run produced."""
+
+    rundir: RunDir
+    summary: Any  # pandas DataFrame
+    markdown: str  # means only; summary.md adds the intervals
+    mask_hash: str
+    rows: int
+    errors: int
+    computed: int
+    skipped_images: list[dict[str, str]]
+
+
+def default_cache_dir() -> Path:
+    """Where reference statistics are cached between runs."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "inpaint-bench"
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("inpaint-bench", "numpy", "scipy", "scikit-image", "opencv-python-headless", "numba", "torch"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _check_resumable(rundir: RunDir, mask_manifest: dict, identity: dict) -> None:
+    if rundir.masks.is_file():
+        old = rundir.read_json(rundir.masks)
+        if old.get("sha256") != mask_manifest["sha256"]:
+            raise RunConflictError(
+                f"{rundir.path} holds a run with different masks (sha256 {old.get('sha256', '?')[:12]} vs "
+                f"{mask_manifest['sha256'][:12]}): same --dataset/--n/--seed/--masks are needed to resume; "
+                "use a new --out for a different run")
+    if rundir.config.is_file():
+        old = rundir.read_json(rundir.config).get("identity", {})
+        diff = {k: (old.get(k), v) for k, v in identity.items() if old.get(k) != v}
+        if diff:
+            detail = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+            raise RunConflictError(f"{rundir.path} holds a different run ({detail}); use a new --out")
+
+
+def _check_metrics(rundir: RunDir, rows: list[dict], chosen: list) -> None:
+    """Refuse to resume rows that were scored with other per-image metrics.
+
+    Kept rows are not rescored, so a changed list would leave a metric column half
+    empty while ``config.json`` claimed it whole. Set metrics (FID, KID) are
+    computed from the saved outputs on every run and may be added or dropped freely.
+    """
+    registered = [m.name for m in all_metrics("image")]
+    scored = {tuple(n for n in registered if n in r) for r in rows if r.get("status") == "ok"}
+    wanted = tuple(n for n in registered if n in {m.name for m in chosen})
+    if not scored or scored == {wanted}:
+        return
+    asked = ",".join(m.name for m in chosen)
+    if len(scored) > 1:
+        lists = "; ".join(",".join(names) for names in sorted(scored))
+        raise RunConflictError(f"{rundir.path} holds rows scored with different metric lists ({lists}); "
+                               f"--metrics {asked} cannot resume it: use another --out")
+    (old,) = scored
+    added, dropped = [n for n in wanted if n not in old], [n for n in old if n not in wanted]
+    change = " and ".join(part for part in (f"add {','.join(added)}" if added else "",
+                                           f"drop {','.join(dropped)}" if dropped else "") if part)
+    set_names = [m.name for m in all_metrics("set")]
+    same = list(old) + [m.name for m in chosen if m.kind == "set"]
+    same_text = "all" if set(same) == set(registered + set_names) else ",".join(same)
+    raise RunConflictError(
+        f"{rundir.path} holds rows scored with {','.join(old)}; --metrics {asked} would {change}, but finished "
+        f"rows are not rescored. Resume with --metrics {same_text} (set metrics {', '.join(set_names)} may be "
+        "added or left out), or use another --out for a run with the new metrics")
+
+
+def run(cfg: RunConfig, executor=None) -> RunResult:
+    """Run every method of ``cfg`` on the same images and masks; resume where possible.
+
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run.
+    executor : bench.engine.executor.Executor, optional
+        Where work units run; default: opened from ``cfg.cluster`` and ``cfg.jobs`` for this run
+        (pass one to share a cluster between runs, as the discriminator ablation does).
+
+    Returns
+    -------
+    RunResult
+        Summary table, mask hash and counts. Files are written under ``cfg.out``
+        (layout in :mod:`bench.outputs.rundir`).
+    """
+    import methods as registry
+
+    chosen = [get_metric(m) for m in cfg.metrics] if cfg.metrics else default_metrics()
+    # Build every method up front so a typo in the last spec fails before hours of work,
+    # and (like an unusable dataset) before the run directory exists: a bad command leaves nothing behind.
+    built = [registry.create(spec) for spec in cfg.methods]
+    specs = [m.spec for m in built]
+    if len(set(specs)) != len(specs):
+        raise ValueError(f"a method is listed twice: {', '.join(specs)}")
+    proto = load_protocol(cfg.dataset, cfg.data_root, cfg.split, cfg.size, cfg.n, cfg.seed, cfg.mask_family)
+    # A method that serves only some protocols (a folder of predictions) says so before any work.
+    for method in built:
+        method.check_protocol([s.id for s in proto.samples], proto.manifest["sha256"])
+    from bench.engine.where import open_executor
+
+    # Connected before the run directory exists: an unreachable cluster leaves nothing behind.
+    with (nullcontext(executor) if executor is not None else open_executor(cfg.cluster, cfg.jobs)) as ex, \
+            RunDir(cfg.out).writing() as rundir:
+        return _run_locked(cfg, rundir, built, chosen, proto, ex)
+
+
+def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto, executor) -> RunResult:
+    """The body of :func:`run`, with the run directory's writer lock held."""
+    specs = [m.spec for m in built]
+    image_metrics = [m for m in chosen if m.kind == "image"]
+    set_metrics = [m for m in chosen if m.kind == "set"]
+    samples, skipped = proto.samples, proto.skipped
+    mask_manifest, identity = proto.manifest, proto.identity
+    ids = [s.id for s in samples]
+    _check_resumable(rundir, mask_manifest, identity)
+    previous = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
+    _check_metrics(rundir, list(previous.values()), chosen)
+
+    old_methods = rundir.read_json(rundir.config).get("methods", []) if rundir.config.is_file() else []
+    config = {
+        "identity": identity,
+        "methods": list(dict.fromkeys(old_methods + specs)),
+        "metrics": [m.name for m in chosen],
+        "mask_sha256": mask_manifest["sha256"],
+        "versions": _versions(),
+        "command": cfg.command,
+        # A local run's config stays as it was before --cluster existed.
+        # (and how features are extracted does not change what is measured).
+        "run": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
+                if not (k == "cluster" and v is None) and k != "feature_workers"},
+    }
+    # Files are only written when their content changed, so re-opening a finished run writes nothing.
+    update_json(rundir.config, config)
+    update_json(rundir.masks, mask_manifest)
+    update_json(rundir.skipped, skipped)
+    # Intervals resample these units; kept beside the records so reports made later use the same ones.
+    update_json(rundir.groups, {"unit": proto.unit, "units": proto.n_units, "groups": proto.groups})
+    for s in samples:
+        if not rundir.image_path(s.id).is_file():
+            write_png(rundir.image_path(s.id), s.image)
+
+    pending = [(method, [(s, proto.masks[s.id][0]) for s in samples
+                         if previous.get((method.spec, s.id), {}).get("status") != "ok"]) for method in built]
+    pending = [(method, todo) for method, todo in pending if todo]
+    with _feature_prefetch(cfg, executor, set_metrics) as prefetch:
+        if prefetch is not None:
+            _prefetch_reals(cfg, rundir, samples, identity, prefetch, sum(len(todo) for _, todo in pending))
+        computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch)
+        rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
+        set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity, executor, prefetch)
+
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    update_text(rundir.records_csv, frame.to_csv(index=False))
+    summary = summarize(frame, set_results, methods=specs, seed=cfg.seed, groups=proto.groups)
+    update_text(rundir.summary_csv, summary.to_csv(index=False))
+    markdown = to_markdown(summary, metrics=_headline(summary))
+    set_names = list(dict.fromkeys(m for per_method in set_results.values() for m in per_method))
+    header = _summary_header(config, len(samples), interval_note(proto.unit, proto.n_units), set_names)
+    update_text(rundir.summary_md, header + markdown)
+    compact = to_markdown(summary, metrics=_headline(summary), intervals=False)
+    errors = sum(r["status"] != "ok" for r in rows)
+    return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
+
+
+def _compute(cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics,
+             executor, prefetch=None) -> int:
+    """Run each method on the images it has no ok row for, appending (and fsyncing) row by row.
+
+    ``pending`` lists each method with the (sample, mask) pairs it still needs. The executor
+    computes (here or on a cluster); this is the one place rows are written, so a cluster run's
+    records are written once each, by this process. Each composited output also goes to
+    ``prefetch`` (when its pool runs), so its features are extracted while later images are
+    computed. ``previous`` is updated in place; returns the number of rows computed.
+    """
+    if prefetch is not None and not prefetch.started:
+        prefetch = None
+    if not pending:
+        return 0  # a finished run: records.jsonl is not even opened (the directory may be read-only)
+    # With the feature pool working beside them, methods get one core fewer (see method_threads).
+    with method_threads(-1 if prefetch is not None else 0):
+        return _compute_rows(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch)
+
+
+def _compute_rows(cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics,
+                  executor, prefetch) -> int:
+    from bench.engine.tasks import data_ref
+
+    computed = 0
+    data = data_ref(cfg.dataset, cfg.data_root, cfg.split, cfg.size)
+    last_spec = None
+    with open(rundir.records_jsonl, "a", buffering=1) as records_file:
+        for spec, sample, row, final in executor.inpaint(pending, proto, data, image_metrics, cfg.progress):
+            if prefetch is not None and spec != last_spec:
+                if last_spec is not None:
+                    prefetch.flush(last_spec)  # the previous method's last, partial chunk
+                last_spec = spec
+            if final is not None:
+                write_png(rundir.output_path(spec, sample.id), final)
+                if prefetch is not None:
+                    prefetch.add(spec, sample.id, final)
+            else:
+                log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
+            records_file.write(json.dumps(row) + "\n")
+            records_file.flush()
+            os.fsync(records_file.fileno())
+            previous[(spec, sample.id)] = row
+            computed += 1
+    if prefetch is not None:
+        prefetch.flush()
+    return computed
+
+
+def _headline(summary) -> list[str]:
+    order = ["mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim", "l1", "hole_l1", "fid", "kid", "seconds"]
+    present = list(dict.fromkeys(summary["metric"]))
+    return [m for m in order if m in present] + [m for m in present if m not in order]
+
+
+def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str] | None = None) -> str:
+    ident = config["identity"]
+    names = ", ".join(m.upper() for m in set_metrics or [])
+    sets = f" Set metrics ({names}) keep their own image-level bootstrap interval." if names else ""
+    return (f"# Summary\n\n{ident['dataset']['dataset']} ({ident['dataset'].get('split', '-')}), n = {n}, "
+            f"masks: {ident['mask_family']} seed {ident['seed']} (sha256 {config['mask_sha256'][:12]}); "
+            f"mean [95 % bootstrap interval, {resampling}]; `seconds` is time per image.{sets}\n\n")
+
+
+# Below this many images to extract, starting the pool's processes costs more than it saves.
+POOL_MIN_IMAGES = 64
+
+
+@contextmanager
+def _feature_prefetch(cfg: RunConfig, executor, set_metrics: list):
+    """A :class:`~bench.engine.feature_prefetch.FeaturePrefetch` for a local run with set metrics, else None.
+
+    Its pool starts only when there are enough features to extract (``POOL_MIN_IMAGES``, or any
+    number when ``feature_workers`` was given); on a cluster, with one core or with
+    ``feature_workers=0`` the metrics extract features in this process, as before.
+    """
+    from bench.engine.feature_prefetch import FeaturePrefetch
+    from bench.metrics.feature_pool import default_workers
+    from bench.metrics.fid import DEFAULT_BATCH
+
+    workers = default_workers() if cfg.feature_workers is None else cfg.feature_workers
+    if not set_metrics or workers < 1 or (executor is not None and executor.distributed):
+        yield None
+        return
+    minimum = POOL_MIN_IMAGES if cfg.feature_workers is None else 0
+    with FeaturePrefetch(workers, cfg.fid_features, DEFAULT_BATCH, minimum) as prefetch:
+        yield prefetch
+
+
+def _reference_key(identity: dict, ids: list[str]) -> dict:
+    # The real set is cached per subset of images: a method that failed on some is compared on the rest.
+    return {**identity, "ids_sha256": ids_hash(ids)}
+
+
+def _prefetch_reals(cfg: RunConfig, rundir: RunDir, samples: list[Sample], identity: dict, prefetch,
+                    outputs: int) -> None:
+    """Start the pool when the run will produce enough outputs, and queue the real images first
+    (unless their features are cached), so their features are ready before any method's.
+    """
+    from bench.metrics.fid import load_extractor, reference_cached
+
+    ids = [s.id for s in samples]
+    real = [rundir.load_image(i) for i in ids]  # as the set metrics will load them: 8-bit PNG values
+    extractor = load_extractor(cfg.fid_features)
+    cached = reference_cached(real, _reference_key(identity, ids), extractor, cfg.cache_dir or default_cache_dir())
+    if prefetch.start_if_worth(outputs + (0 if cached else len(real))) and not cached:
+        prefetch.queue_missing(REAL, ids, dict(zip(ids, real)).__getitem__)
+
+
+def _offer_features(prefetch, plan: list, real: dict, rundir: RunDir, identity: dict, ctx, extractor) -> list:
+    """Queue every feature the set metrics still need and that the run did not queue while computing
+    (a resumed run's earlier outputs, a subset of real images); returns the ``(owner, ids)`` pairs
+    whose features :func:`_remember_prefetched` hands to the metrics (none if the pool is not worth it).
+    """
+    from bench.metrics.fid import reference_cached
+
+    work = []
+    for spec, ids, _, todo in plan:
+        if not todo or len(ids) < 2:
+            continue
+        if not reference_cached([real[i] for i in ids], _reference_key(identity, ids), extractor, ctx.cache_dir):
+            work.append((REAL, ids))
+        work.append((spec, ids))
+    missing = sum(len(prefetch.missing(owner, ids)) for owner, ids in work)
+    if not prefetch.start_if_worth(missing):
+        return []
+    for owner, ids in work:
+        if owner is REAL:
+            prefetch.queue_missing(REAL, ids, real.__getitem__)
+        else:
+            prefetch.queue_missing(owner, ids, lambda i, spec=owner: rundir.load_output(spec, i))
+    return work
+
+
+def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list[Sample],
+                 rows: list[dict], metrics, identity: dict, executor=None, prefetch=None) -> dict[str, dict[str, Any]]:
+    """Compute set-level metrics per method, reusing results whose inputs are unchanged.
+
+    Features come from ``prefetch`` (a local pool) when it was started; with a distributed
+    executor the outputs' features are extracted on the cluster in chunks; otherwise the
+    metrics extract them here. The metric maths always run here.
+    """
+    from bench.metrics.fid import freeze
+
+    if not metrics:
+        return {}
+    stored = rundir.read_json(rundir.set_metrics) if rundir.set_metrics.is_file() else {}
+    ctx = SetMetricContext(reference_key=dict(identity), cache_dir=cfg.cache_dir or default_cache_dir(),
+                           seed=cfg.seed, options={"fid_features": cfg.fid_features}, progress=cfg.progress)
+    # Real and fake both go through the same 8-bit PNG round trip, so quantisation cannot bias the distance.
+    # Frozen (read-only) so the metrics hash each list once, not once per metric.
+    real = {s.id: freeze(rundir.load_image(s.id)) for s in samples}
+    if len(real) < 2048:
+        log.warning("n = %d < 2048 (the Inception feature dimension): FID is biased upwards at this n and only "
+                    "comparable between runs of equal n; KID is unbiased", len(real))
+    ok_ids = {(r["method"], r["image_id"]) for r in rows if r["status"] == "ok"}
+    # What each method still needs: its ids, the fingerprint of its outputs, the metrics not stored.
+    plan = []
+    for spec in specs:
+        ids = [s.id for s in samples if (spec, s.id) in ok_ids]
+        # Fingerprint the outputs so a resumed run recomputes only what changed.
+        fingerprint = ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids])
+        key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
+        todo = [m for m in metrics if (stored.get(spec, {}).get(m.name) or {}).get("details", {}).get("key") != key]
+        plan.append((spec, ids, key, todo))
+    extractor = None
+    offered: set = set()
+    if prefetch is not None:
+        from bench.metrics.fid import load_extractor
+
+        extractor = load_extractor(cfg.fid_features)
+        offered = {(owner, tuple(ids)) for owner, ids in
+                   _offer_features(prefetch, plan, real, rundir, identity, ctx, extractor)}
+    results: dict[str, dict[str, Any]] = {}
+    for spec, ids, key, todo in plan:
+        results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
+        if todo and len(ids) < 2:
+            log.warning("%s: too few successful outputs for %s", spec, ", ".join(m.name for m in todo))
+            continue
+        if not todo:
+            continue
+        fake = [freeze(rundir.load_output(spec, i)) for i in ids]
+        # Compare like with like: the real set is restricted to the images the method completed.
+        real_subset = [real[i] for i in ids]
+        ctx.reference_key = _reference_key(identity, ids)
+        if offered:
+            for owner, images in ((REAL, real_subset), (spec, fake)):
+                if (owner, tuple(ids)) in offered:
+                    _remember_prefetched(prefetch, owner, ids, images, extractor)
+        elif executor is not None and executor.distributed:
+            from bench.engine.features import distribute_features
+
+            distribute_features(executor, fake, cfg.fid_features)
+        for metric in todo:
+            res = metric.fn(real_subset, fake, ctx)
+            entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
+            results[spec][metric.name] = entry
+            stored.setdefault(spec, {})[metric.name] = entry
+            atomic_write_json(rundir.set_metrics, stored)
+    return results
+
+
+def _remember_prefetched(prefetch, owner, ids: list[str], images: list[np.ndarray], extractor) -> None:
+    """Hand the pool's features of ``images`` to the metrics' memo; if the pool failed, the metrics
+    extract them in this process instead (slower, same numbers), so the run still finishes.
+    """
+    from bench.metrics.fid import remember_features
+
+    try:
+        feats = prefetch.features(owner, ids)
+    except Exception as err:  # a crashed or killed worker process: BrokenProcessPool, pickling errors
+        who = "the real images" if owner is REAL else owner
+        log.warning("feature pool failed for %s (%s: %s); extracting in this process", who, type(err).__name__, err)
+        return
+    remember_features(images, extractor, feats)

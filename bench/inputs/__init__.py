@@ -1,0 +1,1 @@
+"""What is measured: data sources, mask families and the protocol that pairs them."""

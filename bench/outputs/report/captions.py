@@ -1,0 +1,125 @@
+"""Caption text of a report's tables: dataset, n, masks, intervals, feature extractor, area bins.
+
+Captions are LaTeX unless a function says plain text; Markdown uses the plain-text pieces.
+"""
+
+from __future__ import annotations
+
+from bench.outputs.report import latex
+from bench.outputs.report.format import LABELS, describe_features
+from bench.outputs.report.tables import SET_COLUMNS, MetricTable, RunData, describe_protocol
+from bench.outputs.summary import LAMA_AREA_EDGES, area_bins_of, assign_area_bins
+
+
+def n_text(table: MetricTable, run_n: str) -> str:
+    """LaTeX ``$n = 280$ images``, a range when methods failed on some images."""
+    counts = table.n.stack().dropna()
+    counts = counts[counts > 0]
+    if counts.empty or counts.min() == counts.max():
+        return f"$n = {int(counts.max()) if not counts.empty else run_n}$ images"
+    return f"$n = {int(counts.min())}$--${int(counts.max())}$ images (methods failed on some)"
+
+
+def caption(data: RunData, table: MetricTable, region: str, binned: bool = False) -> str:
+    """LaTeX caption: dataset, n, mask protocol and hash, what the numbers are (and the bins, when split)."""
+    p = describe_protocol(data.config)
+    where = ("on the missing pixels only (SSIM: the full-image SSIM map averaged over them)" if region == "hole"
+             else "on the whole composited image")
+    text = (f"Inpainting on {latex.escape_latex(p['dataset'])} at {p['size']} px, {n_text(table, p['n'])}; "
+            f"masks: {latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Metrics {where}"
+            + (f", {latex.escape_latex(bins_note(data))}" if binned else "") + ": "
+            r"mean $\pm$ half-width of the 95\% bootstrap interval, "
+            f"{latex.escape_latex(data.resampling)}{' within each bin' if binned else ''}; best per column"
+            f"{' of each bin' if binned else ''} in bold; "
+            r"$\uparrow$ higher is better, $\downarrow$ lower is better." + _set_note(table))
+    return text
+
+
+def _set_note(table: MetricTable) -> str:
+    """Caption sentence for set metrics, whose intervals are not the clustered bootstrap of the rest."""
+    sets = [c for c in table.columns if c in SET_COLUMNS]
+    if not sets:
+        return ""
+    return (" " + "/".join(LABELS.get(c, c.upper()) for c in sets) + " are set-level; their intervals are the "
+            "metric's own bootstrap over images.")
+
+
+# Why FID and KID have no per-bin values: the run keeps no per-image features of the outputs.
+SET_NOT_BINNED = ("FID and KID are not split by hole area: they need the Inception features of every image, and a "
+                  "run directory keeps none per image (only the real set's features are cached, outside the run), so "
+                  "per-bin values would need a new feature pass; with fewer than 10 images a bin's FID would not "
+                  "mean much anyway.")
+
+
+def features_text(data: RunData, table: MetricTable) -> str:
+    """Plain caption text of the set metrics: feature extractor, resize, quantisation and n per method.
+
+    The extractor is read from the run's ``set_metrics.json`` (the details of each
+    result), described by :func:`bench.outputs.report.format.describe_features`.
+    """
+    descriptions, counts = {}, {}
+    for method in table.methods:
+        for col in table.columns:
+            res = data.set_metrics.get(method, {}).get(col)
+            if not res:
+                continue
+            details = res.get("details") or {}
+            descriptions.setdefault(describe_features(details), []).append(method)
+            if details.get("n") is not None:
+                counts.setdefault(method, set()).add(int(details["n"]))
+    if len(descriptions) == 1:
+        feats = next(iter(descriptions))
+    else:
+        feats = "; ".join(f"{d} ({', '.join(dict.fromkeys(ms))})" for d, ms in descriptions.items())
+    ns = set().union(*counts.values()) if counts else set()
+    if not ns:
+        n_text = "n not recorded"
+    elif len(ns) == 1:
+        n_text = f"n = {ns.pop()} per method"
+    else:
+        n_text = "n per method: " + ", ".join(f"{m} {'/'.join(map(str, sorted(k)))}" for m, k in counts.items())
+    return f"FID/KID features: {feats}; {n_text}"
+
+
+def set_caption(data: RunData, table: MetricTable, binned: bool = False) -> str:
+    """LaTeX caption of the FID/KID table: what was compared, the feature extractor, n, how intervals were made."""
+    p = describe_protocol(data.config)
+    names = "/".join(LABELS.get(c, c.upper()) for c in table.columns)
+    text = (f"{names} of each method's outputs against the run's real images, {latex.escape_latex(p['dataset'])} "
+            f"at {p['size']} px. {latex.escape_latex(features_text(data, table))}. Masks: "
+            f"{latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Value $\\pm$ half-width of the "
+            r"metric's own 95\% bootstrap interval over images; best per column in bold; $\downarrow$ lower is "
+            "better.")
+    return text + (" " + latex.escape_latex(SET_NOT_BINNED) if binned else "")
+
+
+def bins_note(data: RunData) -> str:
+    """Plain text of how images were binned by hole area, naming an open last bin when the run has one."""
+    areas = data.ok.loc[data.ok["method"].isin(data.methods)].drop_duplicates("image_id")["mask_area"]
+    bins = area_bins_of(LAMA_AREA_EDGES)
+    codes = assign_area_bins(areas.to_numpy(dtype=float))
+    text = (f"split by hole area in LaMa's bins {', '.join(b.label() for b in bins[:-1])} (each [lo, hi): an area "
+            "of exactly 10% is in 10-20%)")
+    over = int((codes == len(bins) - 1).sum())
+    if over:
+        text += f", and {over} image{'s' if over != 1 else ''} with holes of 60% or more in a last bin {bins[-1].label()}"
+    return text
+
+
+def wilcoxon_caveat(data: RunData) -> str:
+    """Clause for the Wilcoxon p-value when images share units (it takes every image as independent)."""
+    n_images = data.records.loc[data.records["method"].isin(data.methods), "image_id"].nunique()
+    if data.groups is None or data.units >= n_images:
+        return ""
+    return "; it treats the images of one unit as independent, so its p is optimistic"
+
+
+def paired_caption(data: RunData, reference: str, binned: bool = False) -> str:
+    """LaTeX caption of the paired table: reference minus each method, interval, Wilcoxon p and its caveat."""
+    return (f"Paired comparison on the same images: {latex.escape_latex(reference)} minus each method"
+            + (f", {latex.escape_latex(bins_note(data))}" if binned else "") + ": "
+            r"mean difference $\pm$ half-width of its 95\% bootstrap interval, "
+            f"{latex.escape_latex(data.resampling)}{' within each bin' if binned else ''}, and the two-sided "
+            r"Wilcoxon signed-rank $p$-value over images (not corrected for multiple comparisons"
+            f"{latex.escape_latex(wilcoxon_caveat(data))}). A positive $\\Delta$ favours "
+            r"the reference for $\uparrow$ metrics, a negative one for $\downarrow$ metrics.")

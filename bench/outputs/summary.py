@@ -1,0 +1,258 @@
+"""Per-method summaries of a run's records: mean and bootstrap interval per metric, overall or per hole-area bin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.core.stats import bootstrap_ci, group_labels
+from bench.metrics import all_metrics
+from bench.metrics.registry import REGIONS
+
+SUMMARY_COLUMNS = ["method", "metric", "value", "low", "high", "n"]
+
+# LaMa's evaluation bins of hole area (fractions of the image): 0-10 %, ..., 50-60 %; areas of
+# 60 % and more form one last bin. Each bin is [lo, hi): an area of exactly 0.10 is in 10-20 %.
+LAMA_AREA_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+BIN_COLUMNS = ["bin", "lo", "hi"]
+
+
+def metric_columns(records: pd.DataFrame) -> list[str]:
+    """Per-image metric columns present in ``records``, image region first then hole."""
+    cols = [m.column(r) for r in REGIONS for m in all_metrics("image")]
+    return [c for c in cols if c in records.columns]
+
+
+def summarize(records: pd.DataFrame, set_metrics: dict[str, dict[str, Any]] | None = None,
+              methods: list[str] | None = None, seed: int = 0,
+              groups: dict[str, str] | None = None) -> pd.DataFrame:
+    """Long summary table: one row per (method, metric) with mean and 95 % interval.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Rows of ``records.jsonl``; only rows with ``status == "ok"`` count.
+    set_metrics : dict, optional
+        ``{method: {metric: {"value", "low", "high", "details"}}}``.
+    methods : list of str, optional
+        Method order; defaults to order of first appearance.
+    seed : int
+        Bootstrap seed.
+    groups : dict, optional
+        ``{image_id: group}``: per-image metrics resample whole groups (see
+        :func:`bench.core.stats.bootstrap_ci`); None resamples images. Set metrics keep
+        the intervals they were stored with (their own image-level bootstrap).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``method, metric, value, low, high, n`` (``n`` counts images);
+        ``seconds`` (time per image) is summarised like a metric.
+    """
+    rows = []
+    ok = records[records["status"] == "ok"] if len(records) else records
+    order = methods or list(dict.fromkeys(records["method"])) if len(records) else (methods or [])
+    columns = metric_columns(ok) + (["seconds"] if "seconds" in ok.columns else [])
+    for method in order:
+        sub = ok[ok["method"] == method]
+        labels = group_labels(list(sub["image_id"]), groups) if groups is not None else None
+        for col in columns:
+            mean, low, high = bootstrap_ci(sub[col].to_numpy(dtype=float), labels, seed=seed)
+            rows.append({"method": method, "metric": col, "value": mean, "low": low, "high": high,
+                         "n": int(sub[col].notna().sum())})
+        for metric, res in (set_metrics or {}).get(method, {}).items():
+            rows.append({"method": method, "metric": metric, "value": res.get("value"),
+                         "low": res.get("low"), "high": res.get("high"),
+                         "n": (res.get("details") or {}).get("n", len(sub))})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+@dataclass(frozen=True)
+class AreaBin:
+    """One bin of hole area (fractions of the image).
+
+    Attributes
+    ----------
+    lo, hi : float
+        Bounds; ``hi`` is None for the open last bin (every area from ``lo`` up).
+    closed_low, closed_high : bool
+        Whether ``lo`` / ``hi`` themselves belong to the bin.
+    """
+
+    lo: float
+    hi: float | None
+    closed_low: bool = True
+    closed_high: bool = False
+
+    def contains(self, area: np.ndarray) -> np.ndarray:
+        """Boolean mask of the areas in this bin (NaN is in no bin)."""
+        area = np.asarray(area, dtype=float)
+        above = area >= self.lo if self.closed_low else area > self.lo
+        if self.hi is None:
+            return above
+        return above & (area <= self.hi if self.closed_high else area < self.hi)
+
+    def label(self, style: str = "text") -> str:
+        """``10-20%``, or ``>=60%`` for the open bin (``$\\geq$60\\%`` in LaTeX)."""
+        pct = "\\%" if style == "latex" else "%"
+        if self.hi is None:
+            sign = {("text", True): "\u2265", ("text", False): ">", ("latex", True): r"$\geq$",
+                    ("latex", False): "$>$"}[(style, self.closed_low)]
+            return f"{sign}{_percent(self.lo)}{pct}"
+        dash = "--" if style == "latex" else "-"
+        return f"{_percent(self.lo)}{dash}{_percent(self.hi)}{pct}"
+
+
+def _percent(fraction: float) -> str:
+    # Rounded first: 0.15 * 100 is 15.000000000000002.
+    return f"{round(fraction * 100, 6):g}"
+
+
+def area_bins_of(edges: tuple[float, ...] = LAMA_AREA_EDGES, close_last: bool = False) -> list[AreaBin]:
+    """The bins that ``edges`` define, plus an open bin for areas beyond the last edge.
+
+    Parameters
+    ----------
+    edges : tuple of float
+        Increasing bin edges (area fractions), at least two.
+    close_last : bool
+        False (LaMa's convention): every bin is ``[lo, hi)`` and the open bin is
+        ``[last edge, ...)``. True: the last regular bin also holds its upper edge
+        and the open bin starts above it.
+
+    Raises
+    ------
+    ValueError
+        Edges that are not increasing or fewer than two.
+    """
+    edges = tuple(float(e) for e in edges)
+    if len(edges) < 2 or any(b <= a for a, b in pairwise(edges)):
+        raise ValueError(f"area bin edges must be increasing with at least two values, got {edges}")
+    bins = [AreaBin(lo, hi) for lo, hi in pairwise(edges)]
+    if close_last:
+        bins[-1] = AreaBin(edges[-2], edges[-1], closed_high=True)
+    bins.append(AreaBin(edges[-1], None, closed_low=not close_last))
+    return bins
+
+
+def assign_area_bins(areas, edges: tuple[float, ...] = LAMA_AREA_EDGES, close_last: bool = False) -> np.ndarray:
+    """Index into :func:`area_bins_of` of each area; -1 for an area in no bin (NaN, below the first edge).
+
+    Parameters
+    ----------
+    areas : array_like
+        Hole areas as fractions of the image (``mask_area`` of the records).
+    edges, close_last
+        As in :func:`area_bins_of`.
+    """
+    areas = np.asarray(areas, dtype=float)
+    codes = np.full(areas.shape, -1, dtype=np.int64)
+    for k, b in enumerate(area_bins_of(edges, close_last)):
+        codes[b.contains(areas) & (codes < 0)] = k
+    return codes
+
+
+def summarize_by_area(records: pd.DataFrame, methods: list[str] | None = None, seed: int = 0,
+                      groups: dict[str, str] | None = None,
+                      edges: tuple[float, ...] = LAMA_AREA_EDGES) -> pd.DataFrame:
+    """:func:`summarize` of the per-image metrics within each hole-area bin.
+
+    Parameters
+    ----------
+    records : DataFrame
+        Rows of ``records.jsonl`` with ``mask_area``; only ``status == "ok"`` counts.
+    methods : list of str, optional
+        Method order.
+    seed : int
+        Bootstrap seed (the same in every bin).
+    groups : dict, optional
+        ``{image_id: group}``: intervals resample whole groups within each bin.
+    edges : tuple of float
+        Bin edges, LaMa's by default; bins are ``[lo, hi)`` and areas at or beyond
+        the last edge form one last bin (see :func:`area_bins_of`).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``bin, lo, hi`` (``hi`` NaN for the open bin) then those of
+        :func:`summarize`; bins without a successful image are omitted. Set
+        metrics (FID, KID) are not split: they need the images' features, which a
+        run does not store per image.
+
+    Raises
+    ------
+    ValueError
+        The records have no ``mask_area`` column.
+    """
+    if len(records) and "mask_area" not in records.columns:
+        raise ValueError("records have no 'mask_area' column: cannot split them by hole area")
+    ok = records[records["status"] == "ok"] if len(records) else records
+    order = methods or (list(dict.fromkeys(records["method"])) if len(records) else [])
+    codes = assign_area_bins(ok["mask_area"].to_numpy(dtype=float), edges) if len(ok) else np.zeros(0, int)
+    frames = []
+    for k, b in enumerate(area_bins_of(edges)):
+        sub = ok[codes == k]
+        if sub.empty:
+            continue
+        part = summarize(sub, None, methods=order, seed=seed, groups=groups)
+        part.insert(0, "hi", np.nan if b.hi is None else b.hi)
+        part.insert(0, "lo", b.lo)
+        part.insert(0, "bin", b.label())
+        frames.append(part)
+    if not frames:
+        return pd.DataFrame(columns=BIN_COLUMNS + SUMMARY_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def interval_note(unit: str, units: int) -> str:
+    """How the per-image intervals were made, for captions: ``resampling CelebA identities (22 units)``.
+
+    Parameters
+    ----------
+    unit : str
+        Description of the resampling unit (see :attr:`bench.inputs.data.Source.unit`).
+    units : int
+        Number of distinct units among the images.
+    """
+    return f"resampling {unit} ({units} unit{'s' if units != 1 else ''})"
+
+
+def _fmt(value: float, low: float, high: float, digits: int, intervals: bool = True) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "-"
+    text = f"{value:.{digits}f}"
+    if intervals and low is not None and high is not None and np.isfinite(low) and np.isfinite(high) and low != high:
+        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return text
+
+
+DIGITS = {"mse": 4, "l1": 4, "psnr": 2, "ssim": 4, "fid": 2, "kid": 4, "seconds": 3}
+
+
+def digits_for(column: str) -> int:
+    """Decimal places used when printing a metric column."""
+    return DIGITS.get(column.split("_")[-1], 4)
+
+
+def to_markdown(summary: pd.DataFrame, metrics: list[str] | None = None, intervals: bool = True) -> str:
+    """Wide Markdown table: methods as rows, ``mean [low, high]`` per metric (``mean`` alone without intervals)."""
+    if summary.empty:
+        return "(no results)\n"
+    metrics = metrics or list(dict.fromkeys(summary["metric"]))
+    methods = list(dict.fromkeys(summary["method"]))
+    lines = ["| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for method in methods:
+        sub = summary[summary["method"] == method].set_index("metric")
+        cells = []
+        for metric in metrics:
+            if metric in sub.index:
+                r = sub.loc[metric]
+                cells.append(_fmt(r["value"], r["low"], r["high"], digits_for(metric), intervals))
+            else:
+                cells.append("-")
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
