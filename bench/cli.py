@@ -9,8 +9,8 @@ import click
 
 # OpenMP threads (torch's and numba's share one libgomp, read when it loads) otherwise spin at
 # every barrier. A run's feature pool uses whatever the methods leave idle, and spinning is
-# not idle: GLCIC on 64 images used 8.1 CPU-s on 2 threads spinning, 7.1 waiting passively, in
-# the same wall time. Set before any subcommand imports torch or numba; an explicit setting wins.
+# not idle (results/benchmarks/README.md has the measurement). Set before any subcommand
+# imports torch or numba; an explicit setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # name -> "module:attribute" of a click command. Each feature area owns its module.
@@ -25,6 +25,7 @@ COMMANDS = {
     "curve": "bench.commands.curve:curve",
     "masks": "bench.commands.masks:masks",
     "export": "bench.commands.export:export",
+    "publish": "bench.commands.publish:publish",
 }
 
 

@@ -7,5 +7,14 @@ from methods.base import Method, as_method, inpaint_images
 from methods.external import MethodLoadError
 from methods.registry import available, broken_plugins, create, info, register
 
-__all__ = ["Method", "MethodLoadError", "as_method", "available", "broken_plugins", "create", "info",
-           "inpaint_images", "register"]
+__all__ = [
+    "Method",
+    "MethodLoadError",
+    "as_method",
+    "available",
+    "broken_plugins",
+    "create",
+    "info",
+    "inpaint_images",
+    "register",
+]

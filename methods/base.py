@@ -61,8 +61,9 @@ class Method:
         """
         raise NotImplementedError
 
-    def inpaint_batch(self, images: list[np.ndarray], masks: list[np.ndarray],
-                      image_ids: list[str] | None = None) -> list[np.ndarray]:
+    def inpaint_batch(
+        self, images: list[np.ndarray], masks: list[np.ndarray], image_ids: list[str] | None = None
+    ) -> list[np.ndarray]:
         """Inpaint several images; the default calls :meth:`inpaint` on each.
 
         ``image_ids`` is given exactly when :attr:`needs_image_id` is set.
@@ -84,8 +85,9 @@ class Method:
         """
 
 
-def inpaint_images(method: Method, images: list[np.ndarray], masks: list[np.ndarray],
-                   image_ids: list[str]) -> list[np.ndarray]:
+def inpaint_images(
+    method: Method, images: list[np.ndarray], masks: list[np.ndarray], image_ids: list[str]
+) -> list[np.ndarray]:
     """Call ``method`` on images (one call per image, or one batch), passing ids only when asked.
 
     Parameters

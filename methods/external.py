@@ -76,13 +76,14 @@ def parse_object_spec(spec: str) -> ObjectSpec:
     MethodLoadError
         No ``module:attr`` after the ``@``, or names that are not Python identifiers.
     """
-    text = spec.strip()[len(PREFIX):]
+    text = spec.strip()[len(PREFIX) :]
     module, sep, rest = text.partition(":")
     attr, _, options = rest.partition(":")
     if not sep or not _REFERENCE.match(module) or not _REFERENCE.match(attr):
         raise MethodLoadError(
             f"method spec {spec!r}: expected @package.module:Name or @package.module:Name:key=value,... "
-            "(a dotted module path, a colon, an attribute name)")
+            "(a dotted module path, a colon, an attribute name)"
+        )
     return ObjectSpec(module, attr, options)
 
 
@@ -113,8 +114,7 @@ def load_object(reference: str, what: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as err:  # ImportError, or whatever the module raises while importing
-        raise MethodLoadError(f"{what}: cannot import module {module_name!r} "
-                              f"({type(err).__name__}: {err})") from None
+        raise MethodLoadError(f"{what}: cannot import module {module_name!r} ({type(err).__name__}: {err})") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -131,8 +131,9 @@ def _is_inpaint_function(obj: Any) -> bool:
         params = list(inspect.signature(obj).parameters.values())
     except (TypeError, ValueError):
         return False
-    positional = [p for p in params[:2] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-                  and p.default is p.empty]
+    positional = [
+        p for p in params[:2] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
     return len(positional) == 2
 
 
@@ -150,8 +151,11 @@ def keyword_defaults(obj: Callable, skip: int = 0) -> tuple[dict[str, Any], bool
         params = list(inspect.signature(obj).parameters.values())[skip:]
     except (TypeError, ValueError):
         return {}, True
-    defaults = {p.name: p.default for p in params if p.default is not p.empty
-                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "image_id"}
+    defaults = {
+        p.name: p.default
+        for p in params
+        if p.default is not p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "image_id"
+    }
     return defaults, any(p.kind == p.VAR_KEYWORD for p in params)
 
 
@@ -182,8 +186,9 @@ def factory_of(obj: Any, what: str) -> tuple[Callable[..., Method], dict[str, An
     if not callable(obj):
         if callable(getattr(obj, "inpaint", None)):  # a ready instance with inpaint(image, mask)
             return (lambda: as_method(obj)), {}, False
-        raise MethodLoadError(f"{what}: {type(obj).__name__} object is not callable; name a function, "
-                              "a class or a factory")
+        raise MethodLoadError(
+            f"{what}: {type(obj).__name__} object is not callable; name a function, a class or a factory"
+        )
     if _is_inpaint_function(obj):
         params, open_keys = keyword_defaults(obj, skip=2)
 
@@ -202,9 +207,11 @@ def factory_of(obj: Any, what: str) -> tuple[Callable[..., Method], dict[str, An
         try:
             return as_method(made)
         except TypeError as err:
-            raise MethodLoadError(f"{what}: the factory returned {type(made).__name__}, not a method ({err}); "
-                                  "return a Method, an object with inpaint(image, mask), or a function "
-                                  "(image, mask) -> image") from None
+            raise MethodLoadError(
+                f"{what}: the factory returned {type(made).__name__}, not a method ({err}); "
+                "return a Method, an object with inpaint(image, mask), or a function "
+                "(image, mask) -> image"
+            ) from None
 
     return build, params, open_keys
 

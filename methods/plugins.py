@@ -77,8 +77,9 @@ def discover() -> list[Plugin]:
             found.append(Plugin(ep.name, ep.value, dist, error=f"{what}: a method name must {NAME_RULE}"))
             continue
         if ep.name in seen:
-            found.append(Plugin(ep.name, ep.value, dist, error=f"{what}: the name is already declared by "
-                                f"{seen[ep.name]}"))
+            found.append(
+                Plugin(ep.name, ep.value, dist, error=f"{what}: the name is already declared by {seen[ep.name]}")
+            )
             continue
         seen[ep.name] = dist
         try:

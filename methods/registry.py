@@ -36,9 +36,24 @@ from methods.external import (
 )
 from methods.plugins import discover
 
-__all__ = ["BUILT_IN", "FAMILIES", "METHODS", "Method", "MethodInfo", "MethodLoadError", "as_method", "available",
-           "broken_plugins", "canonical_spec", "create", "info", "inpaint_images", "parse_spec", "register",
-           "typed_options"]
+__all__ = [
+    "BUILT_IN",
+    "FAMILIES",
+    "METHODS",
+    "Method",
+    "MethodInfo",
+    "MethodLoadError",
+    "as_method",
+    "available",
+    "broken_plugins",
+    "canonical_spec",
+    "create",
+    "info",
+    "inpaint_images",
+    "parse_spec",
+    "register",
+    "typed_options",
+]
 
 BUILT_IN = "built-in"
 
@@ -222,7 +237,16 @@ def load_plugins() -> None:
             _BROKEN[plugin.name] = str(err)
             continue
         family = getattr(plugin.obj, "family", None)
-        METHODS.add(plugin.name, MethodInfo(
-            plugin.name, factory, family if isinstance(family, str) else "plugin",
-            getattr(plugin.obj, "summary", None) or summary_of(plugin.obj), params, plugin.origin, open_keys))
+        METHODS.add(
+            plugin.name,
+            MethodInfo(
+                plugin.name,
+                factory,
+                family if isinstance(family, str) else "plugin",
+                getattr(plugin.obj, "summary", None) or summary_of(plugin.obj),
+                params,
+                plugin.origin,
+                open_keys,
+            ),
+        )
         _PLUGIN_NAMES.append(plugin.name)

@@ -38,8 +38,10 @@ def modules() -> dict[str, Path]:
 
 
 def floor_of(module: str) -> str:
-    best = max(((len(p), name) for name, prefixes in FLOORS for p in prefixes
-                if module == p or module.startswith(p + ".")), default=None)
+    best = max(
+        ((len(p), name) for name, prefixes in FLOORS for p in prefixes if module == p or module.startswith(p + ".")),
+        default=None,
+    )
     assert best is not None, f"{module} is on no floor: add it to FLOORS"
     return best[1]
 
@@ -60,8 +62,9 @@ def imports(mods: dict[str, Path]) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module
-                           for a in node.names]
+                targets = [
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else node.module for a in node.names
+                ]
             for target in targets:
                 if target.split(".")[0] in ("bench", "methods"):
                     resolved = resolve(target)
@@ -123,3 +126,12 @@ def test_the_rules_can_fail():
     assert "bench.engine.dask_executor" in edges["bench.engine.where"]  # imported inside open_executor
     assert "methods.criminisi.kernels" in edges["methods.criminisi.inpaint"]
     assert floor_of("bench.engine.evaluate") == "engine" and floor_of("bench.cli") == "cli"
+
+
+def test_reports_hold_artefacts_and_shell_scripts_but_no_python():
+    # The scripts' Python lives in the package, where the floors above and the tests reach it.
+    code = sorted(str(p.relative_to(REPO)) for p in (REPO / "reports").rglob("*.py"))
+    assert code == []
+    for script in (REPO / "reports").rglob("*.sh"):
+        text = script.read_text()
+        assert "python reports/" not in text and "sys.path" not in text, script

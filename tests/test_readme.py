@@ -14,8 +14,9 @@ def _bash_blocks() -> list[str]:
 
 
 def test_ci_runs_the_readmes_test_command():
-    test_command = next(line for block in _bash_blocks() for line in block.splitlines()
-                        if line.rstrip().endswith("python -m pytest"))
+    test_command = next(
+        line for block in _bash_blocks() for line in block.splitlines() if line.rstrip().endswith("python -m pytest")
+    )
     assert test_command.strip() in (REPO / ".ci" / "run").read_text()
 
 

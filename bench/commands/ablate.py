@@ -19,8 +19,9 @@ _data_options = [
     click.option("--split", default="test", show_default=True),
     click.option("--size", default=160, show_default=True),
     click.option("--n", "n", default=32, show_default=True, help="Number of images."),
-    click.option("--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec,
-                 help=MASKS_HELP),
+    click.option(
+        "--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec, help=MASKS_HELP
+    ),
     click.option("--fid-features", type=click.Path(dir_okay=False, exists=True), default=None),
     click.option("--progress/--no-progress", default=True, show_default=True),
 ]
@@ -48,27 +49,42 @@ def ablate() -> None:
 @ablate.command()
 @click.option("--methods", "methods_", default="iizuka,iizuka-global,iizuka-local", show_default=True)
 @click.option("--seeds", default="0,1,2", show_default=True, help="Mask seeds (the study repeated 2-3 times).")
-@click.option("--metrics", default="default", show_default=True,
-              help="Comma-separated metric names, 'default' or 'all' (as for bench run).")
+@click.option(
+    "--metrics",
+    default="default",
+    show_default=True,
+    help="Comma-separated metric names, 'default' or 'all' (as for bench run).",
+)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-discriminator", show_default=True)
 @data_options
 @cluster_option
-def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size, n, mask_family, fid_features,
-                  progress, cluster):
+def discriminator(
+    methods_, seeds, metrics, out, dataset, data_root, split, size, n, mask_family, fid_features, progress, cluster
+):
     """Table 3: GLCIC with both, the global or the local discriminator, over repeated mask seeds."""
+    from bench.core.files import atomic_write_text
     from bench.engine.address import ClusterError
     from bench.experiments.ablate.discriminator import discriminator_table
     from bench.experiments.runner import RunConfig
     from bench.outputs.report.latex import escape_latex, metric_table_latex
     from bench.outputs.report.markdown import markdown_table
     from bench.outputs.report.tables import metric_table
-    from bench.outputs.rundir import atomic_write_text
 
     seed_list = _ints(seeds)
-    cfg = RunConfig(methods=split_specs(methods_), out=Path(out), dataset=dataset, data_root=data_root,
-                    split=split, size=size, n=n, mask_family=mask_family,
-                    metrics=metric_names(metrics), fid_features=fid_features,
-                    progress=progress, cluster=cluster)
+    cfg = RunConfig(
+        methods=split_specs(methods_),
+        out=Path(out),
+        dataset=dataset,
+        data_root=data_root,
+        split=split,
+        size=size,
+        n=n,
+        mask_family=mask_family,
+        metrics=metric_names(metrics),
+        fid_features=fid_features,
+        progress=progress,
+        cluster=cluster,
+    )
     try:
         result = discriminator_table(cfg, seed_list)
     except (ClusterError, MaskError) as err:
@@ -76,11 +92,15 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
     summary = result["summary"]
     present = set(summary["metric"])
     # The study's Table 3 is whole-image MSE, PSNR, SSIM and FID; the hole-only scores get a table of their own.
-    tables = {"table3": [c for c in ("mse", "psnr", "ssim", "fid", "kid") if c in present],
-              "table3_hole": [c for c in ("hole_mse", "hole_psnr", "hole_ssim") if c in present]}
+    tables = {
+        "table3": [c for c in ("mse", "psnr", "ssim", "fid", "kid") if c in present],
+        "table3_hole": [c for c in ("hole_mse", "hole_psnr", "hole_ssim") if c in present],
+    }
     holes = "1-3 rectangles <= 25 %" if mask_family == "rects" else f"masks {mask_family}"
-    caption = (f"Discriminator ablation on {dataset} ({split}), n = {n} per seed, {holes}; "
-               f"mean over {len(seed_list)} mask seeds ({seeds}) with 95 % t interval.")
+    caption = (
+        f"Discriminator ablation on {dataset} ({split}), n = {n} per seed, {holes}; "
+        f"mean over {len(seed_list)} mask seeds ({seeds}) with 95 % t interval."
+    )
     out_dir = Path(out)
     atomic_write_text(out_dir / "table3.csv", summary.to_csv(index=False))
     for stem, columns in tables.items():
@@ -89,41 +109,75 @@ def discriminator(methods_, seeds, metrics, out, dataset, data_root, split, size
         table = metric_table(summary, columns)
         region = "whole image" if stem == "table3" else "hole only"
         atomic_write_text(out_dir / f"{stem}.md", f"{caption} ({region})\n\n" + markdown_table(table))
-        atomic_write_text(out_dir / f"{stem}.tex", metric_table_latex(
-            table, escape_latex(f"{caption} ({region})"), f"tab:ablation-discriminator-{stem[7:] or 'image'}"))
+        atomic_write_text(
+            out_dir / f"{stem}.tex",
+            metric_table_latex(
+                table, escape_latex(f"{caption} ({region})"), f"tab:ablation-discriminator-{stem[7:] or 'image'}"
+            ),
+        )
         click.echo(f"{caption} ({region})\n")
         click.echo(markdown_table(table))
     click.echo(f"written: {out_dir}/table3*.{{csv,md,tex}}; runs: {', '.join(str(r.path) for r in result['runs'])}")
 
 
-def _write_table4(result: dict, out: Path, base: str, dataset: str, split: str, n: int, seed: int,
-                  mask_family: str, extractor_identity: dict) -> None:
+def _write_table4(
+    result: dict,
+    out: Path,
+    base: str,
+    dataset: str,
+    split: str,
+    n: int,
+    seed: int,
+    mask_family: str,
+    extractor_identity: dict,
+) -> None:
     """``table4.md`` and ``table4.tex``: the per-layer summary and the channels outside the baseline interval."""
+    from bench.core.files import atomic_write_text
     from bench.experiments.ablate.channels import channel_tables
     from bench.outputs.report.format import describe_features
     from bench.outputs.report.latex import Block, escape_latex, latex_table
     from bench.outputs.report.markdown import frame_to_markdown
-    from bench.outputs.rundir import atomic_write_text
 
     summary, outside = channel_tables(result)
     b = result["baseline"]
     holes = "1-3 rectangles covering at most 25 %" if mask_family == "rects" else f"masks {mask_family}"
-    common = (f"Single-channel removal from {base} on {dataset} ({split}), n = {n}, {holes}, mask seed {seed}; "
-              f"baseline FID {b['fid']:.2f} (95 % bootstrap interval {b['fid_low']:.2f}-{b['fid_high']:.2f}), "
-              f"hole PSNR {b['hole_psnr']:.2f} dB. FID: {describe_features(extractor_identity)}, n = {n}.")
-    cap_summary = (f"{common} Per layer: channels measured, FID range, channels outside the baseline interval "
-                   "(the study's criterion), channels whose paired bootstrap interval of the FID difference "
-                   "excludes 0 (raising / lowering FID; no multiple-comparison correction), lowest hole PSNR (dB).")
+    common = (
+        f"Single-channel removal from {base} on {dataset} ({split}), n = {n}, {holes}, mask seed {seed}; "
+        f"baseline FID {b['fid']:.2f} (95 % bootstrap interval {b['fid_low']:.2f}-{b['fid_high']:.2f}), "
+        f"hole PSNR {b['hole_psnr']:.2f} dB. FID: {describe_features(extractor_identity)}, n = {n}."
+    )
+    cap_summary = (
+        f"{common} Per layer: channels measured, FID range, channels outside the baseline interval "
+        "(the study's criterion), channels whose paired bootstrap interval of the FID difference "
+        "excludes 0 (raising / lowering FID; no multiple-comparison correction), lowest hole PSNR (dB)."
+    )
     cap_outside = f"{common} Channels whose removal moves FID outside the baseline interval."
     md = [cap_summary, "", frame_to_markdown(summary.rename_axis("layer").reset_index()), cap_outside, ""]
-    md.append(frame_to_markdown(outside.rename_axis("channel").reset_index()) if len(outside)
-              else "No channel's FID lies outside the baseline interval.\n")
+    md.append(
+        frame_to_markdown(outside.rename_axis("channel").reset_index())
+        if len(outside)
+        else "No channel's FID lies outside the baseline interval.\n"
+    )
     atomic_write_text(out / "table4.md", "\n".join(md))
-    tex = [latex_table([Block(summary.map(escape_latex))], [escape_latex(c) for c in summary.columns],
-                       escape_latex(cap_summary), "tab:ablation-channels", first_header="Layer")]
+    tex = [
+        latex_table(
+            [Block(summary.map(escape_latex))],
+            [escape_latex(c) for c in summary.columns],
+            escape_latex(cap_summary),
+            "tab:ablation-channels",
+            first_header="Layer",
+        )
+    ]
     if len(outside):
-        tex.append(latex_table([Block(outside.map(escape_latex))], [escape_latex(c) for c in outside.columns],
-                               escape_latex(cap_outside), "tab:ablation-channels-outside", first_header="Channel"))
+        tex.append(
+            latex_table(
+                [Block(outside.map(escape_latex))],
+                [escape_latex(c) for c in outside.columns],
+                escape_latex(cap_outside),
+                "tab:ablation-channels-outside",
+                first_header="Channel",
+            )
+        )
     atomic_write_text(out / "table4.tex", "\n".join(tex))
 
 
@@ -136,12 +190,27 @@ def _write_table4(result: dict, out: Path, base: str, dataset: str, split: str, 
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-channels", show_default=True)
 @data_options
 @cluster_option
-def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, split, size, n, mask_family,
-             fid_features, progress, cluster):
+def channels(
+    base,
+    layers,
+    channels,
+    seed,
+    n_boot,
+    out,
+    dataset,
+    data_root,
+    split,
+    size,
+    n,
+    mask_family,
+    fid_features,
+    progress,
+    cluster,
+):
     """Table 4: zero one output channel at a time and re-measure FID (resumable; each channel a task on --cluster)."""
     from bench.engine.address import ClusterError
-    from bench.engine.where import open_executor
     from bench.engine.tasks import data_ref
+    from bench.engine.where import open_executor
     from bench.experiments.ablate.channels import channel_figure, sweep_channels
     from bench.experiments.ablate.sweep import Sweep
     from bench.inputs.protocol import load_protocol
@@ -152,35 +221,50 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
         raise click.ClickException(str(err)) from None
     try:
         with open_executor(cluster) as executor:
-            sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress,
-                          data=data_ref(dataset, data_root, split, size), executor=executor)
+            sweep = Sweep(
+                proto,
+                out,
+                fid_features=fid_features,
+                n_boot=n_boot,
+                progress=progress,
+                data=data_ref(dataset, data_root, split, size),
+                executor=executor,
+            )
             result = sweep_channels(sweep, base, _ints(layers), channels)
     except (ValueError, KeyError, ClusterError) as err:
         raise click.ClickException(str(err)) from None
     files = channel_figure(result, Path(out) / "table4")
     b = result["baseline"]
-    click.echo(f"baseline {base}: FID {b['fid']:.3f} [{b['fid_low']:.3f}, {b['fid_high']:.3f}], "
-               f"hole PSNR {b['hole_psnr']:.2f} dB (n = {n})")
+    click.echo(
+        f"baseline {base}: FID {b['fid']:.3f} [{b['fid_low']:.3f}, {b['fid_high']:.3f}], "
+        f"hole PSNR {b['hole_psnr']:.2f} dB (n = {n})"
+    )
     for layer, rows in result["layers"].items():
         fids = [float(r["fid"]) for r in rows]
         secs = [float(r["channel_seconds"]) for r in rows]
-        click.echo(f"{layer}: {len(rows)} channels, FID {min(fids):.3f} .. {max(fids):.3f}, "
-                   f"{np.mean(secs):.2f} s per channel")
+        click.echo(
+            f"{layer}: {len(rows)} channels, FID {min(fids):.3f} .. {max(fids):.3f}, {np.mean(secs):.2f} s per channel"
+        )
     import pandas as pd
 
     flagged = pd.DataFrame(result["flagged"])
-    from bench.outputs.rundir import atomic_write_text
+    from bench.core.files import atomic_write_text
 
     atomic_write_text(Path(out) / "flagged.csv", flagged.to_csv(index=False) if len(flagged) else "layer,channel\n")
-    _write_table4(result, Path(out), base, dataset, split, len(proto.samples), seed, mask_family,
-                  sweep.extractor.identity)
+    _write_table4(
+        result, Path(out), base, dataset, split, len(proto.samples), seed, mask_family, sweep.extractor.identity
+    )
     if len(flagged):
         flagged = flagged.assign(fid=flagged["fid"].astype(float)).sort_values("fid", ascending=False)
-        click.echo("channels whose removal changes FID (outside the baseline interval, or a paired "
-                   "bootstrap interval of the difference excluding 0):")
+        click.echo(
+            "channels whose removal changes FID (outside the baseline interval, or a paired "
+            "bootstrap interval of the difference excluding 0):"
+        )
         for _, r in flagged.iterrows():
-            click.echo(f"  {r['layer']}.{r['channel']}: FID {float(r['fid']):.3f} ({float(r['fid_delta']):+.3f} "
-                       f"[{float(r['fid_delta_low']):+.3f}, {float(r['fid_delta_high']):+.3f}]):{r['test']}")
+            click.echo(
+                f"  {r['layer']}.{r['channel']}: FID {float(r['fid']):.3f} ({float(r['fid_delta']):+.3f} "
+                f"[{float(r['fid_delta_low']):+.3f}, {float(r['fid_delta_high']):+.3f}]):{r['test']}"
+            )
     else:
         click.echo("no channel changes FID beyond the baseline interval or the paired difference interval")
     click.echo(f"figure: {', '.join(map(str, files))}")
@@ -194,12 +278,13 @@ def channels(base, layers, channels, seed, n_boot, out, dataset, data_root, spli
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-identity", show_default=True)
 @data_options
 @cluster_option
-def identity(base, layers, seed, n_boot, out, dataset, data_root, split, size, n, mask_family, fid_features,
-             progress, cluster):
+def identity(
+    base, layers, seed, n_boot, out, dataset, data_root, split, size, n, mask_family, fid_features, progress, cluster
+):
     """The study's abandoned experiment: replace a layer by the identity where shapes allow."""
     from bench.engine.address import ClusterError
-    from bench.engine.where import open_executor
     from bench.engine.tasks import data_ref
+    from bench.engine.where import open_executor
     from bench.experiments.ablate.channels import sweep_identity
     from bench.experiments.ablate.sweep import Sweep
     from bench.inputs.protocol import load_protocol
@@ -210,16 +295,24 @@ def identity(base, layers, seed, n_boot, out, dataset, data_root, split, size, n
         raise click.ClickException(str(err)) from None
     try:
         with open_executor(cluster) as executor:
-            sweep = Sweep(proto, out, fid_features=fid_features, n_boot=n_boot, progress=progress,
-                          data=data_ref(dataset, data_root, split, size), executor=executor)
+            sweep = Sweep(
+                proto,
+                out,
+                fid_features=fid_features,
+                n_boot=n_boot,
+                progress=progress,
+                data=data_ref(dataset, data_root, split, size),
+                executor=executor,
+            )
             result = sweep_identity(sweep, base, _ints(layers))
     except (ValueError, KeyError, ClusterError) as err:
         raise click.ClickException(str(err)) from None
     b = result["baseline"]
     click.echo(f"baseline {base}: FID {b['fid']:.3f} [{b['fid_low']:.3f}, {b['fid_high']:.3f}]")
     for r in result["rows"]:
-        click.echo(f"{r['layer']:>7s} as identity: FID {float(r['fid']):.3f} ({float(r['fid_delta']):+.3f}), "
-                   f"hole PSNR {float(r['hole_psnr']):.2f} dB")
+        click.echo(
+            f"{r['layer']:>7s} as identity: FID {float(r['fid']):.3f} ({float(r['fid_delta']):+.3f}), "
+            f"hole PSNR {float(r['hole_psnr']):.2f} dB"
+        )
     for layer, why in result["not_applicable"].items():
         click.echo(f"{layer:>7s}: not applicable ({why})")
-

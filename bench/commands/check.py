@@ -13,15 +13,29 @@ class CannotCompare(click.ClickException):
 
 @click.command()
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.option("--baseline", type=click.Path(dir_okay=False), default="results/baseline.json", show_default=True,
-              help="Baseline file with reference numbers and per-metric tolerances.")
-@click.option("--map", "mapping", type=(str, str), multiple=True, metavar="RUN_SPEC BASELINE_NAME",
-              help="Check the run's method RUN_SPEC against the baseline entry BASELINE_NAME "
-                   "(e.g. --map 'telea:radius=1' telea). Repeatable.")
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    default="results/baseline.json",
+    show_default=True,
+    help="Baseline file with reference numbers and per-metric tolerances.",
+)
+@click.option(
+    "--map",
+    "mapping",
+    type=(str, str),
+    multiple=True,
+    metavar="RUN_SPEC BASELINE_NAME",
+    help="Check the run's method RUN_SPEC against the baseline entry BASELINE_NAME "
+    "(e.g. --map 'telea:radius=1' telea). Repeatable.",
+)
 @click.option("--allow-missing", is_flag=True, help="Do not fail on baseline methods absent from the run.")
 @click.option("--metrics", default=None, help="Check only these comma-separated metric columns [default: all].")
-@click.option("--update", is_flag=True,
-              help="Rewrite the baseline from RUN (tolerances kept; methods not in RUN dropped) and exit 0.")
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Rewrite the baseline from RUN (tolerances kept; methods not in RUN dropped) and exit 0.",
+)
 @click.option("--all-rows/--problems-only", default=True, show_default=True, help="Rows printed in the diff table.")
 def check(run, baseline, mapping, allow_missing, metrics, update, all_rows):
     """Exit 1 when RUN is worse than the baseline beyond a metric's tolerance (2 if they cannot be compared)."""
@@ -46,8 +60,10 @@ def check(run, baseline, mapping, allow_missing, metrics, update, all_rows):
                 if dropped:
                     click.echo(f"dropped from the baseline (not in {run}): {', '.join(dropped)}")
             reg.write_baseline(path, new)
-            click.echo(f"baseline {path} written: {', '.join(new['methods'])} "
-                       f"({len(new['tolerances'])} metrics with tolerances)")
+            click.echo(
+                f"baseline {path} written: {', '.join(new['methods'])} "
+                f"({len(new['tolerances'])} metrics with tolerances)"
+            )
             return
         only = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
         table = reg.compare(run, old, mapping, allow_missing=allow_missing, metrics=only)

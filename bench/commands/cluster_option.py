@@ -6,8 +6,10 @@ import click
 
 from bench.engine.address import ClusterError, parse_cluster
 
-HELP = ("Run the work on Dask: local:N starts N worker processes here; tcp://HOST:PORT uses a running "
-        "scheduler (README: 'Running on a cluster'). Records equal a local run's except timing.")
+HELP = (
+    "Run the work on Dask: local:N starts N worker processes here; tcp://HOST:PORT uses a running "
+    "scheduler (README: 'Running on a cluster'). Records equal a local run's except timing."
+)
 
 
 def _check(ctx, param, value):
@@ -21,5 +23,4 @@ def _check(ctx, param, value):
 
 def cluster_option(fn):
     """Decorate a click command with ``--cluster`` (validated at parse time)."""
-    return click.option("--cluster", default=None, metavar="local:N|tcp://HOST:PORT", callback=_check,
-                        help=HELP)(fn)
+    return click.option("--cluster", default=None, metavar="local:N|tcp://HOST:PORT", callback=_check, help=HELP)(fn)

@@ -9,18 +9,37 @@ import click
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
-@click.option("--dataset", default="celeba", show_default=True, type=click.Choice(["builtin", "celeba", "folder"]),
-              help="Dataset of the probe images.")
-@click.option("--data-root", type=click.Path(file_okay=False), default=None,
-              help="CelebA root or image folder of the probe.")
-@click.option("--split", default="val", show_default=True,
-              help="Probe split (validation: never trained on, never in the test tables).")
+@click.option(
+    "--dataset",
+    default="celeba",
+    show_default=True,
+    type=click.Choice(["builtin", "celeba", "folder"]),
+    help="Dataset of the probe images.",
+)
+@click.option(
+    "--data-root", type=click.Path(file_okay=False), default=None, help="CelebA root or image folder of the probe."
+)
+@click.option(
+    "--split",
+    default="val",
+    show_default=True,
+    help="Probe split (validation: never trained on, never in the test tables).",
+)
 @click.option("--n", "n", default=64, show_default=True, help="Probe size (the first N images of the split).")
 @click.option("--seed", default=0, show_default=True, help="Mask seed of the probe.")
-@click.option("--baselines", default="biharmonic,telea", show_default=True,
-              help="Methods scored once on the same probe, drawn as horizontal lines.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="PNG of hole PSNR and FID against samples seen (PDF beside it). Default: FIRST_RUN/curve.png.")
+@click.option(
+    "--baselines",
+    default="biharmonic,telea",
+    show_default=True,
+    help="Methods scored once on the same probe, drawn as horizontal lines.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="PNG of hole PSNR and FID against samples seen (PDF beside it). Default: FIRST_RUN/curve.png.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def curve(runs, dataset, data_root, split, n, seed, baselines, plot_path, progress):
     """Score every snapshot of each RUN (training with snapshot_every > 0) on a fixed probe.
@@ -42,8 +61,7 @@ def curve(runs, dataset, data_root, split, n, seed, baselines, plot_path, progre
         try:
             if scorer is None:
                 scorer = ProbeScorer(spec)
-            csvs[run.name] = evaluate_run(run, spec, baselines=base if i == 0 else (), scorer=scorer,
-                                          progress=progress)
+            csvs[run.name] = evaluate_run(run, spec, baselines=base if i == 0 else (), scorer=scorer, progress=progress)
         except (ValueError, FileNotFoundError) as err:
             raise click.ClickException(str(err)) from None
     out = Path(plot_path) if plot_path else Path(runs[0]) / "curve.png"

@@ -15,12 +15,15 @@ def list_cmd(what: str) -> None:
         for info in methods.available():
             keys = ", ".join(f"{k}={v}" for k, v in info.params.items()) or "-"
             keys += ", any other key=value" if info.open_keys else ""
-            click.echo(f"{info.name:16s} {info.family:8s} {info.summary}\n{'':16s} keys: {keys}\n"
-                       f"{'':16s} from: {info.origin}")
+            click.echo(
+                f"{info.name:16s} {info.family:8s} {info.summary}\n{'':16s} keys: {keys}\n{'':16s} from: {info.origin}"
+            )
         for name, reason in sorted(methods.broken_plugins().items()):
             click.echo(f"{name:16s} BROKEN   {reason}")
-        click.echo("\nAlso: @package.module:Name[:key=value,...] names your own function, class or factory "
-                   "(README: Benchmark your own method).")
+        click.echo(
+            "\nAlso: @package.module:Name[:key=value,...] names your own function, class or factory "
+            "(README: Benchmark your own method)."
+        )
     elif what == "metrics":
         from bench.metrics import all_metrics
 

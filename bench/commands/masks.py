@@ -16,11 +16,21 @@ def masks() -> None:
 
 @masks.command()
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Folder for the figure and table.")
-@click.option("--families", default="all", show_default=True,
-              help="Comma-separated family specs, or 'all' (every registered family but file).")
+@click.option(
+    "--families",
+    default="all",
+    show_default=True,
+    help="Comma-separated family specs, or 'all' (every registered family but file).",
+)
 @click.option("--examples", default=4, show_default=True, type=click.IntRange(1, 12), help="Masks per family.")
-@click.option("--n", "n", default=280, show_default=True, type=click.IntRange(min=1),
-              help="Masks per family for the hole-area table (builtin ids, as `bench run --n`).")
+@click.option(
+    "--n",
+    "n",
+    default=280,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Masks per family for the hole-area table (builtin ids, as `bench run --n`).",
+)
 @click.option("--size", default=160, show_default=True, type=click.IntRange(min=16), help="Image side in pixels.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed.")
 def figure(out, families, examples, n, size, seed):
@@ -37,7 +47,7 @@ def figure(out, families, examples, n, size, seed):
     except (MaskError, KeyError, OSError) as err:
         raise click.ClickException(str(err)) from None
     out.mkdir(parents=True, exist_ok=True)
-    from bench.outputs.rundir import atomic_write_text
+    from bench.core.files import atomic_write_text
 
     caption = f"Hole area (fraction of the image) of {n} masks per family, {size}x{size}, seed {seed}:"
     atomic_write_text(out / "areas.csv", table.to_csv(index=False, float_format="%.4f"))

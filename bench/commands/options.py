@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
-MASKS_HELP = ("Mask family spec, e.g. rects (the study: 1-3 rectangles <= 25 %), center, thin, medium, thick "
-              "(LaMa), freeform (DeepFill v2), file:dir=PATH; see `bench list masks`.")
+MASKS_HELP = (
+    "Mask family spec, e.g. rects (the study: 1-3 rectangles <= 25 %), center, thin, medium, thick "
+    "(LaMa), freeform (DeepFill v2), file:dir=PATH; see `bench list masks`."
+)
 DATASETS = ["builtin", "celeba", "folder"]
 
 
@@ -44,18 +46,39 @@ def protocol_options(fn):
     The command receives ``dataset, data_root, split, size, n, seed, mask_family``.
     """
     options = [
-        click.option("--dataset", default="builtin", show_default=True, type=click.Choice(DATASETS),
-                     help="Data source; builtin needs no download."),
-        click.option("--data-root", type=click.Path(file_okay=False), default=None,
-                     help="CelebA root (containing img_align_celeba/) or an image folder."),
+        click.option(
+            "--dataset",
+            default="builtin",
+            show_default=True,
+            type=click.Choice(DATASETS),
+            help="Data source; builtin needs no download.",
+        ),
+        click.option(
+            "--data-root",
+            type=click.Path(file_okay=False),
+            default=None,
+            help="CelebA root (containing img_align_celeba/) or an image folder.",
+        ),
         click.option("--split", default="test", show_default=True, help="Split for celeba/builtin."),
-        click.option("--size", default=160, show_default=True, type=click.IntRange(min=0),
-                     help="Centre crop and resize to SIZE x SIZE (0 = native, folder only)."),
-        click.option("--n", "n", default=280, show_default=True, type=click.IntRange(min=0),
-                     help="Number of usable images (0 = all)."),
+        click.option(
+            "--size",
+            default=160,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Centre crop and resize to SIZE x SIZE (0 = native, folder only).",
+        ),
+        click.option(
+            "--n",
+            "n",
+            default=280,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="Number of usable images (0 = all).",
+        ),
         click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Mask seed."),
-        click.option("--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec,
-                     help=MASKS_HELP),
+        click.option(
+            "--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec, help=MASKS_HELP
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)

@@ -13,29 +13,66 @@ from bench.metrics.registry import metric_names
 
 
 @click.command()
-@click.option("--methods", "methods_", required=True,
-              help="Comma-separated method specs, e.g. 'telea,patch:size=9,features=0,mean' (see `bench list methods`), "
-                   "'@package.module:Name[:key=value]' for your own code, 'predictions:dir=DIR' for a tool's outputs.")
+@click.option(
+    "--methods",
+    "methods_",
+    required=True,
+    help="Comma-separated method specs, e.g. 'telea,patch:size=9,features=0,mean' (see `bench list methods`), "
+    "'@package.module:Name[:key=value]' for your own code, 'predictions:dir=DIR' for a tool's outputs.",
+)
 @protocol_options
-@click.option("--metrics", default="default", show_default=True,
-              help="Comma-separated metric names (see `bench list metrics`), 'default' (MSE, L1, PSNR, both "
-                   "SSIMs, FID, FID-inf, KID, paired KID) or 'all' (adds precision/recall, density/coverage, "
-                   "P-IDS/U-IDS).")
-@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes for CPU methods.")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Run directory (rerun the same command to resume). Default runs/<dataset>-n<N>-s<seed>.")
-@click.option("--fid-features", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="TorchScript feature extractor for FID/KID instead of the standard Inception.")
+@click.option(
+    "--metrics",
+    default="default",
+    show_default=True,
+    help="Comma-separated metric names (see `bench list metrics`), 'default' (MSE, L1, PSNR, both "
+    "SSIMs, FID, FID-inf, KID, paired KID) or 'all' (adds precision/recall, density/coverage, "
+    "P-IDS/U-IDS).",
+)
+@click.option(
+    "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes for CPU methods."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory (rerun the same command to resume). Default runs/<dataset>-n<N>-s<seed>.",
+)
+@click.option(
+    "--fid-features",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="TorchScript feature extractor for FID/KID instead of the standard Inception.",
+)
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Cache for reference statistics.")
-@click.option("--feature-workers", type=click.IntRange(min=0), default=None,
-              help="Single-threaded, low-priority processes extracting FID/KID features while the "
-                   "methods run (0: in this process, after them; methods then keep every core). "
-                   "Default: one per core when there are 2+ cores and 64+ images to extract.")
+@click.option(
+    "--feature-workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Single-threaded, low-priority processes extracting FID/KID features while the "
+    "methods run (0: in this process, after them; methods then keep every core). "
+    "Default: one per core when there are 2+ cores and 64+ images to extract.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @cluster_option
-def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics, jobs, out, fid_features,
-        cache_dir, feature_workers, progress, cluster):
+def run(
+    methods_,
+    dataset,
+    data_root,
+    split,
+    size,
+    n,
+    seed,
+    mask_family,
+    metrics,
+    jobs,
+    out,
+    fid_features,
+    cache_dir,
+    feature_workers,
+    progress,
+    cluster,
+):
     """Run METHODS on the same seeded masks and print a summary table."""
     from bench.engine.address import ClusterError
     from bench.experiments.runner import RunConfig, RunConflictError
@@ -46,21 +83,46 @@ def run(methods_, dataset, data_root, split, size, n, seed, mask_family, metrics
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     out = Path(out or f"runs/{dataset}-n{n}-s{seed}")
     metric_list = metric_names(metrics)
-    cfg = RunConfig(methods=split_specs(methods_), out=out, dataset=dataset, data_root=data_root, split=split,
-                    size=size, n=n or None, seed=seed, mask_family=mask_family, metrics=metric_list, jobs=jobs,
-                    fid_features=fid_features, cache_dir=Path(cache_dir) if cache_dir else None, progress=progress,
-                    cluster=cluster, feature_workers=feature_workers)
+    cfg = RunConfig(
+        methods=split_specs(methods_),
+        out=out,
+        dataset=dataset,
+        data_root=data_root,
+        split=split,
+        size=size,
+        n=n or None,
+        seed=seed,
+        mask_family=mask_family,
+        metrics=metric_list,
+        jobs=jobs,
+        fid_features=fid_features,
+        cache_dir=Path(cache_dir) if cache_dir else None,
+        progress=progress,
+        cluster=cluster,
+        feature_workers=feature_workers,
+    )
     try:
         result = run_bench(cfg)
-    except (RunConflictError, RunDirError, NoUsableImagesError, ClusterError, FileNotFoundError, ValueError,
-            KeyError) as err:
+    except (
+        RunConflictError,
+        RunDirError,
+        NoUsableImagesError,
+        ClusterError,
+        FileNotFoundError,
+        ValueError,
+        KeyError,
+    ) as err:
         raise click.ClickException(str(err)) from None
     except OSError as err:  # e.g. a full disk, or a file of the run directory that became read-only mid-run
         raise click.ClickException(f"{err.filename or out}: {err.strerror or err}") from None
     click.echo("")
     click.echo(result.markdown)
-    click.echo(f"{result.rows} rows ({result.computed} computed now, {result.rows - result.computed} resumed), "
-               f"{result.errors} errors, {len(result.skipped_images)} images skipped; "
-               f"mask sha256 {result.mask_hash}")
-    click.echo(f"run directory: {result.rundir.path} (95 % intervals in summary.md; "
-               f"tables and figures: bench report {result.rundir.path})")
+    click.echo(
+        f"{result.rows} rows ({result.computed} computed now, {result.rows - result.computed} resumed), "
+        f"{result.errors} errors, {len(result.skipped_images)} images skipped; "
+        f"mask sha256 {result.mask_hash}"
+    )
+    click.echo(
+        f"run directory: {result.rundir.path} (95 % intervals in summary.md; "
+        f"tables and figures: bench report {result.rundir.path})"
+    )

@@ -24,8 +24,14 @@ TARGET_AREA = 0.20
 AREA_TOL = 0.03
 
 
-def timing_mask(seed: int, image_id: str, shape: tuple[int, int], area: float = TARGET_AREA,
-                tol: float = AREA_TOL, max_tries: int = 10_000) -> np.ndarray:
+def timing_mask(
+    seed: int,
+    image_id: str,
+    shape: tuple[int, int],
+    area: float = TARGET_AREA,
+    tol: float = AREA_TOL,
+    max_tries: int = 10_000,
+) -> np.ndarray:
     """A seeded ``rects`` mask (1-3 rectangles) whose area is within ``tol`` of ``area``.
 
     Masks are drawn with :func:`bench.inputs.masks.make_mask` for the ids ``image_id#0``,
@@ -110,8 +116,13 @@ def prepare_inputs(size: int, n: int, seed: int) -> dict[str, np.ndarray]:
     # warm-up compiles every kernel (a 64 px image needs no pyramid).
     warm = get_source("builtin", size=96).load("coffee-000")
     warm_mask = timing_mask(seed, "warmup", warm.shape[:2])
-    return {"images": images, "masks": masks, "ids": np.array([s.id for s in samples]),
-            "warm_image": blank_hole(warm, warm_mask), "warm_mask": warm_mask}
+    return {
+        "images": images,
+        "masks": masks,
+        "ids": np.array([s.id for s in samples]),
+        "warm_image": blank_hole(warm, warm_mask),
+        "warm_mask": warm_mask,
+    }
 
 
 def measure(spec: str, inputs: dict[str, np.ndarray], progress: bool = True) -> dict:
@@ -149,26 +160,37 @@ def measure(spec: str, inputs: dict[str, np.ndarray], progress: bool = True) -> 
     rss_after_warmup = _peak_rss_mb()
     images, masks = inputs["images"], inputs["masks"]
     times, holes = [], []
-    for image, mask, image_id in tqdm(list(zip(images, masks, inputs["ids"])), desc=f"{spec} {images.shape[1]}px",
-                                      disable=not progress, file=sys.stderr):
+    for image, mask, image_id in tqdm(
+        list(zip(images, masks, inputs["ids"])),
+        desc=f"{spec} {images.shape[1]}px",
+        disable=not progress,
+        file=sys.stderr,
+    ):
         t = time.perf_counter()
         methods.inpaint_images(method, [image], [mask], [str(image_id)])
         times.append(time.perf_counter() - t)
         holes.append(int(mask.sum()))
     times_a = np.array(times)
     return {
-        "spec": spec, "size": int(images.shape[1]), "n": int(images.shape[0]),
-        "median_s": float(np.median(times_a)), "min_s": float(times_a.min()), "max_s": float(times_a.max()),
+        "spec": spec,
+        "size": int(images.shape[1]),
+        "n": int(images.shape[0]),
+        "median_s": float(np.median(times_a)),
+        "min_s": float(times_a.min()),
+        "max_s": float(times_a.max()),
         "hole_px_median": float(np.median(holes)),
         "ms_per_khole": float(np.median(times_a / np.array(holes)) * 1e6),
-        "warmup_s": warmup_s, "import_s": import_s,
+        "warmup_s": warmup_s,
+        "import_s": import_s,
         "threads": int(os.environ.get("NUMBA_NUM_THREADS", os.cpu_count() or 1)),
-        "rss_after_warmup_mb": rss_after_warmup, "peak_rss_mb": _peak_rss_mb(),
+        "rss_after_warmup_mb": rss_after_warmup,
+        "peak_rss_mb": _peak_rss_mb(),
     }
 
 
-def run_worker(spec: str, size: int, n: int, seed: int, cold: bool = False, progress: bool = True,
-               threads: int | None = None) -> dict:
+def run_worker(
+    spec: str, size: int, n: int, seed: int, cold: bool = False, progress: bool = True, threads: int | None = None
+) -> dict:
     """Run :func:`measure` in a fresh Python process and return its result.
 
     Parameters
@@ -188,9 +210,13 @@ def run_worker(spec: str, size: int, n: int, seed: int, cold: bool = False, prog
         path = os.path.join(tmp, "inputs.npz")
         np.savez(path, **prepare_inputs(size, n, seed))
         args = json.dumps({"spec": spec, "inputs": path, "progress": progress})
-        proc = subprocess.run([sys.executable, "-m", "bench.commands.timing", args], env=env,
-                              stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE,
-                              text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.commands.timing", args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=None if progress else subprocess.PIPE,
+            text=True,
+        )
     if proc.returncode != 0:
         detail = proc.stderr[-2000:] if proc.stderr else "(see stderr above)"
         raise click.ClickException(f"timing {spec} at {size}px failed (exit {proc.returncode}): {detail}")
@@ -199,15 +225,18 @@ def run_worker(spec: str, size: int, n: int, seed: int, cold: bool = False, prog
 
 def format_table(rows: list[dict]) -> str:
     """Markdown table of timing results."""
-    head = ("| method | size | n | threads | median s/image | min-max s | hole px | ms / 1k hole px "
-            "| JIT warm-up s | peak RSS MB | RSS after warm-up MB |")
+    head = (
+        "| method | size | n | threads | median s/image | min-max s | hole px | ms / 1k hole px "
+        "| JIT warm-up s | peak RSS MB | RSS after warm-up MB |"
+    )
     lines = [head, "|" + "---|" * 11]
     for r in rows:
         lines.append(
             f"| {r['spec']} | {r['size']} | {r['n']} | {r['threads']} | {r['median_s']:.3f} "
             f"| {r['min_s']:.3f}-{r['max_s']:.3f} "
             f"| {r['hole_px_median']:.0f} | {r['ms_per_khole']:.2f} | {r['warmup_s']:.2f} "
-            f"| {r['peak_rss_mb']:.0f} | {r['rss_after_warmup_mb']:.0f} |")
+            f"| {r['peak_rss_mb']:.0f} | {r['rss_after_warmup_mb']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -222,19 +251,28 @@ def _int_list(ctx, param, value: str) -> list[int]:
 
 
 @click.command("time")
-@click.option("--methods", "specs", default="patch", show_default=True,
-              help="Comma-separated method specs; use ';' between specs that contain commas.")
-@click.option("--sizes", default="160,320,640", show_default=True, callback=_int_list,
-              help="Image sides to time.")
+@click.option(
+    "--methods",
+    "specs",
+    default="patch",
+    show_default=True,
+    help="Comma-separated method specs; use ';' between specs that contain commas.",
+)
+@click.option("--sizes", default="160,320,640", show_default=True, callback=_int_list, help="Image sides to time.")
 @click.option("--n", default=10, show_default=True, type=click.IntRange(1), help="Images per size.")
 @click.option("--seed", default=0, show_default=True, help="Mask seed.")
 @click.option("--cold", is_flag=True, help="Empty JIT cache: warm-up = full numba compilation.")
-@click.option("--threads", default=None, type=click.IntRange(1),
-              help="Numba threads per worker [default: all cores].")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the results to this JSON file.")
-def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, threads: int | None,
-             json_path: str | None) -> None:
+@click.option("--threads", default=None, type=click.IntRange(1), help="Numba threads per worker [default: all cores].")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the results to this JSON file.",
+)
+def time_cmd(
+    specs: str, sizes: list[int], n: int, seed: int, cold: bool, threads: int | None, json_path: str | None
+) -> None:
     """Median seconds per image, JIT warm-up and peak memory of methods on builtin crops.
 
     Every image gets 1-3 seeded rectangles covering 20 % +- 3 % of it. Each
@@ -267,10 +305,14 @@ def time_cmd(specs: str, sizes: list[int], n: int, seed: int, cold: bool, thread
     if json_path:
         with open(json_path, "w") as fh:
             # Rebuilt from the options, so the record is right whatever process called the command.
-            command = (f"bench time --methods '{specs}' --sizes {','.join(map(str, sizes))} --n {n} --seed {seed}"
-                       + (" --cold" if cold else "") + (f" --threads {threads}" if threads else ""))
-            json.dump({"command": command, "machine": machine, "load_average_after": load_after, "rows": rows},
-                      fh, indent=2)
+            command = (
+                f"bench time --methods '{specs}' --sizes {','.join(map(str, sizes))} --n {n} --seed {seed}"
+                + (" --cold" if cold else "")
+                + (f" --threads {threads}" if threads else "")
+            )
+            json.dump(
+                {"command": command, "machine": machine, "load_average_after": load_after, "rows": rows}, fh, indent=2
+            )
 
 
 if __name__ == "__main__":

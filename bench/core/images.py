@@ -86,7 +86,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def from_uint8(image: np.ndarray) -> np.ndarray:
     """Convert a ``uint8`` ``H x W x 3`` array to a contract image."""
-    return (image.astype(np.float32) / np.float32(255.0))
+    return image.astype(np.float32) / np.float32(255.0)
 
 
 def quantize(image: np.ndarray) -> np.ndarray:

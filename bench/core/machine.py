@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cpu_model", "describe_machine", "load_average", "machine_line"]
+from bench.core.gitinfo import git_commit
 
-_REPO = Path(__file__).resolve().parent.parent
+__all__ = ["cpu_model", "describe_machine", "load_average", "machine_line"]
 
 
 def cpu_model() -> str:
@@ -52,15 +51,6 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(_REPO), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10, check=False)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def describe_machine() -> dict[str, Any]:
     """The machine and its state at the time of the call.
 
@@ -80,9 +70,17 @@ def describe_machine() -> dict[str, Any]:
     except (AttributeError, ValueError, OSError):
         memory_gb = None
     return {
-        "cpu": cpu_model(), "cores": cores, "logical_cpus": os.cpu_count(), "memory_gb": memory_gb,
-        "load_average": load_average(), "platform": platform.platform(), "python": platform.python_version(),
-        "numpy": _version("numpy"), "torch": _version("torch"), "numba": _version("numba"), "git": _git_commit(),
+        "cpu": cpu_model(),
+        "cores": cores,
+        "logical_cpus": os.cpu_count(),
+        "memory_gb": memory_gb,
+        "load_average": load_average(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": _version("numpy"),
+        "torch": _version("torch"),
+        "numba": _version("numba"),
+        "git": git_commit(short=True) or "unknown",
     }
 
 
@@ -90,6 +88,8 @@ def machine_line(info: dict[str, Any]) -> str:
     """One line for a table's caption: CPU, cores, memory, load, commit."""
     load = info.get("load_average")
     load_text = "/".join(f"{v:.2f}" for v in load) if load else "unknown"
-    return (f"{info['cpu']}, {info['cores']} usable cores, {info.get('memory_gb')} GiB; "
-            f"load average (1/5/15 min) {load_text}; torch {info['torch']}, numba {info['numba']}; "
-            f"git {info['git']}")
+    return (
+        f"{info['cpu']}, {info['cores']} usable cores, {info.get('memory_gb')} GiB; "
+        f"load average (1/5/15 min) {load_text}; torch {info['torch']}, numba {info['numba']}; "
+        f"git {info['git']}"
+    )

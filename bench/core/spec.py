@@ -30,14 +30,13 @@ def _convert(value: str, default: Any, key: str, name: str) -> Any:
         if isinstance(default, float):
             return float(value)
     except ValueError:
-        raise ValueError(
-            f"{name}: {key}={value!r} is not a valid {type(default).__name__}"
-        ) from None
+        raise ValueError(f"{name}: {key}={value!r} is not a valid {type(default).__name__}") from None
     return value
 
 
-def typed_options(raw: dict[str, str], params: dict[str, Any], owner: str, name: str,
-                  open_keys: bool = False) -> dict[str, Any]:
+def typed_options(
+    raw: dict[str, str], params: dict[str, Any], owner: str, name: str, open_keys: bool = False
+) -> dict[str, Any]:
     """Check spec options against a registry entry's parameters and convert them to their types.
 
     Parameters

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 
-def bootstrap_ci(values, groups=None, seed: int = 0, n_boot: int = 2000,
-                 level: float = 0.95) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values, groups=None, seed: int = 0, n_boot: int = 2000, level: float = 0.95
+) -> tuple[float, float, float]:
     """Mean of ``values`` with a percentile bootstrap interval, optionally resampling whole groups.
 
     Parameters

@@ -54,5 +54,7 @@ def parse_cluster(text: str) -> ClusterAddress:
         if not 0 < port < 65536:
             raise ClusterError(f"--cluster {value}: port {port} is outside 1..65535")
         return ClusterAddress(value, scheduler=value)
-    raise ClusterError(f"--cluster {value!r}: expected local:N (N workers on this machine) or "
-                       "tcp://HOST:PORT (a running Dask scheduler)")
+    raise ClusterError(
+        f"--cluster {value!r}: expected local:N (N workers on this machine) or "
+        "tcp://HOST:PORT (a running Dask scheduler)"
+    )

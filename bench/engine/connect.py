@@ -89,15 +89,21 @@ def connect(address: ClusterAddress) -> Iterator[Session]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise ClusterError(f"--cluster {address.text} needs Dask: pip install -e \".[cluster]\" "
-                           "(or pip install \"dask[distributed]\")") from None
+        raise ClusterError(
+            f"--cluster {address.text} needs Dask: pip install -e \".[cluster]\" (or pip install \"dask[distributed]\")"
+        ) from None
     timeout = _timeout()
     cluster = client = None
     try:
         if address.local_workers is not None:
             # One thread per worker: the methods and Inception are CPU-bound, so processes are the unit.
-            cluster = LocalCluster(n_workers=address.local_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = LocalCluster(
+                n_workers=address.local_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
             client = Client(cluster, timeout=timeout)
         else:
             try:
@@ -106,7 +112,8 @@ def connect(address: ClusterAddress) -> Iterator[Session]:
                 raise ClusterError(
                     f"cannot reach the Dask scheduler at {address.scheduler} within {timeout:g} s ({err}); start one "
                     f"with `dask scheduler --port PORT` and workers with `dask worker {address.scheduler}`, or "
-                    "use --cluster local:N") from None
+                    "use --cluster local:N"
+                ) from None
         session = Session(client, address, suite_identity())
         _wait_for_workers(session, timeout)
         session.workers = check_workers(session)
@@ -125,8 +132,10 @@ def _wait_for_workers(session: Session, timeout: float) -> None:
     try:
         session.client.wait_for_workers(1, timeout=timeout)
     except TimeoutError:
-        raise ClusterError(f"the Dask scheduler at {session.where()} has no workers (waited {timeout:g} s); start "
-                           f"some with `dask worker {session.address.scheduler or 'ADDRESS'}`") from None
+        raise ClusterError(
+            f"the Dask scheduler at {session.where()} has no workers (waited {timeout:g} s); start "
+            f"some with `dask worker {session.address.scheduler or 'ADDRESS'}`"
+        ) from None
 
 
 def check_workers(session: Session) -> dict[str, dict[str, Any]]:
@@ -148,15 +157,20 @@ def check_workers(session: Session) -> dict[str, dict[str, Any]]:
             continue
         name = f"worker {worker} (host {info['host']})"
         if info["identity"] is None:
-            problems.append(f"{name} cannot import the suite ({info['error']}): install it there with "
-                            "`pip install -e \".[cluster]\"` from the same checkout, in the environment "
-                            "`dask worker` runs in")
+            problems.append(
+                f"{name} cannot import the suite ({info['error']}): install it there with "
+                "`pip install -e \".[cluster]\"` from the same checkout, in the environment "
+                "`dask worker` runs in"
+            )
         elif info["identity"] != suite:
-            problems.append(f"{name} runs inpaint-bench {describe_identity(info['identity'])}, this client "
-                            f"{describe_identity(suite)}: install the same version on every worker")
+            problems.append(
+                f"{name} runs inpaint-bench {describe_identity(info['identity'])}, this client "
+                f"{describe_identity(suite)}: install the same version on every worker"
+            )
         else:
-            differ = {k: (mine["packages"].get(k), v) for k, v in info["packages"].items()
-                      if v != mine["packages"].get(k)}
+            differ = {
+                k: (mine["packages"].get(k), v) for k, v in info["packages"].items() if v != mine["packages"].get(k)
+            }
             if differ or info["python"] != mine["python"]:
                 detail = ", ".join(f"{k} {b} (client {a})" for k, (a, b) in differ.items())
                 notes.append(f"{name}: python {info['python']} (client {mine['python']}) {detail}".strip())

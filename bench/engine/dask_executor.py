@@ -81,9 +81,12 @@ class DaskExecutor(Executor):
         if data.root not in self._send:
             missing = self.session.missing_paths([data.root]).get(data.root, [])
             if missing:
-                log.warning("worker(s) %s do not see %s: the client sends them the images instead "
-                            "(mount the data at the same path to let workers load it themselves)",
-                            ", ".join(missing), data.root)
+                log.warning(
+                    "worker(s) %s do not see %s: the client sends them the images instead "
+                    "(mount the data at the same path to let workers load it themselves)",
+                    ", ".join(missing),
+                    data.root,
+                )
             self._send[data.root] = bool(missing)
         return self._send[data.root]
 
@@ -105,15 +108,28 @@ class DaskExecutor(Executor):
         for method, todo in pending:
             size = chunk_size(len(todo), workers, method.batch_size)
             for start in range(0, len(todo), size):
-                ids = [s.id for s, _ in todo[start:start + size]]
+                ids = [s.id for s, _ in todo[start : start + size]]
                 arrays = [to_uint8(by_id[i].image) for i in ids] if send else None
-                fut = self.client.submit(inpaint_chunk, method.spec, data, ids, [digests[i] for i in ids],
-                                         [mask_digests[i] for i in ids], seed, family, names, self.session.suite,
-                                         arrays=arrays, retries=2, pure=False)
+                fut = self.client.submit(
+                    inpaint_chunk,
+                    method.spec,
+                    data,
+                    ids,
+                    [digests[i] for i in ids],
+                    [mask_digests[i] for i in ids],
+                    seed,
+                    family,
+                    names,
+                    self.session.suite,
+                    arrays=arrays,
+                    retries=2,
+                    pure=False,
+                )
                 futures[fut] = (method.spec, ids)
         total = sum(len(todo) for _, todo in pending)
-        bar = tqdm(total=total, desc=f"{len(pending)} method(s) on {workers} worker(s)", unit="img",
-                   disable=not progress)
+        bar = tqdm(
+            total=total, desc=f"{len(pending)} method(s) on {workers} worker(s)", unit="img", disable=not progress
+        )
         try:
             for fut in self._completed(futures):
                 spec, ids = futures[fut]
@@ -130,9 +146,17 @@ class DaskExecutor(Executor):
         # Whole batches per unit, so every forward pass sees the same images as a local run.
         futures = {}
         for start in range(0, len(images), batch_size):
-            chunk = [to_uint8(im) for im in images[start:start + batch_size]]
-            fut = self.client.submit(features_chunk, chunk, fid_features, extractor.sha256, batch_size,
-                                     self.session.suite, retries=2, pure=False)
+            chunk = [to_uint8(im) for im in images[start : start + batch_size]]
+            fut = self.client.submit(
+                features_chunk,
+                chunk,
+                fid_features,
+                extractor.sha256,
+                batch_size,
+                self.session.suite,
+                retries=2,
+                pure=False,
+            )
             futures[fut] = start
         parts = {futures[f]: self._result(f, f"features of images {futures[f]}..") for f in self._completed(futures)}
         return np.concatenate([parts[k] for k in sorted(parts)], axis=0)
@@ -154,10 +178,24 @@ class DaskExecutor(Executor):
             arrays = self.client.scatter([to_uint8(s.image) for s in proto.samples], broadcast=True)
         futures = {}
         for spec in specs:
-            fut = self.client.submit(measure_variant, spec, sweep.data, ids, digests, mask_digests,
-                                     proto.identity["seed"], proto.identity["mask_family"], sweep.fid_features,
-                                     sweep.extractor.sha256, real, sweep.n_boot, self.session.suite, arrays=arrays,
-                                     retries=2, pure=False)
+            fut = self.client.submit(
+                measure_variant,
+                spec,
+                sweep.data,
+                ids,
+                digests,
+                mask_digests,
+                proto.identity["seed"],
+                proto.identity["mask_family"],
+                sweep.fid_features,
+                sweep.extractor.sha256,
+                real,
+                sweep.n_boot,
+                self.session.suite,
+                arrays=arrays,
+                retries=2,
+                pure=False,
+            )
             futures[fut] = spec
         bar = tqdm(total=len(specs), desc=desc, unit="variant", disable=not sweep.progress)
         try:
@@ -182,8 +220,10 @@ class DaskExecutor(Executor):
                     alone_since = self._check_workers(alone_since, len(remaining), len(futures))
                     continue
                 except OSError as err:
-                    raise ClusterError(f"lost the Dask scheduler at {self.session.where()} ({err}); finished rows "
-                                       "are kept: rerun the same command to resume") from None
+                    raise ClusterError(
+                        f"lost the Dask scheduler at {self.session.where()} ({err}); finished rows "
+                        "are kept: rerun the same command to resume"
+                    ) from None
                 alone_since = None
                 yield from done
         finally:
@@ -197,15 +237,19 @@ class DaskExecutor(Executor):
         try:
             n = len(self.client.nthreads())
         except OSError as err:
-            raise ClusterError(f"lost the Dask scheduler at {self.session.where()} ({err}); finished rows are "
-                               "kept: rerun the same command to resume") from None
+            raise ClusterError(
+                f"lost the Dask scheduler at {self.session.where()} ({err}); finished rows are "
+                "kept: rerun the same command to resume"
+            ) from None
         if n:
             return None
         now = time.monotonic()
         if alone_since is not None and now - alone_since > NO_WORKER_GRACE_S:
-            raise ClusterError(f"the cluster at {self.session.where()} has had no workers for "
-                               f"{NO_WORKER_GRACE_S:.0f} s with {left} of {total} work units unfinished; finished "
-                               "rows are kept: start workers and rerun the same command to resume")
+            raise ClusterError(
+                f"the cluster at {self.session.where()} has had no workers for "
+                f"{NO_WORKER_GRACE_S:.0f} s with {left} of {total} work units unfinished; finished "
+                "rows are kept: start workers and rerun the same command to resume"
+            )
         return alone_since if alone_since is not None else now
 
     def _result(self, fut, what: str):
@@ -214,14 +258,20 @@ class DaskExecutor(Executor):
         except DataMismatchError as err:
             raise ClusterError(str(err)) from None
         except KilledWorker as err:
-            raise ClusterError(f"the work unit {what} was running on every worker that died ({err}): out of memory, "
-                               "or a crash in the method; finished rows are kept") from None
+            raise ClusterError(
+                f"the work unit {what} was running on every worker that died ({err}): out of memory, "
+                "or a crash in the method; finished rows are kept"
+            ) from None
         except CancelledError:
-            raise ClusterError(f"the work unit {what} was cancelled by the scheduler at {self.session.where()}; "
-                               "rerun the same command to resume") from None
+            raise ClusterError(
+                f"the work unit {what} was cancelled by the scheduler at {self.session.where()}; "
+                "rerun the same command to resume"
+            ) from None
         except (ImportError, AttributeError) as err:
-            raise ClusterError(f"a worker could not run {what} ({type(err).__name__}: {err}): it lacks the suite "
-                               "or has another version of it") from None
+            raise ClusterError(
+                f"a worker could not run {what} ({type(err).__name__}: {err}): it lacks the suite "
+                "or has another version of it"
+            ) from None
 
 
 def _span(ids: list[str]) -> str:

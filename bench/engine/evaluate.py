@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,11 +65,15 @@ def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int 
             images = [blank_hole(s.image, m) for s, m in chunk]
             masks = [m for _, m in chunk]
             t0 = time.perf_counter()
+            outs: Sequence[np.ndarray | None]
+            err: str | None
             try:
                 outs, err = inpaint_images(method, images, masks, [s.id for s, _ in chunk]), None
                 if len(outs) != len(chunk):
-                    outs, err = [None] * len(chunk), (f"ValueError: {spec} returned {len(outs)} outputs for a "
-                                                      f"batch of {len(chunk)} images")
+                    outs, err = (
+                        [None] * len(chunk),
+                        (f"ValueError: {spec} returned {len(outs)} outputs for a batch of {len(chunk)} images"),
+                    )
             except Exception as exc:
                 outs, err = [None] * len(chunk), f"{type(exc).__name__}: {exc}"
             per_image = (time.perf_counter() - t0) / len(chunk)
@@ -79,8 +83,9 @@ def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int 
         import multiprocessing as mp
 
         # spawn, not fork: torch and numba keep thread pools that fork can deadlock.
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init,
-                                 initargs=(spec,)) as pool:
+        with ProcessPoolExecutor(
+            jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(spec,)
+        ) as pool:
             futures = {pool.submit(_worker_call, blank_hole(s.image, m), m, s.id): (s, m) for s, m in todo}
             for fut in as_completed(futures):
                 sample, mask = futures[fut]
@@ -92,8 +97,9 @@ def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int 
             yield sample, mask, out, seconds, err
 
 
-def score(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, seconds: float,
-          err: str | None, metrics) -> tuple[dict[str, Any], np.ndarray | None]:
+def score(
+    spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, seconds: float, err: str | None, metrics
+) -> tuple[dict[str, Any], np.ndarray | None]:
     """Check a method's output, composite the known pixels back and compute the metrics.
 
     Returns
@@ -103,9 +109,16 @@ def score(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, s
     final : np.ndarray or None
         The composited image, None on error.
     """
-    row: dict[str, Any] = {"method": spec, "image_id": sample.id, "status": "ok", "error": None,
-                           "seconds": seconds, "mask_area": float(mask.mean()), "n_rects": len(rects),
-                           "output": "composited"}
+    row: dict[str, Any] = {
+        "method": spec,
+        "image_id": sample.id,
+        "status": "ok",
+        "error": None,
+        "seconds": seconds,
+        "mask_area": float(mask.mean()),
+        "n_rects": len(rects),
+        "output": "composited",
+    }
     if err is None:
         try:
             check_image(out, name=f"{spec} output for {sample.id}")
@@ -128,20 +141,38 @@ def score(spec: str, sample: Sample, mask: np.ndarray, rects: list[Rect], out, s
     return row, final
 
 
+def evaluate_one(
+    method, sample: Sample, mask: np.ndarray, metrics, rects: Sequence[Rect] = ()
+) -> tuple[dict[str, Any], np.ndarray | None]:
+    """One image through the loop (:func:`execute` then :func:`score`), for studies of one method.
+
+    Returns
+    -------
+    row : dict
+        As :func:`score`'s, with the method's seconds for this image.
+    final : np.ndarray or None
+        The 8-bit composite that was scored, None on error.
+    """
+    ((_, _, out, seconds, err),) = execute(method, method.spec, [(sample, mask)])
+    return score(method.spec, sample, mask, list(rects), out, seconds, err, metrics)
+
+
 @contextmanager
 def method_threads(change: int) -> Iterator[None]:
     """Run the methods with ``change`` more (negative: fewer) torch and numba threads, at least one.
 
     While the feature pool extracts features beside the methods, a second thread buys a method
-    little and costs the pool a core: GLCIC on 64 images took 7.1 CPU-s on 2 threads (4.1 s)
-    against 5.7 on one (5.7 s), and the pool turns every freed CPU-second into features. Every
-    method then runs on one core fewer, so ``seconds`` stay comparable between methods of a run.
+    little and costs the pool a core, and the pool turns every freed CPU-second into features.
+    Every method then runs on one core fewer, so ``seconds`` stay comparable between methods of
+    a run.
     Only libraries the methods already imported are touched.
     """
     restore = []
     if change:
-        for name, get, set_ in (("torch", "get_num_threads", "set_num_threads"),
-                                ("numba", "get_num_threads", "set_num_threads")):
+        for name, get, set_ in (
+            ("torch", "get_num_threads", "set_num_threads"),
+            ("numba", "get_num_threads", "set_num_threads"),
+        ):
             module = sys.modules.get(name)
             if module is None:
                 continue
@@ -153,7 +184,6 @@ def method_threads(change: int) -> Iterator[None]:
     finally:
         for set_, before in restore:
             set_(before)
-
 
 
 PER_IMAGE = ("mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim")
@@ -175,8 +205,15 @@ class Measurement:
 
     def row(self) -> dict[str, Any]:
         """Flat CSV row."""
-        return {"spec": self.spec, "fid": self.fid, "fid_low": self.fid_low, "fid_high": self.fid_high,
-                **self.metrics, "seconds": self.seconds, "errors": self.errors}
+        return {
+            "spec": self.spec,
+            "fid": self.fid,
+            "fid_low": self.fid_low,
+            "fid_high": self.fid_high,
+            **self.metrics,
+            "seconds": self.seconds,
+            "errors": self.errors,
+        }
 
 
 def sweep_metrics() -> list:
@@ -184,8 +221,17 @@ def sweep_metrics() -> list:
     return [m for m in all_metrics("image") if m.name in ("mse", "psnr", "ssim")]
 
 
-def measure_method(method, samples: list, masks: dict[str, np.ndarray], extractor, real_features: np.ndarray, *,
-                   n_boot: int, seed: int, metrics: list) -> Measurement:
+def measure_method(
+    method,
+    samples: list,
+    masks: dict[str, np.ndarray],
+    extractor,
+    real_features: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    metrics: list,
+) -> Measurement:
     """Inpaint every sample with ``method`` and score it against the real images' features.
 
     Parameters
@@ -238,7 +284,6 @@ def measure_method(method, samples: list, masks: dict[str, np.ndarray], extracto
     low, high = centred_interval(fid, reps)
     means = {c: float(np.nanmean([r[c] for r in rows])) for c in PER_IMAGE}
     complete = len(finals) == len(samples)
-    return Measurement(method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)},
-                       reps if complete else None)
-
-
+    return Measurement(
+        method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)}, reps if complete else None
+    )

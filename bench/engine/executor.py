@@ -28,8 +28,9 @@ class Executor:
 
     distributed = False
 
-    def inpaint(self, pending: list[tuple[Any, list]], proto, data, metrics, progress: bool = True
-                ) -> Iterator[tuple[str, Any, dict[str, Any], np.ndarray | None]]:
+    def inpaint(
+        self, pending: list[tuple[Any, list]], proto, data, metrics, progress: bool = True
+    ) -> Iterator[tuple[str, Any, dict[str, Any], np.ndarray | None]]:
         """Run each method on its images and score them.
 
         Parameters

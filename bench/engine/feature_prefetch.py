@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # the pool starts processes and loads the network: imported when first needed
+    from bench.metrics.feature_pool import FeaturePool
 
 # The owner of the real (ground-truth) images' features; method specs are non-empty strings.
 REAL = None
@@ -45,7 +48,7 @@ class FeaturePrefetch:
             raise ValueError(f"a feature prefetch needs at least one process, got {workers}")
         self.workers, self.fid_features, self.batch_size = workers, fid_features, batch_size
         self.min_images = min_images
-        self._pool = None
+        self._pool: FeaturePool | None = None
         self._rows: dict[tuple[str | None, str], tuple[Future, int]] = {}
         self._buffer: dict[str | None, list[tuple[str, np.ndarray]]] = {}
 
@@ -75,6 +78,8 @@ class FeaturePrefetch:
 
     def flush(self, *owners: str | None) -> None:
         """Send the queued images of ``owners`` (every owner when none is given) to the pool."""
+        if self._pool is None:  # never started: nothing can have been queued
+            return
         for owner in owners if owners else list(self._buffer):
             buffer = self._buffer.pop(owner, [])
             if not buffer:

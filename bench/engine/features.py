@@ -16,8 +16,9 @@ import numpy as np
 log = logging.getLogger("bench")
 
 
-def distribute_features(executor, images: list[np.ndarray], fid_features: str | None,
-                        batch_size: int | None = None) -> bool:
+def distribute_features(
+    executor, images: list[np.ndarray], fid_features: str | None, batch_size: int | None = None
+) -> bool:
     """Extract the features of ``images`` with ``executor`` and offer them to the set metrics.
 
     Parameters

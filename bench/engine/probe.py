@@ -29,30 +29,35 @@ def make_probe() -> Callable[[list[str]], dict[str, Any]]:
         import os
         import platform
         import socket
-        import subprocess
 
-        info: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(),
-                                "python": platform.python_version(), "identity": None, "error": None}
+        info: dict[str, Any] = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "python": platform.python_version(),
+            "identity": None,
+            "error": None,
+        }
         try:
             bench = importlib.import_module("bench")
-            commit = None
-            here = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))
             try:
-                done = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True,
-                                      timeout=10, check=False)
-                if done.returncode == 0 and done.stdout.strip():
-                    commit = done.stdout.strip()
-            except (OSError, subprocess.SubprocessError):
-                pass  # not a git checkout (an installed wheel): the version alone identifies it
+                # None outside a git checkout (an installed wheel): the version alone identifies it.
+                # The checkout of the bench that was imported: another one on the path has its own commit.
+                location = bench.__file__
+                commit = None
+                if location is not None:
+                    checkout = os.path.dirname(os.path.dirname(os.path.abspath(location)))
+                    commit = importlib.import_module("bench.core.gitinfo").git_commit(checkout, dirty=False)
+            except ImportError:  # another version of the suite, which the version then tells apart
+                commit = None
             info["identity"] = {"version": str(getattr(bench, "__version__", "unknown")), "commit": commit}
             try:
                 # Tasks compare against this very answer, so a commit landing mid-run cannot split the check.
-                importlib.import_module("bench.engine.probe")._IDENTITY = dict(info["identity"])
+                importlib.import_module("bench.engine.probe")._IDENTITY = dict(info["identity"])  # type: ignore[attr-defined]
             except Exception:
                 pass  # another version without this module: the client refuses it on this answer
         except Exception as err:  # any import failure is the worker's setup: report it, do not crash
             info["error"] = f"{type(err).__name__}: {err}"
-        versions = {}
+        versions: dict[str, str | None] = {}
         for name in packages:
             try:
                 versions[name] = md.version(name)

@@ -85,8 +85,10 @@ def _source(data: DataRef):
             try:
                 _SOURCES[data] = get_source(data.dataset, data.root, split=data.split, size=data.size)
             except (OSError, ValueError) as err:
-                raise DataMismatchError(f"{_where()} cannot open --dataset {data.dataset} --data-root {data.root}: "
-                                        f"{err}; mount the data at the same path on every worker") from None
+                raise DataMismatchError(
+                    f"{_where()} cannot open --dataset {data.dataset} --data-root {data.root}: "
+                    f"{err}; mount the data at the same path on every worker"
+                ) from None
         return _SOURCES[data]
 
 
@@ -101,9 +103,11 @@ def _load(data: DataRef, image_id: str) -> np.ndarray:
     try:
         image = quantize(_source(data).load(image_id))
     except (ImageLoadError, OSError, KeyError) as err:
-        raise DataMismatchError(f"{_where()} cannot load image {image_id} of --dataset {data.dataset}"
-                                f"{' --data-root ' + data.root if data.root else ''}: {err}; mount the same data "
-                                "at the same path on every worker") from None
+        raise DataMismatchError(
+            f"{_where()} cannot load image {image_id} of --dataset {data.dataset}"
+            f"{' --data-root ' + data.root if data.root else ''}: {err}; mount the same data "
+            "at the same path on every worker"
+        ) from None
     with _LOCK:
         _IMAGES[key] = image
         while len(_IMAGES) > _IMAGE_CACHE:
@@ -136,7 +140,8 @@ def samples(data: DataRef, ids: list[str], digests: list[str], arrays: list[np.n
             raise DataMismatchError(
                 f"{_where()} loaded image {image_id} with other pixels than the client (sha256 {got[:12]} vs "
                 f"{digest[:12]}): the data under {data.root or data.dataset} differs between machines; "
-                "give every worker the same files (or the same package versions for builtin)")
+                "give every worker the same files (or the same package versions for builtin)"
+            )
         out.append(Sample(image_id, image))
     return out
 
@@ -156,12 +161,16 @@ def masks(samples_: list[Sample], seed: int, family: str, digests: list[str]) ->
         try:
             mask, rects = make_mask(seed, sample.id, sample.image.shape[:2], family)
         except (OSError, ValueError) as err:  # MaskError is a ValueError: e.g. a mask folder this worker lacks
-            raise DataMismatchError(f"{_where()} cannot draw the mask of {sample.id} under --masks {family}: "
-                                    f"{err}; mask files must be at the same absolute path on every worker") from None
+            raise DataMismatchError(
+                f"{_where()} cannot draw the mask of {sample.id} under --masks {family}: "
+                f"{err}; mask files must be at the same absolute path on every worker"
+            ) from None
         got = mask_digest(sample.id, mask)
         if got != digest:
-            raise DataMismatchError(f"{_where()} drew another mask for {sample.id} (sha256 {got[:12]} vs the "
-                                    f"client's {digest[:12]}): the worker's mask code differs from the client's")
+            raise DataMismatchError(
+                f"{_where()} drew another mask for {sample.id} (sha256 {got[:12]} vs the "
+                f"client's {digest[:12]}): the worker's mask code differs from the client's"
+            )
         out.append((mask, rects))
     return out
 
@@ -186,8 +195,10 @@ def check_suite(expected: dict[str, str | None]) -> None:
 
     mine = suite_identity()
     if mine != expected:
-        raise DataMismatchError(f"{_where()} runs inpaint-bench {describe_identity(mine)}, the client "
-                                f"{describe_identity(expected)}: install the same version on every worker")
+        raise DataMismatchError(
+            f"{_where()} runs inpaint-bench {describe_identity(mine)}, the client "
+            f"{describe_identity(expected)}: install the same version on every worker"
+        )
 
 
 def describe_identity(identity: dict[str, str | None]) -> str:
@@ -199,9 +210,18 @@ def describe_identity(identity: dict[str, str | None]) -> str:
 # ---------------------------------------------------------------- work units
 
 
-def inpaint_chunk(spec: str, data: DataRef, ids: list[str], image_digests: list[str], mask_digests: list[str],
-                  seed: int, family: str, metric_names: list[str], suite: dict[str, str | None],
-                  arrays: list[np.ndarray] | None = None) -> list[tuple[str, dict[str, Any], np.ndarray | None]]:
+def inpaint_chunk(
+    spec: str,
+    data: DataRef,
+    ids: list[str],
+    image_digests: list[str],
+    mask_digests: list[str],
+    seed: int,
+    family: str,
+    metric_names: list[str],
+    suite: dict[str, str | None],
+    arrays: list[np.ndarray] | None = None,
+) -> list[tuple[str, dict[str, Any], np.ndarray | None]]:
     """Run one method on a chunk of images and score them, exactly as the local runner does.
 
     Returns
@@ -232,23 +252,41 @@ def _extractor(fid_features: str | None, sha256: str):
     except Exception as err:  # a missing file or package is the worker's setup, named in the message
         raise DataMismatchError(f"{_where()} cannot load the FID feature network: {err}") from None
     if extractor.sha256 != sha256:
-        raise DataMismatchError(f"{_where()} has another feature network ({extractor.path}, sha256 "
-                                f"{extractor.sha256[:12]} vs the client's {sha256[:12]})")
+        raise DataMismatchError(
+            f"{_where()} has another feature network ({extractor.path}, sha256 "
+            f"{extractor.sha256[:12]} vs the client's {sha256[:12]})"
+        )
     return extractor
 
 
-def features_chunk(images: list[np.ndarray], fid_features: str | None, extractor_sha256: str, batch_size: int,
-                   suite: dict[str, str | None]) -> np.ndarray:
+def features_chunk(
+    images: list[np.ndarray],
+    fid_features: str | None,
+    extractor_sha256: str,
+    batch_size: int,
+    suite: dict[str, str | None],
+) -> np.ndarray:
     """Features of a chunk of 8-bit images (``N x D`` float64), as :func:`bench.metrics.fid.image_features` gives."""
     check_suite(suite)
     extractor = _extractor(fid_features, extractor_sha256)
     return extractor([from_uint8(im) for im in images], batch_size=batch_size, progress=False)
 
 
-def measure_variant(spec: str, data: DataRef, ids: list[str], image_digests: list[str], mask_digests: list[str],
-                    seed: int, family: str, fid_features: str | None, extractor_sha256: str,
-                    real_features: np.ndarray, n_boot: int, suite: dict[str, str | None],
-                    arrays: list[np.ndarray] | None = None):
+def measure_variant(
+    spec: str,
+    data: DataRef,
+    ids: list[str],
+    image_digests: list[str],
+    mask_digests: list[str],
+    seed: int,
+    family: str,
+    fid_features: str | None,
+    extractor_sha256: str,
+    real_features: np.ndarray,
+    n_boot: int,
+    suite: dict[str, str | None],
+    arrays: list[np.ndarray] | None = None,
+):
     """One ablation variant on the whole protocol: :func:`bench.engine.evaluate.measure_method` on a worker.
 
     Returns
@@ -263,6 +301,14 @@ def measure_variant(spec: str, data: DataRef, ids: list[str], image_digests: lis
     extractor = _extractor(fid_features, extractor_sha256)
     import methods
 
-    m = measure_method(methods.create(spec), chunk, {s.id: mk for s, (mk, _) in zip(chunk, drawn)}, extractor,
-                       real_features, n_boot=n_boot, seed=seed, metrics=sweep_metrics())
+    m = measure_method(
+        methods.create(spec),
+        chunk,
+        {s.id: mk for s, (mk, _) in zip(chunk, drawn)},
+        extractor,
+        real_features,
+        n_boot=n_boot,
+        seed=seed,
+        metrics=sweep_metrics(),
+    )
     return m, time.perf_counter() - start

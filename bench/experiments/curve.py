@@ -12,7 +12,6 @@ evaluation resumes where it stopped.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.files import CSVLog
 from bench.core.images import quantize
 from bench.engine.evaluate import execute, score
 from bench.inputs.protocol import Protocol, load_protocol
@@ -41,8 +41,7 @@ class ProbeSpec:
     size: int = 160
 
     def describe(self) -> str:
-        return (f"{self.dataset} split {self.split}, first {self.n} images, {self.size} px, "
-                f"rects masks seed {self.seed}")
+        return f"{self.dataset} split {self.split}, first {self.n} images, {self.size} px, rects masks seed {self.seed}"
 
 
 def snapshots(run_dir: str | Path) -> list[Path]:
@@ -52,10 +51,7 @@ def snapshots(run_dir: str | Path) -> list[Path]:
 
 
 def _read_rows(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with open(path, newline="") as fh:
-        return [row for row in csv.DictReader(fh) if row.get("label")]
+    return [row for row in CSVLog(path).rows() if row.get("label")]
 
 
 class ProbeScorer:
@@ -72,12 +68,12 @@ class ProbeScorer:
         from bench.metrics.fid import image_features, load_extractor
 
         self.spec = spec
-        self.protocol: Protocol = load_protocol(spec.dataset, spec.data_root or None, split=spec.split,
-                                                size=spec.size, n=spec.n, seed=spec.seed)
+        self.protocol: Protocol = load_protocol(
+            spec.dataset, spec.data_root or None, split=spec.split, size=spec.size, n=spec.n, seed=spec.seed
+        )
         self.extractor = extractor or load_extractor()
         self._features = image_features
-        self.real_features = image_features([quantize(s.image) for s in self.protocol.samples],
-                                            self.extractor)
+        self.real_features = image_features([quantize(s.image) for s in self.protocol.samples], self.extractor)
         self.metrics = [get_metric("psnr"), get_metric("ssim")]
 
     def score(self, method, label: str) -> dict[str, float]:
@@ -87,8 +83,7 @@ class ProbeScorer:
         todo = [(s, self.protocol.mask(s.id)) for s in self.protocol.samples]
         rows, finals = [], []
         for sample, mask, out, seconds, err in execute(method, label, todo):
-            row, final = score(label, sample, mask, self.protocol.masks[sample.id][1], out, seconds, err,
-                               self.metrics)
+            row, final = score(label, sample, mask, self.protocol.masks[sample.id][1], out, seconds, err, self.metrics)
             if final is None:
                 raise RuntimeError(f"{label} failed on probe image {sample.id}: {row['error']}")
             rows.append(row)
@@ -102,9 +97,14 @@ class ProbeScorer:
         }
 
 
-def evaluate_run(run_dir: str | Path, spec: ProbeSpec, baselines: tuple[str, ...] = ("biharmonic", "telea"),
-                 out_csv: str | Path | None = None, scorer: ProbeScorer | None = None,
-                 progress: bool = True) -> Path:
+def evaluate_run(
+    run_dir: str | Path,
+    spec: ProbeSpec,
+    baselines: tuple[str, ...] = ("biharmonic", "telea"),
+    out_csv: str | Path | None = None,
+    scorer: ProbeScorer | None = None,
+    progress: bool = True,
+) -> Path:
     """Score every snapshot of ``run_dir`` (and the baselines) not yet in ``curve.csv``.
 
     Parameters
@@ -133,25 +133,31 @@ def evaluate_run(run_dir: str | Path, spec: ProbeSpec, baselines: tuple[str, ...
     out_csv = Path(out_csv) if out_csv else run_dir / "curve.csv"
     done = _read_rows(out_csv)
     if done and out_csv.with_suffix(".probe").exists() and out_csv.with_suffix(".probe").read_text() != spec.describe():
-        raise ValueError(f"{out_csv} was measured on another probe ({out_csv.with_suffix('.probe').read_text()}); "
-                         "pass another --out or delete it")
+        raise ValueError(
+            f"{out_csv} was measured on another probe ({out_csv.with_suffix('.probe').read_text()}); "
+            "pass another --out or delete it"
+        )
     out_csv.with_suffix(".probe").write_text(spec.describe())
     seen = {(r["label"], r["step"]) for r in done}
-    todo_snaps = [p for p in snapshots(run_dir)
-                  if ("snapshot", str(int(SNAPSHOT_PATTERN.search(p.name).group(1)))) not in seen]
+    todo_snaps = [
+        p for p in snapshots(run_dir) if ("snapshot", str(int(SNAPSHOT_PATTERN.search(p.name).group(1)))) not in seen
+    ]
     todo_base = [b for b in baselines if (b, "") not in seen]
     if not todo_snaps and not todo_base:
         return out_csv
     scorer = scorer or ProbeScorer(spec)
-    new_file = not out_csv.exists() or not done
-    with open(out_csv, "w" if new_file else "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CURVE_COLUMNS)
-        if new_file:
-            writer.writeheader()
+    with CSVLog(out_csv, CURVE_COLUMNS) as log:
         for base in todo_base:
-            writer.writerow({"label": base, "step": "", "phase": "", "samples_seen": "", "wall_s": "",
-                             **_fmt(scorer.score(create(base), base))})
-            fh.flush()
+            log.append_row(
+                {
+                    "label": base,
+                    "step": "",
+                    "phase": "",
+                    "samples_seen": "",
+                    "wall_s": "",
+                    **_fmt(scorer.score(create(base), base)),
+                }
+            )
         for path in tqdm(todo_snaps, desc="snapshots", disable=not progress):
             weights = torch.load(path, map_location="cpu", weights_only=True)
             cfg = weights["config"]
@@ -159,13 +165,14 @@ def evaluate_run(run_dir: str | Path, spec: ProbeSpec, baselines: tuple[str, ...
             hist = weights["history"]
             method = GLCIC(weights)
             row: dict[str, Any] = {
-                "label": "snapshot", "step": step, "phase": _phase(cfg, step),
+                "label": "snapshot",
+                "step": step,
+                "phase": _phase(cfg, step),
                 "samples_seen": step * int(cfg["batch_size"]) * int(hist.get("world_size", 1)),
                 "wall_s": f"{sum(float(v) for v in hist.get('wall_s', {}).values()):.1f}",
             }
             row.update(_fmt(scorer.score(method, f"snapshot-{step}")))
-            writer.writerow(row)
-            fh.flush()
+            log.append_row(row)
     return out_csv
 
 

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from bench.core.export_format import FORMAT, HOLE_VALUE, LAYOUTS, MANIFEST, MASKS, input_name, mask_name
+from bench.core.files import update_json, write_uint8_png
 from bench.core.images import blank_hole, to_uint8
 from bench.inputs.protocol import load_protocol
-from bench.outputs.rundir import update_json, write_uint8_png
 
 
 class ExportError(RuntimeError):
@@ -55,10 +55,20 @@ def _suite() -> dict[str, str | None]:
     return suite_identity()
 
 
-def export_protocol(out: str | Path, *, dataset: str = "builtin", data_root: str | None = None,
-                    split: str = "test", size: int = 160, n: int | None = 280, seed: int = 0,
-                    mask_family: str = "rects", layout: str = "lama", progress: bool = True,
-                    command: str | None = None) -> ExportResult:
+def export_protocol(
+    out: str | Path,
+    *,
+    dataset: str = "builtin",
+    data_root: str | None = None,
+    split: str = "test",
+    size: int = 160,
+    n: int | None = 280,
+    seed: int = 0,
+    mask_family: str = "rects",
+    layout: str = "lama",
+    progress: bool = True,
+    command: str | None = None,
+) -> ExportResult:
     """Write the masked inputs, the masks and the manifests of a protocol.
 
     Parameters
@@ -133,8 +143,10 @@ def _claim(out: Path, manifest: dict[str, Any]) -> None:
             raise ExportError(f"{path} is not a manifest of `bench export`; export into a new folder")
         for key, what in (("mask_sha256", "masks"), ("layout", "layout"), ("ids_sha256", "images")):
             if old.get(key) != manifest[key]:
-                raise ExportError(f"{out} holds an export with other {what} ({key} {str(old.get(key))[:12]} vs "
-                                  f"{str(manifest[key])[:12]}); export into a new folder")
+                raise ExportError(
+                    f"{out} holds an export with other {what} ({key} {str(old.get(key))[:12]} vs "
+                    f"{str(manifest[key])[:12]}); export into a new folder"
+                )
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out} exists and is not an empty folder or an earlier export; export into a new folder")

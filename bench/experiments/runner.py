@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.files import RowLog, atomic_write_json, update_json, update_text, write_png
 from bench.engine.evaluate import method_threads
 from bench.engine.feature_prefetch import REAL
 from bench.inputs.data import Sample
 from bench.inputs.protocol import ids_hash, load_protocol
 from bench.metrics import SetMetricContext, all_metrics, default_metrics, get_metric
-from bench.outputs.rundir import RunDir, atomic_write_json, update_json, update_text, write_png
+from bench.outputs.rundir import RunDir
 from bench.outputs.summary import interval_note, summarize, to_markdown
 
 log = logging.getLogger("bench")
@@ -135,7 +136,8 @@ def _check_resumable(rundir: RunDir, mask_manifest: dict, identity: dict) -> Non
             raise RunConflictError(
                 f"{rundir.path} holds a run with different masks (sha256 {old.get('sha256', '?')[:12]} vs "
                 f"{mask_manifest['sha256'][:12]}): same --dataset/--n/--seed/--masks are needed to resume; "
-                "use a new --out for a different run")
+                "use a new --out for a different run"
+            )
     if rundir.config.is_file():
         old = rundir.read_json(rundir.config).get("identity", {})
         diff = {k: (old.get(k), v) for k, v in identity.items() if old.get(k) != v}
@@ -159,19 +161,25 @@ def _check_metrics(rundir: RunDir, rows: list[dict], chosen: list) -> None:
     asked = ",".join(m.name for m in chosen)
     if len(scored) > 1:
         lists = "; ".join(",".join(names) for names in sorted(scored))
-        raise RunConflictError(f"{rundir.path} holds rows scored with different metric lists ({lists}); "
-                               f"--metrics {asked} cannot resume it: use another --out")
+        raise RunConflictError(
+            f"{rundir.path} holds rows scored with different metric lists ({lists}); "
+            f"--metrics {asked} cannot resume it: use another --out"
+        )
     (old,) = scored
     added, dropped = [n for n in wanted if n not in old], [n for n in old if n not in wanted]
-    change = " and ".join(part for part in (f"add {','.join(added)}" if added else "",
-                                           f"drop {','.join(dropped)}" if dropped else "") if part)
+    change = " and ".join(
+        part
+        for part in (f"add {','.join(added)}" if added else "", f"drop {','.join(dropped)}" if dropped else "")
+        if part
+    )
     set_names = [m.name for m in all_metrics("set")]
     same = list(old) + [m.name for m in chosen if m.kind == "set"]
     same_text = "all" if set(same) == set(registered + set_names) else ",".join(same)
     raise RunConflictError(
         f"{rundir.path} holds rows scored with {','.join(old)}; --metrics {asked} would {change}, but finished "
         f"rows are not rescored. Resume with --metrics {same_text} (set metrics {', '.join(set_names)} may be "
-        "added or left out), or use another --out for a run with the new metrics")
+        "added or left out), or use another --out for a run with the new metrics"
+    )
 
 
 def run(cfg: RunConfig, executor=None) -> RunResult:
@@ -207,8 +215,10 @@ def run(cfg: RunConfig, executor=None) -> RunResult:
     from bench.engine.where import open_executor
 
     # Connected before the run directory exists: an unreachable cluster leaves nothing behind.
-    with (nullcontext(executor) if executor is not None else open_executor(cfg.cluster, cfg.jobs)) as ex, \
-            RunDir(cfg.out).writing() as rundir:
+    with (
+        nullcontext(executor) if executor is not None else open_executor(cfg.cluster, cfg.jobs) as ex,
+        RunDir(cfg.out).writing() as rundir,
+    ):
         return _run_locked(cfg, rundir, built, chosen, proto, ex)
 
 
@@ -234,8 +244,11 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         "command": cfg.command,
         # A local run's config stays as it was before --cluster existed.
         # (and how features are extracted does not change what is measured).
-        "run": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
-                if not (k == "cluster" and v is None) and k != "feature_workers"},
+        "run": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in asdict(cfg).items()
+            if not (k == "cluster" and v is None) and k != "feature_workers"
+        },
     }
     # Files are only written when their content changed, so re-opening a finished run writes nothing.
     update_json(rundir.config, config)
@@ -247,8 +260,13 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         if not rundir.image_path(s.id).is_file():
             write_png(rundir.image_path(s.id), s.image)
 
-    pending = [(method, [(s, proto.masks[s.id][0]) for s in samples
-                         if previous.get((method.spec, s.id), {}).get("status") != "ok"]) for method in built]
+    pending = [
+        (
+            method,
+            [(s, proto.masks[s.id][0]) for s in samples if previous.get((method.spec, s.id), {}).get("status") != "ok"],
+        )
+        for method in built
+    ]
     pending = [(method, todo) for method, todo in pending if todo]
     with _feature_prefetch(cfg, executor, set_metrics) as prefetch:
         if prefetch is not None:
@@ -272,8 +290,9 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
 
 
-def _compute(cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics,
-             executor, prefetch=None) -> int:
+def _compute(
+    cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics, executor, prefetch=None
+) -> int:
     """Run each method on the images it has no ok row for, appending (and fsyncing) row by row.
 
     ``pending`` lists each method with the (sample, mask) pairs it still needs. The executor
@@ -291,14 +310,15 @@ def _compute(cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dic
         return _compute_rows(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch)
 
 
-def _compute_rows(cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics,
-                  executor, prefetch) -> int:
+def _compute_rows(
+    cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics, executor, prefetch
+) -> int:
     from bench.engine.tasks import data_ref
 
     computed = 0
     data = data_ref(cfg.dataset, cfg.data_root, cfg.split, cfg.size)
     last_spec = None
-    with open(rundir.records_jsonl, "a", buffering=1) as records_file:
+    with RowLog(rundir.records_jsonl) as records:
         for spec, sample, row, final in executor.inpaint(pending, proto, data, image_metrics, cfg.progress):
             if prefetch is not None and spec != last_spec:
                 if last_spec is not None:
@@ -310,9 +330,7 @@ def _compute_rows(cfg: RunConfig, rundir: RunDir, pending: list, proto, previous
                     prefetch.add(spec, sample.id, final)
             else:
                 log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
-            records_file.write(json.dumps(row) + "\n")
-            records_file.flush()
-            os.fsync(records_file.fileno())
+            records.append(json.dumps(row))
             previous[(spec, sample.id)] = row
             computed += 1
     if prefetch is not None:
@@ -330,9 +348,11 @@ def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str
     ident = config["identity"]
     names = ", ".join(m.upper() for m in set_metrics or [])
     sets = f" Set metrics ({names}) keep their own image-level bootstrap interval." if names else ""
-    return (f"# Summary\n\n{ident['dataset']['dataset']} ({ident['dataset'].get('split', '-')}), n = {n}, "
-            f"masks: {ident['mask_family']} seed {ident['seed']} (sha256 {config['mask_sha256'][:12]}); "
-            f"mean [95 % bootstrap interval, {resampling}]; `seconds` is time per image.{sets}\n\n")
+    return (
+        f"# Summary\n\n{ident['dataset']['dataset']} ({ident['dataset'].get('split', '-')}), n = {n}, "
+        f"masks: {ident['mask_family']} seed {ident['seed']} (sha256 {config['mask_sha256'][:12]}); "
+        f"mean [95 % bootstrap interval, {resampling}]; `seconds` is time per image.{sets}\n\n"
+    )
 
 
 # Below this many images to extract, starting the pool's processes costs more than it saves.
@@ -365,10 +385,13 @@ def _reference_key(identity: dict, ids: list[str]) -> dict:
     return {**identity, "ids_sha256": ids_hash(ids)}
 
 
-def _prefetch_reals(cfg: RunConfig, rundir: RunDir, samples: list[Sample], identity: dict, prefetch,
-                    outputs: int) -> None:
-    """Start the pool when the run will produce enough outputs, and queue the real images first
-    (unless their features are cached), so their features are ready before any method's.
+def _prefetch_reals(
+    cfg: RunConfig, rundir: RunDir, samples: list[Sample], identity: dict, prefetch, outputs: int
+) -> None:
+    """Start the pool when the run will produce enough outputs, and queue the real images first.
+
+    Real images whose features are cached are not queued; the others go first so their features
+    are ready before any method's.
     """
     from bench.metrics.fid import load_extractor, reference_cached
 
@@ -381,9 +404,11 @@ def _prefetch_reals(cfg: RunConfig, rundir: RunDir, samples: list[Sample], ident
 
 
 def _offer_features(prefetch, plan: list, real: dict, rundir: RunDir, identity: dict, ctx, extractor) -> list:
-    """Queue every feature the set metrics still need and that the run did not queue while computing
-    (a resumed run's earlier outputs, a subset of real images); returns the ``(owner, ids)`` pairs
-    whose features :func:`_remember_prefetched` hands to the metrics (none if the pool is not worth it).
+    """Queue every feature the set metrics still need that the run did not queue while computing.
+
+    Those are a resumed run's earlier outputs and subsets of the real images. Returns the
+    ``(owner, ids)`` pairs whose features :func:`_remember_prefetched` hands to the metrics (none
+    if the pool is not worth it).
     """
     from bench.metrics.fid import reference_cached
 
@@ -405,8 +430,17 @@ def _offer_features(prefetch, plan: list, real: dict, rundir: RunDir, identity: 
     return work
 
 
-def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list[Sample],
-                 rows: list[dict], metrics, identity: dict, executor=None, prefetch=None) -> dict[str, dict[str, Any]]:
+def _set_metrics(
+    cfg: RunConfig,
+    rundir: RunDir,
+    specs: list[str],
+    samples: list[Sample],
+    rows: list[dict],
+    metrics,
+    identity: dict,
+    executor=None,
+    prefetch=None,
+) -> dict[str, dict[str, Any]]:
     """Compute set-level metrics per method, reusing results whose inputs are unchanged.
 
     Features come from ``prefetch`` (a local pool) when it was started; with a distributed
@@ -418,14 +452,22 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
     if not metrics:
         return {}
     stored = rundir.read_json(rundir.set_metrics) if rundir.set_metrics.is_file() else {}
-    ctx = SetMetricContext(reference_key=dict(identity), cache_dir=cfg.cache_dir or default_cache_dir(),
-                           seed=cfg.seed, options={"fid_features": cfg.fid_features}, progress=cfg.progress)
+    ctx = SetMetricContext(
+        reference_key=dict(identity),
+        cache_dir=cfg.cache_dir or default_cache_dir(),
+        seed=cfg.seed,
+        options={"fid_features": cfg.fid_features},
+        progress=cfg.progress,
+    )
     # Real and fake both go through the same 8-bit PNG round trip, so quantisation cannot bias the distance.
     # Frozen (read-only) so the metrics hash each list once, not once per metric.
     real = {s.id: freeze(rundir.load_image(s.id)) for s in samples}
     if len(real) < 2048:
-        log.warning("n = %d < 2048 (the Inception feature dimension): FID is biased upwards at this n and only "
-                    "comparable between runs of equal n; KID is unbiased", len(real))
+        log.warning(
+            "n = %d < 2048 (the Inception feature dimension): FID is biased upwards at this n and only "
+            "comparable between runs of equal n; KID is unbiased",
+            len(real),
+        )
     ok_ids = {(r["method"], r["image_id"]) for r in rows if r["status"] == "ok"}
     # What each method still needs: its ids, the fingerprint of its outputs, the metrics not stored.
     plan = []
@@ -442,8 +484,10 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
         from bench.metrics.fid import load_extractor
 
         extractor = load_extractor(cfg.fid_features)
-        offered = {(owner, tuple(ids)) for owner, ids in
-                   _offer_features(prefetch, plan, real, rundir, identity, ctx, extractor)}
+        offered = {
+            (owner, tuple(ids))
+            for owner, ids in _offer_features(prefetch, plan, real, rundir, identity, ctx, extractor)
+        }
     results: dict[str, dict[str, Any]] = {}
     for spec, ids, key, todo in plan:
         results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
@@ -474,8 +518,10 @@ def _set_metrics(cfg: RunConfig, rundir: RunDir, specs: list[str], samples: list
 
 
 def _remember_prefetched(prefetch, owner, ids: list[str], images: list[np.ndarray], extractor) -> None:
-    """Hand the pool's features of ``images`` to the metrics' memo; if the pool failed, the metrics
-    extract them in this process instead (slower, same numbers), so the run still finishes.
+    """Hand the pool's features of ``images`` to the metrics' memo.
+
+    If the pool failed, the metrics extract them in this process instead (slower, same numbers),
+    so the run still finishes.
     """
     from bench.metrics.fid import remember_features
 

@@ -76,8 +76,15 @@ def ids_hash(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
 
-def load_protocol(dataset: str = "builtin", data_root: str | None = None, split: str = "test", size: int = 160,
-                  n: int | None = 280, seed: int = 0, mask_family: str = "rects") -> Protocol:
+def load_protocol(
+    dataset: str = "builtin",
+    data_root: str | None = None,
+    split: str = "test",
+    size: int = 160,
+    n: int | None = 280,
+    seed: int = 0,
+    mask_family: str = "rects",
+) -> Protocol:
     """Load the first ``n`` usable images of a dataset and draw their masks.
 
     ``mask_family`` is a mask family spec (``bench list masks``); the manifest and
@@ -102,8 +109,13 @@ def load_protocol(dataset: str = "builtin", data_root: str | None = None, split:
     warn_large_images(samples)
     masks = {s.id: family(seed, s.id, s.image.shape[:2]) for s in samples}
     mask_manifest = manifest(seed, family.spec, masks)
-    identity = {"dataset": source.describe(), "n": len(samples), "seed": seed, "mask_family": family.spec,
-                "ids_sha256": ids_hash([s.id for s in samples])}
+    identity = {
+        "dataset": source.describe(),
+        "n": len(samples),
+        "seed": seed,
+        "mask_family": family.spec,
+        "ids_sha256": ids_hash([s.id for s in samples]),
+    }
     groups = source.groups([s.id for s in samples])
     return Protocol(source, samples, skipped, masks, mask_manifest, identity, groups, source.unit)
 
@@ -114,8 +126,8 @@ LARGE_IMAGE_PIXELS = 4_000_000
 def warn_large_images(samples: list[Sample], limit: int = LARGE_IMAGE_PIXELS) -> list[str]:
     """Warn about images above ``limit`` pixels, which only ``--size 0`` lets through.
 
-    Method time and memory grow with the pixel count (on 2 cores ``patch`` took about 400 s
-    and 4.5 GB on one 6000 x 4000 photo), so a run that looks stuck should say why up front.
+    Method time and memory grow with the pixel count (minutes and gigabytes for ``patch`` on one
+    24-megapixel photo), so a run that looks stuck should say why up front.
 
     Returns
     -------
@@ -126,10 +138,17 @@ def warn_large_images(samples: list[Sample], limit: int = LARGE_IMAGE_PIXELS) ->
     if large:
         big = max(large, key=lambda s: s.image.shape[0] * s.image.shape[1])
         h, w = big.image.shape[:2]
-        log.warning("%d image(s) above %.0f megapixels (largest: %s, %dx%d = %.1f MP): methods can take minutes "
-                    "and several GB of memory per image at this size (patch: about 400 s and 4.5 GB at 24 MP on "
-                    "2 cores); pass --size 1024 (or smaller) to benchmark a resized copy", len(large),
-                    limit / 1e6, big.id, w, h, h * w / 1e6)
+        log.warning(
+            "%d image(s) above %.0f megapixels (largest: %s, %dx%d = %.1f MP): methods can take minutes "
+            "and several GB of memory per image at this size (patch: about 400 s and 4.5 GB at 24 MP on "
+            "2 cores); pass --size 1024 (or smaller) to benchmark a resized copy",
+            len(large),
+            limit / 1e6,
+            big.id,
+            w,
+            h,
+            h * w / 1e6,
+        )
     return [s.id for s in large]
 
 
@@ -137,8 +156,9 @@ def _no_images_message(source: Source, skipped: list[dict[str, str]]) -> str:
     root = source.describe().get("root")
     where = f"{source.name} --data-root {root}" if root else source.name
     if skipped:
-        return (f"no usable images in {where}: all {len(skipped)} image files were skipped "
-                f"(first: {skipped[0]['reason']})")
+        return (
+            f"no usable images in {where}: all {len(skipped)} image files were skipped (first: {skipped[0]['reason']})"
+        )
     if source.name == "folder":
         return f"no image files in {where}; it needs files ending in {', '.join(IMAGE_SUFFIXES)}"
     return f"no images in {where}"

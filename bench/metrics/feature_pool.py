@@ -108,13 +108,14 @@ class FeaturePool:
         self.fid_features = fid_features
         self.batch_size = batch_size
         # spawn, not fork: the parent may hold torch's thread pool and open files.
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_worker)
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
 
     def submit(self, images: list[np.ndarray]) -> PendingFeatures:
         """Start extracting the features of ``images`` (contract images, already 8-bit exact)."""
         size = max(1, min(CHUNK, math.ceil(len(images) / self.workers)))
-        parts = [self.extract(images[i:i + size]) for i in range(0, len(images), size)]
+        parts = [self.extract(images[i : i + size]) for i in range(0, len(images), size)]
         return PendingFeatures(parts, len(images))
 
     def extract(self, images: list[np.ndarray]) -> Future:
@@ -131,8 +132,10 @@ class FeaturePool:
         u8 = [to_uint8(im) for im in images]
         for i, (im, q) in enumerate(zip(images, u8)):
             if not np.array_equal(from_uint8(q), im):
-                raise ValueError(f"images[{i}] is not an 8-bit image: the pool would extract features of "
-                                 "another image (quantise with bench.core.images.quantize first)")
+                raise ValueError(
+                    f"images[{i}] is not an 8-bit image: the pool would extract features of "
+                    "another image (quantise with bench.core.images.quantize first)"
+                )
         return self._pool.submit(_extract, u8, self.fid_features, self.batch_size)
 
     def close(self) -> None:

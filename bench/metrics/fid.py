@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import weakref
 from collections import OrderedDict
 from pathlib import Path
@@ -45,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.files import atomic_write
 from bench.core.images import check_image
 from bench.metrics.frechet import (
     bootstrap_fid,
@@ -62,10 +62,23 @@ from bench.metrics.frechet import (
 from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric
 
 __all__ = [
-    "load_extractor", "reference_features", "image_features", "features_for", "extractor_details",
-    "fid_result", "kid_result",
-    "feature_stats", "frechet_distance", "fid_from_features", "fid_gram", "kid_from_features",
-    "bootstrap_fid", "bootstrap_kid", "centred_interval", "BIAS_N", "CACHE_VERSION",
+    "load_extractor",
+    "reference_features",
+    "image_features",
+    "features_for",
+    "extractor_details",
+    "fid_result",
+    "kid_result",
+    "feature_stats",
+    "frechet_distance",
+    "fid_from_features",
+    "fid_gram",
+    "kid_from_features",
+    "bootstrap_fid",
+    "bootstrap_kid",
+    "centred_interval",
+    "BIAS_N",
+    "CACHE_VERSION",
 ]
 
 # FID's covariance has rank < D below this many images; the estimate is then
@@ -93,7 +106,7 @@ def images_sha256(images: list[np.ndarray]) -> str:
 
     A list of frozen arrays (read-only, owning their memory, see :func:`freeze`) is hashed once
     and remembered while those very arrays live: a run's set metrics ask for the hash of the same
-    lists a dozen times each (about 9 s of sha256 in the main job).
+    lists a dozen times each, and sha256 of every image each time would cost seconds per run.
     """
     frozen = all(isinstance(im, np.ndarray) and im.flags.owndata and not im.flags.writeable for im in images)
     key = tuple(map(id, images))
@@ -135,8 +148,9 @@ _MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _MEMO_SIZE = 8
 
 
-def image_features(images: list[np.ndarray], extractor, progress: bool = False,
-                   batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+def image_features(
+    images: list[np.ndarray], extractor, progress: bool = False, batch_size: int = DEFAULT_BATCH
+) -> np.ndarray:
     """Features of ``images``, memoised in-process by their content and the extractor.
 
     Returns
@@ -159,8 +173,10 @@ def image_features(images: list[np.ndarray], extractor, progress: bool = False,
 
 
 def remember_features(images: list[np.ndarray], extractor, feats: np.ndarray) -> None:
-    """Enter features computed elsewhere (a process pool, a cluster) under the key
-    :func:`image_features` looks up, so the metrics find them without a second pass.
+    """Enter features computed elsewhere (a process pool, a cluster) into the memo.
+
+    They go under the key :func:`image_features` looks up, so the metrics find them without a
+    second pass.
     """
     feats = np.asarray(feats, dtype=np.float64)
     if feats.shape[0] != len(images):
@@ -200,8 +216,9 @@ def reference_file_name(key: dict[str, Any]) -> str:
     return f"ref-{_key_digest(key)[:32]}.npz"
 
 
-def _cached_reference(real: list[np.ndarray], reference_key: dict[str, Any], extractor,
-                      cache_dir: str | os.PathLike) -> tuple[Path, dict[str, Any], np.ndarray | None]:
+def _cached_reference(
+    real: list[np.ndarray], reference_key: dict[str, Any], extractor, cache_dir: str | os.PathLike
+) -> tuple[Path, dict[str, Any], np.ndarray | None]:
     """The cache file and key of a real set, and its stored features when they match (else None).
 
     The user's cache comes first, then the features shipped with the package.
@@ -215,25 +232,35 @@ def _cached_reference(real: list[np.ndarray], reference_key: dict[str, Any], ext
     return path, key, None
 
 
-def reference_cached(real: list[np.ndarray], reference_key: dict[str, Any], extractor,
-                     cache_dir: str | os.PathLike) -> bool:
+def reference_cached(
+    real: list[np.ndarray], reference_key: dict[str, Any], extractor, cache_dir: str | os.PathLike
+) -> bool:
     """Whether :func:`reference_features` will find these real images' features on disk."""
     return _cached_reference(real, reference_key, extractor, cache_dir)[2] is not None
 
 
 def reference_cache_key(reference_key: dict[str, Any], extractor, content_sha256: str) -> dict[str, Any]:
     """Everything the real set's features depend on, as a JSON-able dict."""
-    return {"version": CACHE_VERSION, "reference": reference_key, **extractor.identity,
-            "content_sha256": content_sha256}
+    return {
+        "version": CACHE_VERSION,
+        "reference": reference_key,
+        **extractor.identity,
+        "content_sha256": content_sha256,
+    }
 
 
 def _key_digest(key: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def reference_features(real: list[np.ndarray], reference_key: dict[str, Any], extractor,
-                       cache_dir: str | os.PathLike, progress: bool = False,
-                       batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+def reference_features(
+    real: list[np.ndarray],
+    reference_key: dict[str, Any],
+    extractor,
+    cache_dir: str | os.PathLike,
+    progress: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+) -> np.ndarray:
     """Features of the real images, from the on-disk cache when nothing they depend on changed.
 
     Parameters
@@ -261,8 +288,11 @@ def reference_features(real: list[np.ndarray], reference_key: dict[str, Any], ex
         feats.setflags(write=False)  # like image_features: shared, so frozen
         return feats
     feats = np.array(image_features(real, extractor, progress=progress, batch_size=batch_size))
-    _atomic_save(path, features=feats.astype(np.float32) if _float32_exact(feats) else feats,
-                 key=np.array(json.dumps(key, sort_keys=True, default=str)))
+    _save_npz(
+        path,
+        features=feats.astype(np.float32) if _float32_exact(feats) else feats,
+        key=np.array(json.dumps(key, sort_keys=True, default=str)),
+    )
     feats.setflags(write=False)
     return feats
 
@@ -272,18 +302,8 @@ def _float32_exact(x: np.ndarray) -> bool:
     return bool(np.array_equal(x.astype(np.float32).astype(np.float64), x))
 
 
-def _atomic_save(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _save_npz(path: Path, **arrays) -> None:
+    atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def _small_n_warning(n: int, dim: int, name: str) -> str | None:
@@ -291,8 +311,10 @@ def _small_n_warning(n: int, dim: int, name: str) -> str | None:
     if n >= limit:
         return None
     if name == "fid":
-        return (f"n = {n} < {limit}: the feature covariance is rank-deficient, FID is biased upwards and "
-                "comparable only between runs of equal n; prefer KID (unbiased) for small sets")
+        return (
+            f"n = {n} < {limit}: the feature covariance is rank-deficient, FID is biased upwards and "
+            "comparable only between runs of equal n; prefer KID (unbiased) for small sets"
+        )
     return f"n = {n} < {limit}: KID is unbiased but noisy at this n; compare its interval, not just the value"
 
 
@@ -303,8 +325,17 @@ def extractor_details(extractor) -> dict[str, Any]:
     return {"extractor": extractor.name, "extractor_sha256": extractor.sha256, "resize": extractor.resize}
 
 
-def fid_result(real_feats, fake_feats, *, n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95,
-               paired: bool | None = None, progress: bool = False, extractor=None) -> SetMetricResult:
+def fid_result(
+    real_feats,
+    fake_feats,
+    *,
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = 0,
+    level: float = 0.95,
+    paired: bool | None = None,
+    progress: bool = False,
+    extractor=None,
+) -> SetMetricResult:
     """FID (pytorch-fid's sqrtm route) with a bootstrap interval and details.
 
     Parameters
@@ -334,8 +365,11 @@ def fid_result(real_feats, fake_feats, *, n_boot: int = DEFAULT_BOOT, seed: int 
     r = check_features(real_feats, "real features")
     f = check_features(fake_feats, "fake features")
     details: dict[str, Any] = {
-        "n": int(min(r.shape[0], f.shape[0])), "n_real": int(r.shape[0]), "n_fake": int(f.shape[0]),
-        "feature_dim": int(r.shape[1]), **extractor_details(extractor),
+        "n": int(min(r.shape[0], f.shape[0])),
+        "n_real": int(r.shape[0]),
+        "n_fake": int(f.shape[0]),
+        "feature_dim": int(r.shape[1]),
+        **extractor_details(extractor),
     }
     if max(r.shape[0], f.shape[0]) <= r.shape[1]:
         # Exact and far cheaper than a D x D matrix square root while n <= D (tests check it
@@ -344,24 +378,41 @@ def fid_result(real_feats, fake_feats, *, n_boot: int = DEFAULT_BOOT, seed: int 
         details["estimator"] = "Frechet distance, float64, n x n Gram-matrix trace (exact; = scipy sqrtm route)"
     else:
         value, info = frechet_distance_info(*feature_stats(r), *feature_stats(f))
-        details.update(estimator="Frechet distance, float64, scipy.linalg.sqrtm (pytorch-fid)",
-                       sqrtm_offset=info["offset"], sqrtm_max_imag=info["max_imag"])
+        details.update(
+            estimator="Frechet distance, float64, scipy.linalg.sqrtm (pytorch-fid)",
+            sqrtm_offset=info["offset"],
+            sqrtm_max_imag=info["max_imag"],
+        )
     low = high = float("nan")
     if n_boot > 0:
         reps = bootstrap_fid(r, f, n_boot=n_boot, seed=seed, paired=paired, progress=progress)
         low, high = centred_interval(value, reps, level)
-        details["bootstrap"] = {"replicates": int(reps.size), "level": level, "seed": seed,
-                                "paired": bool(r.shape[0] == f.shape[0] if paired is None else paired),
-                                "interval": "percentile, centred on the value", "bias": float(reps.mean() - value)}
+        details["bootstrap"] = {
+            "replicates": int(reps.size),
+            "level": level,
+            "seed": seed,
+            "paired": bool(r.shape[0] == f.shape[0] if paired is None else paired),
+            "interval": "percentile, centred on the value",
+            "bias": float(reps.mean() - value),
+        }
     warning = _small_n_warning(details["n"], details["feature_dim"], "fid")
     if warning:
         details["warning"] = warning
     return SetMetricResult(value, low, high, details)
 
 
-def kid_result(real_feats, fake_feats, *, subsets: int = DEFAULT_SUBSETS, subset_size: int = DEFAULT_SUBSET_SIZE,
-               n_boot: int = DEFAULT_BOOT, seed: int = 0, level: float = 0.95, paired: bool | None = None,
-               extractor=None) -> SetMetricResult:
+def kid_result(
+    real_feats,
+    fake_feats,
+    *,
+    subsets: int = DEFAULT_SUBSETS,
+    subset_size: int = DEFAULT_SUBSET_SIZE,
+    n_boot: int = DEFAULT_BOOT,
+    seed: int = 0,
+    level: float = 0.95,
+    paired: bool | None = None,
+    extractor=None,
+) -> SetMetricResult:
     """KID (unbiased MMD^2, cubic polynomial kernel, subset average) with a bootstrap interval.
 
     Parameters are those of :func:`fid_result` plus ``subsets`` and ``subset_size``
@@ -373,10 +424,15 @@ def kid_result(real_feats, fake_feats, *, subsets: int = DEFAULT_SUBSETS, subset
     values = kid_subset_values(r, f, subsets=subsets, subset_size=subset_size, seed=seed, paired=is_paired)
     value = float(values.mean())
     details: dict[str, Any] = {
-        "n": int(min(r.shape[0], f.shape[0])), "n_real": int(r.shape[0]), "n_fake": int(f.shape[0]),
-        "feature_dim": int(r.shape[1]), **extractor_details(extractor),
-        "estimator": ("unbiased MMD^2, k(x,y) = (x.y/D + 1)^3, " +
-                      ("paired ids, matched cross pairs excluded" if is_paired else "independent subsets")),
+        "n": int(min(r.shape[0], f.shape[0])),
+        "n_real": int(r.shape[0]),
+        "n_fake": int(f.shape[0]),
+        "feature_dim": int(r.shape[1]),
+        **extractor_details(extractor),
+        "estimator": (
+            "unbiased MMD^2, k(x,y) = (x.y/D + 1)^3, "
+            + ("paired ids, matched cross pairs excluded" if is_paired else "independent subsets")
+        ),
         # Subsets only where n allows: a "subset" as large as both sets is the whole set, once.
         "subsets": 1 if min(subset_size, r.shape[0], f.shape[0]) == r.shape[0] == f.shape[0] else int(subsets),
         "subset_size": int(min(subset_size, r.shape[0], f.shape[0])),
@@ -386,8 +442,14 @@ def kid_result(real_feats, fake_feats, *, subsets: int = DEFAULT_SUBSETS, subset
     if n_boot > 0:
         reps = bootstrap_kid(r, f, n_boot=n_boot, seed=seed, paired=is_paired)
         low, high = centred_interval(value, reps, level)
-        details["bootstrap"] = {"replicates": int(reps.size), "level": level, "seed": seed, "paired": is_paired,
-                                "interval": "percentile, centred on the value", "bias": float(reps.mean() - value)}
+        details["bootstrap"] = {
+            "replicates": int(reps.size),
+            "level": level,
+            "seed": seed,
+            "paired": is_paired,
+            "interval": "percentile, centred on the value",
+            "bias": float(reps.mean() - value),
+        }
     warning = _small_n_warning(details["n"], details["feature_dim"], "kid")
     if warning:
         details["warning"] = warning
@@ -410,8 +472,7 @@ def features_for(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricC
     opts = ctx.options or {}
     extractor = load_extractor(opts.get("fid_features"))
     batch = int(opts.get("fid_batch_size") or DEFAULT_BATCH)
-    rf = reference_features(real, ctx.reference_key, extractor, ctx.cache_dir, progress=ctx.progress,
-                            batch_size=batch)
+    rf = reference_features(real, ctx.reference_key, extractor, ctx.cache_dir, progress=ctx.progress, batch_size=batch)
     ff = image_features(fake, extractor, progress=ctx.progress, batch_size=batch)
     return rf, ff, extractor
 
@@ -421,8 +482,12 @@ def _n_boot(ctx: SetMetricContext) -> int:
     return DEFAULT_BOOT if value is None else int(value)
 
 
-@register_metric("fid", kind="set", higher_is_better=False,
-                 summary="Frechet Inception distance to the run's real images (TF Inception pool3, 2048-d)")
+@register_metric(
+    "fid",
+    kind="set",
+    higher_is_better=False,
+    summary="Frechet Inception distance to the run's real images (TF Inception pool3, 2048-d)",
+)
 def fid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
     """FID of ``fake`` (a method's composited outputs) against ``real`` (same ids, same order)."""
     rf, ff, extractor = features_for(real, fake, ctx)
@@ -432,13 +497,24 @@ def fid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -
 def _kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, paired: bool) -> SetMetricResult:
     rf, ff, extractor = features_for(real, fake, ctx)
     opts = ctx.options or {}
-    return kid_result(rf, ff, subsets=int(opts.get("kid_subsets") or DEFAULT_SUBSETS),
-                      subset_size=int(opts.get("kid_subset_size") or DEFAULT_SUBSET_SIZE),
-                      n_boot=_n_boot(ctx), seed=ctx.seed, extractor=extractor, paired=paired)
+    return kid_result(
+        rf,
+        ff,
+        subsets=int(opts.get("kid_subsets") or DEFAULT_SUBSETS),
+        subset_size=int(opts.get("kid_subset_size") or DEFAULT_SUBSET_SIZE),
+        n_boot=_n_boot(ctx),
+        seed=ctx.seed,
+        extractor=extractor,
+        paired=paired,
+    )
 
 
-@register_metric("fid_inf", kind="set", higher_is_better=False,
-                 summary="FID-infinity (Chong and Forsyth 2020): FID extrapolated to infinitely many images")
+@register_metric(
+    "fid_inf",
+    kind="set",
+    higher_is_better=False,
+    summary="FID-infinity (Chong and Forsyth 2020): FID extrapolated to infinitely many images",
+)
 def fid_inf(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
     """FID-infinity of ``fake`` against ``real`` (see :func:`bench.metrics.frechet.fid_infinity`).
 
@@ -449,14 +525,23 @@ def fid_inf(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContex
 
     rf, ff, extractor = features_for(real, fake, ctx)
     value, ns, fids = fid_infinity(rf, ff, seed=ctx.seed)
-    details = {"n": int(len(ff)), "feature_dim": int(rf.shape[1]), **extractor_details(extractor),
-               "estimator": "intercept of FID(n) = a + b/n over 15 fake subsets of n/2..n (Gram route)",
-               "subset_sizes": [int(n) for n in ns], "subset_fids": [float(v) for v in fids]}
+    details = {
+        "n": int(len(ff)),
+        "feature_dim": int(rf.shape[1]),
+        **extractor_details(extractor),
+        "estimator": "intercept of FID(n) = a + b/n over 15 fake subsets of n/2..n (Gram route)",
+        "subset_sizes": [int(n) for n in ns],
+        "subset_fids": [float(v) for v in fids],
+    }
     return SetMetricResult(value, float("nan"), float("nan"), details)
 
 
-@register_metric("kid", kind="set", higher_is_better=False,
-                 summary="kernel Inception distance, the standard unbiased estimator (torchmetrics, torch-fidelity)")
+@register_metric(
+    "kid",
+    kind="set",
+    higher_is_better=False,
+    summary="kernel Inception distance, the standard unbiased estimator (torchmetrics, torch-fidelity)",
+)
 def kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
     """KID of ``fake`` against ``real``: unbiased MMD^2 with the cubic kernel over all cross pairs.
 
@@ -467,8 +552,12 @@ def kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -
     return _kid(real, fake, ctx, paired=False)
 
 
-@register_metric("kid_paired", kind="set", higher_is_better=False,
-                 summary="KID leaving out each output's own real image from the cross term (paired sets)")
+@register_metric(
+    "kid_paired",
+    kind="set",
+    higher_is_better=False,
+    summary="KID leaving out each output's own real image from the cross term (paired sets)",
+)
 def kid_paired(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
     """Paired KID: the cross term skips ``k(real_i, fake_i)`` for outputs made from real image ``i``.
 

@@ -250,10 +250,12 @@ def fid_gram(real, fake) -> float:
     return float(p.dmu2 + p.real.sq.sum() / (nr - 1) + p.fake.sq.sum() / (nf - 1) - 2.0 * trace_sqrt)
 
 
-def fid_infinity(real, fake, points: int = 15, min_fraction: float = 0.5,
-                 seed: int = 0) -> tuple[float, np.ndarray, np.ndarray]:
-    """FID-infinity (Chong and Forsyth, "Effectively Unbiased FID and Inception Score and
-    where to find them", CVPR 2020).
+def fid_infinity(
+    real, fake, points: int = 15, min_fraction: float = 0.5, seed: int = 0
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """FID-infinity (Chong and Forsyth, CVPR 2020).
+
+    "Effectively Unbiased FID and Inception Score and where to find them".
 
     FID is biased upwards by a term that shrinks like ``1/n``; fitting ``FID(n) = a + b / n``
     over several subset sizes and taking ``a`` removes it, which makes values comparable
@@ -339,8 +341,9 @@ def _paired(nr: int, nf: int, paired: bool | None) -> bool:
     return paired
 
 
-def kid_subset_values(real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 0,
-                      paired: bool | None = None) -> np.ndarray:
+def kid_subset_values(
+    real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 0, paired: bool | None = None
+) -> np.ndarray:
     """Unbiased MMD^2 on each of ``subsets`` random subsets (drawn without replacement).
 
     Parameters
@@ -386,8 +389,9 @@ def kid_subset_values(real, fake, subsets: int = 100, subset_size: int = 1000, s
     return out
 
 
-def kid_from_features(real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 0,
-                      paired: bool | None = None) -> float:
+def kid_from_features(
+    real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 0, paired: bool | None = None
+) -> float:
     """Kernel Inception Distance: mean of :func:`kid_subset_values` (same parameters)."""
     return float(kid_subset_values(real, fake, subsets, subset_size, seed, paired).mean())
 
@@ -492,8 +496,9 @@ def centred_interval(point: float, replicates: np.ndarray, level: float = 0.95) 
     return float(lo + shift), float(hi + shift)
 
 
-def bootstrap_fid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | None = None,
-                  progress: bool = False) -> np.ndarray:
+def bootstrap_fid(
+    real, fake, n_boot: int = 200, seed: int = 0, paired: bool | None = None, progress: bool = False
+) -> np.ndarray:
     """Bootstrap replicates of FID over images.
 
     Each replicate resamples images with replacement and recomputes the FID of the
@@ -528,20 +533,30 @@ def bootstrap_fid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | N
         resample = _GramResampler(feature_pair(r, f))
         # Chunks of replicates: the batched O(n^2) products stay small and the bar moves.
         chunk = 25
-        return np.concatenate([resample(wr[i:i + chunk], wf[i:i + chunk])
-                               for i in tqdm(range(0, n_boot, chunk), desc="FID bootstrap", disable=not progress,
-                                             leave=False, unit_scale=chunk)])
-    return np.array([_fid_resampled(r, f, wr[b], wf[b])
-                     for b in tqdm(range(n_boot), desc="FID bootstrap", disable=not progress, leave=False)])
+        return np.concatenate(
+            [
+                resample(wr[i : i + chunk], wf[i : i + chunk])
+                for i in tqdm(
+                    range(0, n_boot, chunk), desc="FID bootstrap", disable=not progress, leave=False, unit_scale=chunk
+                )
+            ]
+        )
+    return np.array(
+        [
+            _fid_resampled(r, f, wr[b], wf[b])
+            for b in tqdm(range(n_boot), desc="FID bootstrap", disable=not progress, leave=False)
+        ]
+    )
 
 
-def _kernel_weighted_sums(x: np.ndarray, y: np.ndarray, wx: np.ndarray, wy: np.ndarray,
-                          block: int = 1024) -> np.ndarray:
+def _kernel_weighted_sums(
+    x: np.ndarray, y: np.ndarray, wx: np.ndarray, wy: np.ndarray, block: int = 1024
+) -> np.ndarray:
     """``wx_b^T K(x, y) wy_b`` for every replicate ``b``, building ``K`` in column blocks."""
     out = np.zeros(wx.shape[0])
     for start in range(0, y.shape[0], block):
-        k = _poly_kernel(x, y[start:start + block])
-        out += np.einsum("bi,bi->b", wx @ k, wy[:, start:start + block])
+        k = _poly_kernel(x, y[start : start + block])
+        out += np.einsum("bi,bi->b", wx @ k, wy[:, start : start + block])
     return out
 
 
@@ -580,12 +595,12 @@ def bootstrap_kid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | N
         diag_r = (np.einsum("ij,ij->i", r, r) / d + 1.0) ** 3
         diag_f = (np.einsum("ij,ij->i", f, f) / d + 1.0) ** 3
         diag_rf = (np.einsum("ij,ij->i", r, f) / d + 1.0) ** 3 if paired else None
-    sq = (wr ** 2).sum(axis=1)
+    sq = (wr**2).sum(axis=1)
     # Position pairs (a, b) whose original images differ: n^2 - sum_i w_i^2 of them.
-    xx = (weighted(0, wr, wr) - (wr ** 2) @ diag_r) / (nr * nr - sq)
-    yy = (weighted(1, wf, wf) - (wf ** 2) @ diag_f) / (nf * nf - (wf ** 2).sum(axis=1))
+    xx = (weighted(0, wr, wr) - (wr**2) @ diag_r) / (nr * nr - sq)
+    yy = (weighted(1, wf, wf) - (wf**2) @ diag_f) / (nf * nf - (wf**2).sum(axis=1))
     if paired:
-        xy = (weighted(2, wr, wf) - (wr ** 2) @ diag_rf) / (nr * nr - sq)
+        xy = (weighted(2, wr, wf) - (wr**2) @ diag_rf) / (nr * nr - sq)
     else:
         xy = weighted(2, wr, wf) / (nr * nf)
     with np.errstate(divide="ignore", invalid="ignore"):

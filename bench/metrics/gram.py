@@ -27,10 +27,17 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["FeaturePair", "FeatureSet", "blas_threads_for", "content_digest", "feature_pair", "feature_set",
-           "one_blas_thread"]
+__all__ = [
+    "FeaturePair",
+    "FeatureSet",
+    "blas_threads_for",
+    "content_digest",
+    "feature_pair",
+    "feature_set",
+    "one_blas_thread",
+]
 
-# Each entry holds a few n x n float64 matrices (32 MB each at n = 2000): keep few.
+# Each entry holds a few n x n float64 matrices (8 n^2 bytes each): keep few.
 _SETS: OrderedDict[str, FeatureSet] = OrderedDict()
 _PAIRS: OrderedDict[tuple[str, str], FeaturePair] = OrderedDict()
 _MEMO_SETS = 4
@@ -72,17 +79,16 @@ def one_blas_thread():
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
 
-        # Built once: threadpool_limits() rescans the loaded libraries on every call
-        # (~20 ms, more than a bootstrap replicate's eigenproblem); numpy's BLAS is
+        # Built once: threadpool_limits() rescans the loaded libraries on every call,
+        # which costs more than a bootstrap replicate's eigenproblem; numpy's BLAS is
         # loaded long before the first call.
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
-# From this size up a decomposition is compute-bound enough for every BLAS thread to pay:
-# a 1264 x 1264 eigvalsh (the n = 2000 bootstrap's) took 0.124 s with two threads against
-# 0.231 s with one on the idle 2-core machine, and 0.230 s against 0.207 s while a niced
-# two-thread job ran; at 178 x 178 (n = 280) two threads only lose.
+# From this size up a decomposition is compute-bound enough for every BLAS thread to pay;
+# below it (the n = 280 bootstrap's 178 x 178) a second thread only loses
+# (results/benchmarks/README.md has the timings).
 THREADED_SIZE = 768
 
 
@@ -175,8 +181,14 @@ class FeaturePair:
         ``real_i - fake_j = rc_i - fc_j + dmu`` with centred rows, which keeps the
         cancellation small when the features sit far from the origin.
         """
-        d = (self.real.sq[:, None] + self.fake.sq[None, :] + self.dmu2 - 2.0 * self.cross
-             + 2.0 * self.pr[:, None] - 2.0 * self.pf[None, :])
+        d = (
+            self.real.sq[:, None]
+            + self.fake.sq[None, :]
+            + self.dmu2
+            - 2.0 * self.cross
+            + 2.0 * self.pr[:, None]
+            - 2.0 * self.pf[None, :]
+        )
         return np.maximum(d, 0.0, out=d)
 
 

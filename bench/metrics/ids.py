@@ -68,8 +68,9 @@ def pids_from_decisions(real_dec, fake_dec) -> float:
     """
     r, f = np.asarray(real_dec, np.float64), np.asarray(fake_dec, np.float64)
     if r.shape != f.shape or r.ndim != 1:
-        raise ValueError(f"P-IDS pairs output i with real image i: need two equal-length vectors, "
-                         f"got shapes {r.shape} and {f.shape}")
+        raise ValueError(
+            f"P-IDS pairs output i with real image i: need two equal-length vectors, got shapes {r.shape} and {f.shape}"
+        )
     return float(np.mean(f > r))
 
 
@@ -154,19 +155,27 @@ def ids_scores(real, fake, *, C: float = 1.0, random_state: int = 0, max_iter: i
         svm.fit(z, y)
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     dec = svm.decision_function(z)
-    real_dec, fake_dec = dec[:r.shape[0]], dec[r.shape[0]:]
+    real_dec, fake_dec = dec[: r.shape[0]], dec[r.shape[0] :]
     details: dict[str, Any] = {
-        "n_real": int(r.shape[0]), "n_fake": int(f.shape[0]), "feature_dim": int(r.shape[1]),
-        "estimator": (f"LinearSVC(dual=False, C={C:g}), squared hinge, in-sample, unstandardised features "
-                      "(co-mod-gan's IDS); fitted in the span of [x, 1]"),
-        "solver_iterations": int(np.max(svm.n_iter_)), "converged": converged,
-        "fake_as_real": float(np.mean(fake_dec > 0)), "real_as_fake": float(np.mean(real_dec <= 0)),
+        "n_real": int(r.shape[0]),
+        "n_fake": int(f.shape[0]),
+        "feature_dim": int(r.shape[1]),
+        "estimator": (
+            f"LinearSVC(dual=False, C={C:g}), squared hinge, in-sample, unstandardised features "
+            "(co-mod-gan's IDS); fitted in the span of [x, 1]"
+        ),
+        "solver_iterations": int(np.max(svm.n_iter_)),
+        "converged": converged,
+        "fake_as_real": float(np.mean(fake_dec > 0)),
+        "real_as_fake": float(np.mean(real_dec <= 0)),
     }
     if r.shape[0] + f.shape[0] <= r.shape[1] + 1:
-        details["warning"] = (f"{r.shape[0]} + {f.shape[0]} points in {r.shape[1]} dimensions are linearly "
-                              "separable: the in-sample SVM separates any two such sets, so P-IDS and U-IDS are "
-                              "~0 for every method here; they rank methods only when n is well above the "
-                              "feature dimension")
+        details["warning"] = (
+            f"{r.shape[0]} + {f.shape[0]} points in {r.shape[1]} dimensions are linearly "
+            "separable: the in-sample SVM separates any two such sets, so P-IDS and U-IDS are "
+            "~0 for every method here; they rank methods only when n is well above the "
+            "feature dimension"
+        )
     pids = pids_from_decisions(real_dec, fake_dec) if r.shape[0] == f.shape[0] else float("nan")
     result = IDSResult(pids, uids_from_decisions(real_dec, fake_dec), real_dec, fake_dec, details)
     _MEMO[key] = result

@@ -17,7 +17,7 @@ E with a max-pool branch, then the global average over the 8 x 8 map) is read
 from the TorchScript code of the 2015-12-05 TF graph's export; the parameters are
 taken from the file by their names, so a missing or misshapen tensor fails
 loudly. Features agree with the TorchScript network to about 2e-6 of their
-largest value (``tests/test_fid_inception.py`` checks 1e-5 on real photos); on
+largest value (``tests/metrics/test_fid_inception.py`` checks 1e-5 on real photos); on
 this project's 2-core machine the forward pass is about 1.4x faster with one
 thread (``tests/benchmarks/test_fid_speed.py``).
 
@@ -48,12 +48,16 @@ class _ConvBNReLU(nn.Module):
         w = layer.weight.detach().to(torch.float64)
         scale = 1.0 / torch.sqrt(layer.var.detach().to(torch.float64) + BN_EPS)
         padding = layer.padding if isinstance(layer.padding, int) else tuple(layer.padding)
-        self.conv = nn.Conv2d(w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=int(layer.stride),
-                              padding=padding, bias=True)
+        self.conv = nn.Conv2d(
+            w.shape[1], w.shape[0], tuple(w.shape[2:]), stride=int(layer.stride), padding=padding, bias=True
+        )
         with torch.no_grad():
             self.conv.weight.copy_((w * scale[:, None, None, None]).to(torch.float32))
-            self.conv.bias.copy_((layer.beta.detach().to(torch.float64)
-                                  - layer.mean.detach().to(torch.float64) * scale).to(torch.float32))
+            self.conv.bias.copy_(
+                (layer.beta.detach().to(torch.float64) - layer.mean.detach().to(torch.float64) * scale).to(
+                    torch.float32
+                )
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.conv(x), inplace=True)
@@ -143,8 +147,17 @@ class _BlockE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.b3x3(x), self.b3x3dbl(x)
-        return torch.cat([self.b1x1(x), self.b3x3_a(a), self.b3x3_b(a), self.b3x3dbl_a(b), self.b3x3dbl_b(b),
-                          self.bpool(self.pool(x))], 1)
+        return torch.cat(
+            [
+                self.b1x1(x),
+                self.b3x3_a(a),
+                self.b3x3_b(a),
+                self.b3x3dbl_a(b),
+                self.b3x3dbl_b(b),
+                self.bpool(self.pool(x)),
+            ],
+            1,
+        )
 
 
 class FIDInception(nn.Module):
@@ -156,13 +169,28 @@ class FIDInception(nn.Module):
 
     def __init__(self, layers: Any):
         super().__init__()
-        self.stem = nn.Sequential(_ConvBNReLU(layers.conv), _ConvBNReLU(layers.conv_1), _ConvBNReLU(layers.conv_2),
-                                  nn.MaxPool2d(3, stride=2), _ConvBNReLU(layers.conv_3), _ConvBNReLU(layers.conv_4),
-                                  nn.MaxPool2d(3, stride=2))
+        self.stem = nn.Sequential(
+            _ConvBNReLU(layers.conv),
+            _ConvBNReLU(layers.conv_1),
+            _ConvBNReLU(layers.conv_2),
+            nn.MaxPool2d(3, stride=2),
+            _ConvBNReLU(layers.conv_3),
+            _ConvBNReLU(layers.conv_4),
+            nn.MaxPool2d(3, stride=2),
+        )
         self.blocks = nn.Sequential(
-            _BlockA(layers.mixed), _BlockA(layers.mixed_1), _BlockA(layers.mixed_2), _BlockB(layers.mixed_3),
-            _BlockC(layers.mixed_4), _BlockC(layers.mixed_5), _BlockC(layers.mixed_6), _BlockC(layers.mixed_7),
-            _BlockD(layers.mixed_8), _BlockE(layers.mixed_9, _avg3), _BlockE(layers.mixed_10, _max3))
+            _BlockA(layers.mixed),
+            _BlockA(layers.mixed_1),
+            _BlockA(layers.mixed_2),
+            _BlockB(layers.mixed_3),
+            _BlockC(layers.mixed_4),
+            _BlockC(layers.mixed_5),
+            _BlockC(layers.mixed_6),
+            _BlockC(layers.mixed_7),
+            _BlockD(layers.mixed_8),
+            _BlockE(layers.mixed_9, _avg3),
+            _BlockE(layers.mixed_10, _max3),
+        )
 
     @classmethod
     def from_torchscript(cls, module: Any) -> FIDInception:

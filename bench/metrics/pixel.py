@@ -57,16 +57,15 @@ def psnr(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "
     """PSNR in dB with peak 1.0; infinite when the region is reproduced exactly."""
     if region == "image":
         with np.errstate(divide="ignore"):
-            return float(peak_signal_noise_ratio(target.astype(np.float64), pred.astype(np.float64),
-                                                 data_range=DATA_RANGE))
+            return float(
+                peak_signal_noise_ratio(target.astype(np.float64), pred.astype(np.float64), data_range=DATA_RANGE)
+            )
     err = mse(pred, target, mask, region)
     if np.isnan(err):
         return err
     if err == 0.0:
         return float("inf")
     return float(10.0 * np.log10(DATA_RANGE**2 / err))
-
-
 
 
 def ssim_map(pred: np.ndarray, target: np.ndarray, gaussian: bool = False) -> np.ndarray:
@@ -78,8 +77,8 @@ def ssim_map(pred: np.ndarray, target: np.ndarray, gaussian: bool = False) -> np
     for key, value in _MAP_CACHE:
         if key[0] is pred and key[1] is target and key[2] == gaussian:
             return value
-    # scikit-image's map, computed in one compiled pass (3 ms instead of 7-10 ms at 160 px; equal
-    # to 1e-14, tests/test_metrics.py): the largest per-image cost of a run.
+    # scikit-image's map, computed in one compiled pass (equal to it to 1e-14, tests/metrics/test_metrics.py):
+    # the largest per-image cost of a run, so worth compiling.
     value = compiled_ssim_map(pred, target, gaussian, DATA_RANGE)
     value.setflags(write=False)
     # The image and hole SSIM of one output share this map: keeping the last two (one per window)
@@ -118,8 +117,12 @@ def _ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str, g
     return float(full[mask].mean())
 
 
-@register_metric("ssim", kind="image", higher_is_better=True,
-                 summary="SSIM (scikit-image, 7x7 uniform window, data_range=1); hole: SSIM map averaged over hole pixels")
+@register_metric(
+    "ssim",
+    kind="image",
+    higher_is_better=True,
+    summary="SSIM (scikit-image, 7x7 uniform window, data_range=1); hole: SSIM map averaged over hole pixels",
+)
 def ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "image") -> float:
     """scikit-image SSIM over RGB (channel_axis=-1, 7x7 uniform window, ``data_range=1``).
 
@@ -131,10 +134,16 @@ def ssim(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "
     return _ssim(pred, target, mask, region, gaussian=False)
 
 
-@register_metric("ssim_gaussian", kind="image", higher_is_better=True,
-                 summary="SSIM with Wang et al.'s 11x11 Gaussian window (sigma 1.5); hole: map averaged over hole pixels")
+@register_metric(
+    "ssim_gaussian",
+    kind="image",
+    higher_is_better=True,
+    summary="SSIM with Wang et al.'s 11x11 Gaussian window (sigma 1.5); hole: map averaged over hole pixels",
+)
 def ssim_gaussian(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "image") -> float:
-    """SSIM as Wang et al. 2004 define it (scikit-image ``gaussian_weights=True``, sigma 1.5,
-    population covariances); hole region as in :func:`ssim`.
+    """SSIM as Wang et al. 2004 define it.
+
+    scikit-image's ``gaussian_weights=True``, sigma 1.5, population covariances; the hole region
+    as in :func:`ssim`.
     """
     return _ssim(pred, target, mask, region, gaussian=True)

@@ -54,7 +54,7 @@ def _sq_blocks(a: np.ndarray, b: np.ndarray, same: bool) -> Iterator[tuple[int, 
     ac, bc = a - mean, b - mean
     sq_b = np.einsum("ij,ij->i", bc, bc)
     for start in range(0, a.shape[0], BLOCK):
-        rows = ac[start:start + BLOCK]
+        rows = ac[start : start + BLOCK]
         d2 = np.einsum("ij,ij->i", rows, rows)[:, None] + sq_b[None, :] - 2.0 * rows @ bc.T
         np.maximum(d2, 0.0, out=d2)
         if same:
@@ -69,7 +69,7 @@ def _kth_sq(x: np.ndarray, k: int) -> np.ndarray:
         raise ValueError(f"k must lie in 1..{x.shape[0] - 1} for a set of {x.shape[0]} rows, got {k}")
     out = np.empty(x.shape[0])
     for start, d2 in _sq_blocks(x, x, same=True):
-        out[start:start + d2.shape[0]] = np.partition(d2, k - 1, axis=1)[:, k - 1]
+        out[start : start + d2.shape[0]] = np.partition(d2, k - 1, axis=1)[:, k - 1]
     return out
 
 
@@ -91,8 +91,9 @@ def knn_radii(x, k: int) -> np.ndarray:
     return np.sqrt(_kth_sq(check_features(x, "features"), k))
 
 
-def _cross_counts(r: np.ndarray, f: np.ndarray, r_real: np.ndarray, r_fake: np.ndarray | None,
-                  strict: bool) -> dict[str, np.ndarray]:
+def _cross_counts(
+    r: np.ndarray, f: np.ndarray, r_real: np.ndarray, r_fake: np.ndarray | None, strict: bool
+) -> dict[str, np.ndarray]:
     """Ball memberships between the sets, given squared k-NN radii of each set.
 
     Returns per-fake ``in_real`` (inside at least one real ball) and ``count`` (real
@@ -116,8 +117,9 @@ def _cross_counts(r: np.ndarray, f: np.ndarray, r_real: np.ndarray, r_fake: np.n
 
 
 def precision_recall(real, fake, k: int = K_PR) -> tuple[float, float]:
-    """Improved precision and recall (Kynkaanniemi et al., "Improved Precision and Recall
-    Metric for Assessing Generative Models", NeurIPS 2019).
+    """Improved precision and recall (Kynkaanniemi et al., NeurIPS 2019).
+
+    "Improved Precision and Recall Metric for Assessing Generative Models".
 
     Each set's manifold is the union of balls around its rows with radius the distance
     to the row's ``k``-th nearest neighbour in its own set (itself excluded). Precision
@@ -144,8 +146,9 @@ def precision_recall(real, fake, k: int = K_PR) -> tuple[float, float]:
 
 
 def density_coverage(real, fake, k: int = K_DC) -> tuple[float, float]:
-    """Density and coverage (Naeem et al., "Reliable Fidelity and Diversity Metrics for
-    Generative Models", ICML 2020).
+    """Density and coverage (Naeem et al., ICML 2020).
+
+    "Reliable Fidelity and Diversity Metrics for Generative Models".
 
     With ``B_i`` the ball around real row ``i`` of radius its distance to its ``k``-th
     nearest real neighbour (itself excluded): density is ``1/(k Nf) sum_j sum_i

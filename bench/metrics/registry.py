@@ -173,8 +173,9 @@ def column_direction(column: str) -> bool:
     return METRICS.get(name).higher_is_better
 
 
-def evaluate_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                   metrics: list[MetricInfo]) -> dict[str, float]:
+def evaluate_image(
+    pred: np.ndarray, target: np.ndarray, mask: np.ndarray, metrics: list[MetricInfo]
+) -> dict[str, float]:
     """All per-image metrics on the whole image and on the hole.
 
     Returns

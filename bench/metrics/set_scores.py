@@ -19,13 +19,20 @@ from bench.metrics.fid import extractor_details, features_for
 from bench.metrics.prdc import K_DC, K_PR, density_coverage, precision_recall
 from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric
 
-NO_INTERVAL = ("no bootstrap interval: resampling with replacement duplicates images, and a duplicate is its "
-               "own nearest neighbour, which shrinks every k-NN radius")
+NO_INTERVAL = (
+    "no bootstrap interval: resampling with replacement duplicates images, and a duplicate is its "
+    "own nearest neighbour, which shrinks every k-NN radius"
+)
 
 
 def _common(rf: np.ndarray, ff: np.ndarray, extractor) -> dict[str, Any]:
-    return {"n": int(min(len(rf), len(ff))), "n_real": len(rf), "n_fake": len(ff),
-            "feature_dim": int(rf.shape[1]), **extractor_details(extractor)}
+    return {
+        "n": int(min(len(rf), len(ff))),
+        "n_real": len(rf),
+        "n_fake": len(ff),
+        "feature_dim": int(rf.shape[1]),
+        **extractor_details(extractor),
+    }
 
 
 # name: (k, paper, what it measures)
@@ -42,16 +49,24 @@ def _knn(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, 
     k, paper, what = _KNN[name]
     if min(len(rf), len(ff)) <= k:
         # A k-NN radius needs k other images; say so in the result rather than stop the run.
-        return SetMetricResult(float("nan"), float("nan"), float("nan"),
-                               {**_common(rf, ff, extractor), "k": k,
-                                "warning": f"{name} needs more than k = {k} images in each set"})
+        return SetMetricResult(
+            float("nan"),
+            float("nan"),
+            float("nan"),
+            {**_common(rf, ff, extractor), "k": k, "warning": f"{name} needs more than k = {k} images in each set"},
+        )
     # Each pair shares one computation; the distances behind both are cached across the four metrics.
     if name in ("precision", "recall"):
         values = dict(zip(("precision", "recall"), precision_recall(rf, ff, k)))
     else:
         values = dict(zip(("density", "coverage"), density_coverage(rf, ff, k)))
-    details = {**_common(rf, ff, extractor), "k": k, "estimator": f"{paper}: {what}", "interval": NO_INTERVAL,
-               "note": "k-NN radii shrink as n grows: compare values at equal n only"}
+    details = {
+        **_common(rf, ff, extractor),
+        "k": k,
+        "estimator": f"{paper}: {what}",
+        "interval": NO_INTERVAL,
+        "note": "k-NN radii shrink as n grows: compare values at equal n only",
+    }
     return SetMetricResult(values[name], float("nan"), float("nan"), details)
 
 
@@ -75,20 +90,31 @@ def _ids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, 
 
     rf, ff, extractor = features_for(real, fake, ctx)
     res = ids_scores(rf, ff, random_state=ctx.seed)
-    details = {**_common(rf, ff, extractor), **res.details,
-               "interval": "no bootstrap interval: each replicate would refit the SVM"}
+    details = {
+        **_common(rf, ff, extractor),
+        **res.details,
+        "interval": "no bootstrap interval: each replicate would refit the SVM",
+    }
     return SetMetricResult(res.pids if name == "pids" else res.uids, float("nan"), float("nan"), details)
 
 
-@register_metric("pids", kind="set", higher_is_better=True,
-                 summary="P-IDS (Zhao et al. 2021): how often a linear SVM scores an output above its own real image")
+@register_metric(
+    "pids",
+    kind="set",
+    higher_is_better=True,
+    summary="P-IDS (Zhao et al. 2021): how often a linear SVM scores an output above its own real image",
+)
 def pids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
     """Paired Inception discriminative score (see :func:`bench.metrics.ids.ids_scores`); 0.5 is ideal."""
     return _ids(real, fake, ctx, "pids")
 
 
-@register_metric("uids", kind="set", higher_is_better=True,
-                 summary="U-IDS (Zhao et al. 2021): misclassification rate of a linear SVM, real vs outputs")
+@register_metric(
+    "uids",
+    kind="set",
+    higher_is_better=True,
+    summary="U-IDS (Zhao et al. 2021): misclassification rate of a linear SVM, real vs outputs",
+)
 def uids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
     """Unpaired Inception discriminative score (see :func:`bench.metrics.ids.ids_scores`); 0.5 is ideal."""
     return _ids(real, fake, ctx, "uids")

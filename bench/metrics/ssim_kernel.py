@@ -5,7 +5,7 @@ images per channel with SciPy and combines them with a dozen whole-array NumPy o
 10 ms for a 160 px RGB pair, the largest per-image cost of a run (4,480 maps in the main job).
 This kernel computes the same map with the same window, boundary rule (SciPy's ``reflect``:
 ``d c b a | a b c d | d c b a``) and constants in two separable passes per channel, without
-temporaries. It agrees with scikit-image to float64 rounding (``tests/test_metrics.py`` checks
+temporaries. It agrees with scikit-image to float64 rounding (``tests/metrics/test_metrics.py`` checks
 1e-12 against scikit-image itself, borders included).
 
 Public API

@@ -48,8 +48,17 @@ def area_table(specs: list[str], n: int = 280, size: int = 160, seed: int = 0) -
         family = get_family(spec)
         drawn = [family(seed, i, (size, size)) for i in ids]
         areas = np.array([mask.mean() for mask, _ in drawn])
-        rows.append({"family": family.spec, "n": len(areas), "mean": areas.mean(), "median": float(np.median(areas)),
-                     "min": areas.min(), "max": areas.max(), "n_rect_masks": sum(bool(r) for _, r in drawn)})
+        rows.append(
+            {
+                "family": family.spec,
+                "n": len(areas),
+                "mean": areas.mean(),
+                "median": float(np.median(areas)),
+                "min": areas.min(),
+                "max": areas.max(),
+                "n_rect_masks": sum(bool(r) for _, r in drawn),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -79,8 +88,9 @@ def example_figure(specs: list[str], stem: Path, examples: int = 4, size: int = 
     from bench.outputs.report.figures import hole_input, save_figure
 
     samples, _ = get_source("builtin", None, split="test", size=size).take(examples)
-    fig, axes = plt.subplots(len(specs), len(samples), figsize=(1.6 * len(samples) + 0.9, 1.7 * len(specs)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(specs), len(samples), figsize=(1.6 * len(samples) + 0.9, 1.7 * len(specs)), squeeze=False
+    )
     for row, spec in enumerate(specs):
         family = get_family(spec)
         for col, sample in enumerate(samples):

@@ -24,7 +24,6 @@ import errno
 import json
 import os
 import re
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,70 +38,6 @@ def method_dirname(spec: str) -> str:
     """File-system-safe folder name for a method spec (``patch:size=9`` -> ``patch__size-9``)."""
     safe = spec.replace(":", "__").replace("=", "-").replace(",", "_")
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", safe)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old or the new file, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON (NaN written as null)."""
-    atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
-
-
-def update_text(path: Path, text: str) -> bool:
-    """Atomically write ``text`` to ``path`` unless the file already holds exactly it.
-
-    Re-opening a finished run then writes nothing: it works in a read-only
-    directory and leaves file times telling when results last changed.
-
-    Returns
-    -------
-    bool
-        Whether the file was written.
-    """
-    try:
-        if Path(path).read_text() == text:
-            return False
-    except (OSError, UnicodeDecodeError):
-        pass  # missing or unreadable: write it (a real problem surfaces there, naming the file)
-    atomic_write_text(path, text)
-    return True
-
-
-def update_json(path: Path, obj: Any) -> bool:
-    """Write ``obj`` as :func:`atomic_write_json` does, unless the file already holds it."""
-    return update_text(path, json.dumps(_jsonable(obj), indent=2, sort_keys=False) + "\n")
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return None if np.isnan(f) else f
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 class RunDirError(RuntimeError):
@@ -213,7 +148,8 @@ class RunDir:
             except BlockingIOError:
                 raise RunDirBusyError(
                     f"{self.path} is being written by another bench run{self._holder()}: wait for it to finish, "
-                    "or use another --out") from None
+                    "or use another --out"
+                ) from None
             self._record_holder(fd)
             yield self
         finally:
@@ -232,8 +168,10 @@ class RunDir:
                     return os.open(self.lock_file, os.O_RDONLY)
                 except OSError:
                     pass
-            raise RunDirError(f"cannot write the run directory {self.path}: {err.strerror or err} "
-                              f"({err.filename or self.path}); choose a writable --out") from None
+            raise RunDirError(
+                f"cannot write the run directory {self.path}: {err.strerror or err} "
+                f"({err.filename or self.path}); choose a writable --out"
+            ) from None
 
     def _holder(self) -> str:
         try:
@@ -273,41 +211,3 @@ def _read_png(path: Path) -> np.ndarray:
     if raw is None:
         raise FileNotFoundError(f"{path}: missing or unreadable")
     return (raw[..., ::-1].astype(np.float32) / 255.0).copy()
-
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Save a contract image as an 8-bit PNG (atomically)."""
-    from bench.core.images import to_uint8
-
-    write_uint8_png(path, to_uint8(image)[..., ::-1])
-
-
-def write_uint8_png(path: Path, pixels: np.ndarray, keep_same: bool = False) -> bool:
-    """Save ``uint8`` pixels (``H x W`` grey, or ``H x W x 3`` in OpenCV's BGR order) as a PNG, atomically.
-
-    Parameters
-    ----------
-    keep_same : bool
-        Leave a file that already holds exactly these bytes alone (its time too).
-
-    Returns
-    -------
-    bool
-        Whether the file was written.
-    """
-    import cv2
-
-    path = Path(path)
-    ok, buf = cv2.imencode(".png", pixels)
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    data = buf.tobytes()
-    if keep_same and path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    return True

@@ -27,9 +27,13 @@ def metric_columns(records: pd.DataFrame) -> list[str]:
     return [c for c in cols if c in records.columns]
 
 
-def summarize(records: pd.DataFrame, set_metrics: dict[str, dict[str, Any]] | None = None,
-              methods: list[str] | None = None, seed: int = 0,
-              groups: dict[str, str] | None = None) -> pd.DataFrame:
+def summarize(
+    records: pd.DataFrame,
+    set_metrics: dict[str, dict[str, Any]] | None = None,
+    methods: list[str] | None = None,
+    seed: int = 0,
+    groups: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """Long summary table: one row per (method, metric) with mean and 95 % interval.
 
     Parameters
@@ -62,12 +66,27 @@ def summarize(records: pd.DataFrame, set_metrics: dict[str, dict[str, Any]] | No
         labels = group_labels(list(sub["image_id"]), groups) if groups is not None else None
         for col in columns:
             mean, low, high = bootstrap_ci(sub[col].to_numpy(dtype=float), labels, seed=seed)
-            rows.append({"method": method, "metric": col, "value": mean, "low": low, "high": high,
-                         "n": int(sub[col].notna().sum())})
+            rows.append(
+                {
+                    "method": method,
+                    "metric": col,
+                    "value": mean,
+                    "low": low,
+                    "high": high,
+                    "n": int(sub[col].notna().sum()),
+                }
+            )
         for metric, res in (set_metrics or {}).get(method, {}).items():
-            rows.append({"method": method, "metric": metric, "value": res.get("value"),
-                         "low": res.get("low"), "high": res.get("high"),
-                         "n": (res.get("details") or {}).get("n", len(sub))})
+            rows.append(
+                {
+                    "method": method,
+                    "metric": metric,
+                    "value": res.get("value"),
+                    "low": res.get("low"),
+                    "high": res.get("high"),
+                    "n": (res.get("details") or {}).get("n", len(sub)),
+                }
+            )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
@@ -100,8 +119,12 @@ class AreaBin:
         """``10-20%``, or ``>=60%`` for the open bin (``$\\geq$60\\%`` in LaTeX)."""
         pct = "\\%" if style == "latex" else "%"
         if self.hi is None:
-            sign = {("text", True): "\u2265", ("text", False): ">", ("latex", True): r"$\geq$",
-                    ("latex", False): "$>$"}[(style, self.closed_low)]
+            sign = {
+                ("text", True): "\u2265",
+                ("text", False): ">",
+                ("latex", True): r"$\geq$",
+                ("latex", False): "$>$",
+            }[(style, self.closed_low)]
             return f"{sign}{_percent(self.lo)}{pct}"
         dash = "--" if style == "latex" else "-"
         return f"{_percent(self.lo)}{dash}{_percent(self.hi)}{pct}"
@@ -156,9 +179,13 @@ def assign_area_bins(areas, edges: tuple[float, ...] = LAMA_AREA_EDGES, close_la
     return codes
 
 
-def summarize_by_area(records: pd.DataFrame, methods: list[str] | None = None, seed: int = 0,
-                      groups: dict[str, str] | None = None,
-                      edges: tuple[float, ...] = LAMA_AREA_EDGES) -> pd.DataFrame:
+def summarize_by_area(
+    records: pd.DataFrame,
+    methods: list[str] | None = None,
+    seed: int = 0,
+    groups: dict[str, str] | None = None,
+    edges: tuple[float, ...] = LAMA_AREA_EDGES,
+) -> pd.DataFrame:
     """:func:`summarize` of the per-image metrics within each hole-area bin.
 
     Parameters

@@ -81,4 +81,4 @@ def mean() -> Method:
 
 
 # Registers ``shiftmap`` and ``fsr``; imported last so the base names above come first.
-from methods.classic import xphoto as _xphoto  # noqa: F401
+from methods.classic import xphoto as _xphoto  # noqa: E402,F401

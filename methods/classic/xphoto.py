@@ -6,7 +6,7 @@ registry names are configurations of it, never copies.
 xphoto's conventions differ from ours and are converted here:
 
 - its mask is 8-bit with **nonzero = known** (the opposite of our bool mask,
-  True = missing); checked empirically and in ``tests/test_methods_extra.py``;
+  True = missing); checked empirically and in ``tests/methods/test_methods_extra.py``;
 - Shift-map expects a luminance-first colour space ("CIELab or similar"), so it
   gets float32 CIELab (``cv2.COLOR_RGB2LAB`` of the [0, 1] image: L in [0, 100]);
 - FSR takes 8-bit BGR (it converts to YCrCb itself). Float input is accepted by
@@ -71,15 +71,17 @@ class XPhotoInpaint(Method):
         return composite(out.astype(np.float32), image, mask)
 
 
-@register("shiftmap", family="classic",
-          summary="OpenCV-contrib Shift-map completion (He & Sun 2012), in CIELab")
+@register("shiftmap", family="classic", summary="OpenCV-contrib Shift-map completion (He & Sun 2012), in CIELab")
 def shiftmap() -> Method:
     """Statistics of patch offsets: dominant shifts stitched by graph cuts."""
     return XPhotoInpaint("shiftmap")
 
 
-@register("fsr", family="classic",
-          summary="OpenCV-contrib frequency selective reconstruction (Genser et al. 2018); quality=fast|best")
+@register(
+    "fsr",
+    family="classic",
+    summary="OpenCV-contrib frequency selective reconstruction (Genser et al. 2018); quality=fast|best",
+)
 def fsr(quality: str = "fast") -> Method:
     """Frequency selective reconstruction.
 

@@ -32,8 +32,11 @@ class CriminisiInpaint(Method):
         return inpaint_criminisi(image, mask, self.params)
 
 
-@register("criminisi", family="patch",
-          summary="Criminisi et al. 2004 exemplar-based inpainting, priority = confidence x data term (numba)")
+@register(
+    "criminisi",
+    family="patch",
+    summary="Criminisi et al. 2004 exemplar-based inpainting, priority = confidence x data term (numba)",
+)
 def criminisi(patch: int = 9, window: int = 64) -> Method:
     """Criminisi et al. exemplar-based inpainting.
 

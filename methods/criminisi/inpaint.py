@@ -62,7 +62,7 @@ def source_centres(known: np.ndarray, h: int) -> np.ndarray:
     s = np.pad(known.astype(np.int64), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     k = 2 * h + 1
     box = s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]
-    ok[h:height - h, h:width - h] = box == k * k
+    ok[h : height - h, h : width - h] = box == k * k
     return ok
 
 
@@ -105,8 +105,10 @@ def inpaint_criminisi(image: np.ndarray, mask: np.ndarray, params: CriminisiPara
     known = ~mask
     src_ok = source_centres(known, h)
     if not src_ok.any():
-        raise ValueError(f"criminisi: no fully known {params.patch}x{params.patch} patch in the "
-                         f"{height}x{width} image; use a smaller patch= or a smaller hole")
+        raise ValueError(
+            f"criminisi: no fully known {params.patch}x{params.patch} patch in the "
+            f"{height}x{width} image; use a smaller patch= or a smaller hole"
+        )
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
     gray = lab[..., 0].astype(np.float64) / 100.0
     conf = known.astype(np.float64)

@@ -1,6 +1,8 @@
-"""GLCIC (Iizuka, Simo-Serra, Ishikawa 2017): the completion network, three-phase training
-and the discriminator ablations, as registry methods ``iizuka``, ``iizuka-global`` and
-``iizuka-local`` (one factory; the names differ only in the default ``disc``).
+"""GLCIC (Iizuka, Simo-Serra, Ishikawa 2017) as registry methods.
+
+The completion network, three-phase training and the discriminator ablations, as
+``iizuka``, ``iizuka-global`` and ``iizuka-local`` (one factory; the names differ only in the
+default ``disc``).
 
 Keys
 ----
@@ -29,20 +31,29 @@ from methods.registry import Method, register
 
 
 def _factory(disc: str):
-    def factory(ckpt: str = "", post: str = "none", drop: str = "", identity: str = "",
-                batch: int = 16, disc: str = disc, data: str = "celeba") -> Method:
+    def factory(
+        ckpt: str = "",
+        post: str = "none",
+        drop: str = "",
+        identity: str = "",
+        batch: int = 16,
+        disc: str = disc,
+        data: str = "celeba",
+    ) -> Method:
         from methods.glcic.inference import create_glcic
 
-        return create_glcic(disc=disc, ckpt=ckpt, post=post, drop=drop, identity=identity, batch=batch,
-                            data=data)
+        return create_glcic(disc=disc, ckpt=ckpt, post=post, drop=drop, identity=identity, batch=batch, data=data)
 
     factory.__doc__ = f"GLCIC completion net, default checkpoint trained with the {disc} discriminator"
     return factory
 
 
-register("iizuka", family="glcic",
-         summary="GLCIC (Iizuka et al. 2017), global + local discriminators")(_factory("full"))
-register("iizuka-global", family="glcic",
-         summary="GLCIC ablation: trained with the global discriminator only")(_factory("global"))
-register("iizuka-local", family="glcic",
-         summary="GLCIC ablation: trained with the local discriminator only")(_factory("local"))
+register("iizuka", family="glcic", summary="GLCIC (Iizuka et al. 2017), global + local discriminators")(
+    _factory("full")
+)
+register("iizuka-global", family="glcic", summary="GLCIC ablation: trained with the global discriminator only")(
+    _factory("global")
+)
+register("iizuka-local", family="glcic", summary="GLCIC ablation: trained with the local discriminator only")(
+    _factory("local")
+)

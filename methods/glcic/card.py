@@ -30,14 +30,18 @@ def render_card(weights: dict[str, Any], name: str, notes: str = "") -> str:
     losses = weights.get("final_losses", {})
     loss_text = ", ".join(f"{k} {v:.4g}" for k, v in losses.items()) or "n/a"
     if data.get("dataset") == "builtin":
-        data_line = (f"`builtin` dataset, split `{data.get('split')}` (photos: "
-                     f"{', '.join(data.get('photos', []))}; {data.get('n_ids')} crops, ids "
-                     f"`{data.get('first_id')}` ... `{data.get('last_id')}`), disjoint from the "
-                     "builtin test photos")
+        data_line = (
+            f"`builtin` dataset, split `{data.get('split')}` (photos: "
+            f"{', '.join(data.get('photos', []))}; {data.get('n_ids')} crops, ids "
+            f"`{data.get('first_id')}` ... `{data.get('last_id')}`), disjoint from the "
+            "builtin test photos"
+        )
     else:
-        data_line = (f"`{data.get('dataset')}` split `{data.get('split')}` ({data.get('partition', '')}): "
-                     f"{data.get('n_ids')} ids, `{data.get('first_id')}` ... `{data.get('last_id')}`"
-                     + (f", id list sha256 `{data['ids_sha256'][:16]}…`" if data.get("ids_sha256") else ""))
+        data_line = (
+            f"`{data.get('dataset')}` split `{data.get('split')}` ({data.get('partition', '')}): "
+            f"{data.get('n_ids')} ids, `{data.get('first_id')}` ... `{data.get('last_id')}`"
+            + (f", id list sha256 `{data['ids_sha256'][:16]}…`" if data.get("ids_sha256") else "")
+        )
     branched = hist.get("init_from")
     lines = [
         f"# {name}",
@@ -65,9 +69,12 @@ def render_card(weights: dict[str, Any], name: str, notes: str = "") -> str:
         f"| final losses (mean of last 100 steps) | {loss_text} |",
     ]
     if branched:
-        lines += ["", f"Phases 2 and 3 were branched from the phase-1 checkpoint `{branched}` "
-                  "(phase 1 has no discriminator, so it is shared by the three variants; its "
-                  "wall time is included above)."]
+        lines += [
+            "",
+            f"Phases 2 and 3 were branched from the phase-1 checkpoint `{branched}` "
+            "(phase 1 has no discriminator, so it is shared by the three variants; its "
+            "wall time is included above).",
+        ]
     if notes:
         lines += ["", notes.strip()]
     return "\n".join(lines) + "\n"
@@ -86,8 +93,9 @@ def _samples_per_second(cfg: dict[str, Any], hist: dict[str, Any]) -> str:
     return ", ".join(parts) + " samples/s" if parts else "n/a"
 
 
-def write_card(weights_path: str | Path, card_path: str | Path | None = None, name: str | None = None,
-               notes: str = "") -> Path:
+def write_card(
+    weights_path: str | Path, card_path: str | Path | None = None, name: str | None = None, notes: str = ""
+) -> Path:
     """Render the card of ``weights_path`` to ``card_path`` (default: same name, ``.md``)."""
     weights_path = Path(weights_path)
     weights = torch.load(weights_path, map_location="cpu", weights_only=True)
@@ -103,16 +111,23 @@ def probe_notes(curve_csv: str | Path, probe: str) -> str:
     with open(curve_csv, newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r.get("label")]
     snaps = sorted((r for r in rows if r["label"] == "snapshot"), key=lambda r: int(r["step"]))
-    lines = [f"## Metrics on the probe ({probe})", "",
-             "| step | phase | samples seen | hole PSNR (dB) | hole SSIM | PSNR (dB) | FID |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"## Metrics on the probe ({probe})",
+        "",
+        "| step | phase | samples seen | hole PSNR (dB) | hole SSIM | PSNR (dB) | FID |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in snaps:
-        lines.append(f"| {r['step']} | {r['phase']} | {int(r['samples_seen']):,} | {float(r['hole_psnr']):.2f} | "
-                     f"{float(r['hole_ssim']):.4f} | {float(r['psnr']):.2f} | {float(r['fid']):.1f} |")
+        lines.append(
+            f"| {r['step']} | {r['phase']} | {int(r['samples_seen']):,} | {float(r['hole_psnr']):.2f} | "
+            f"{float(r['hole_ssim']):.4f} | {float(r['psnr']):.2f} | {float(r['fid']):.1f} |"
+        )
     for r in rows:
         if r["label"] != "snapshot":
-            lines.append(f"| `{r['label']}` (baseline) | | | {float(r['hole_psnr']):.2f} | {float(r['hole_ssim']):.4f} | "
-                         f"{float(r['psnr']):.2f} | {float(r['fid']):.1f} |")
+            lines.append(
+                f"| `{r['label']}` (baseline) | | | {float(r['hole_psnr']):.2f} | {float(r['hole_ssim']):.4f} | "
+                f"{float(r['psnr']):.2f} | {float(r['fid']):.1f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -144,3 +159,69 @@ def publish_weights(run_dir: str | Path, dest_dir: str | Path, name: str, notes:
         shutil.copyfile(run_dir / "losses.png", dest_dir / f"{name}-losses.png")
     write_card(weights, name=name, notes=notes)
     return weights
+
+
+# Run-directory variant -> registry name of its published checkpoint.
+PUBLISHED_NAMES = {"full": "iizuka", "global": "iizuka-global", "local": "iizuka-local"}
+
+
+def publish_variants(
+    runs: str | Path,
+    dest_dir: str | Path,
+    notes: str,
+    probe: str,
+    step: int | None = None,
+    commit: str | None = None,
+) -> list[Path]:
+    """Publish the three variants of a ``bench train --budget`` (or ``train.sh``) run, with cards.
+
+    Parameters
+    ----------
+    runs : path
+        Folder holding the variant run directories ``full``, ``global`` and ``local``, each
+        scored by ``bench curve`` (its ``curve.csv`` goes into the card).
+    dest_dir : path
+        Where the checkpoints are committed (``methods/glcic/weights/celeba``).
+    notes : str
+        Markdown shared by the three cards (data, budget, honesty notes).
+    probe : str
+        One line naming the validation probe of ``curve.csv``.
+    step : int, optional
+        Publish the step-``step`` snapshot instead of each run's final weights.
+    commit : str, optional
+        The code's commit, recorded where the run's own record is wrong (a copy of the tree
+        without its ``.git``, as on a lent GPU machine).
+
+    Returns
+    -------
+    list of Path
+        The published weights.
+    """
+    import shutil
+    import tempfile
+
+    runs = Path(runs)
+    published = []
+    for variant, name in PUBLISHED_NAMES.items():
+        run = runs / variant
+        source = run / "snapshots" / f"step-{step:07d}.pt" if step is not None else run / f"glcic-{variant}.pt"
+        if not source.exists():
+            raise FileNotFoundError(f"{source}: no such checkpoint to publish")
+        with tempfile.TemporaryDirectory() as tmp:
+            # publish_weights takes a run directory holding one glcic-VARIANT.pt: stage the chosen file as one.
+            stage = Path(tmp)
+            weights = torch.load(source, map_location="cpu", weights_only=True)
+            if commit:
+                weights["history"]["git_commit"] = commit
+            torch.save(weights, stage / f"glcic-{variant}.pt")
+            for f in ("config.toml", "losses.png"):
+                shutil.copyfile(run / f, stage / f)
+            cfg = weights["config"]
+            phase = "3" if weights["step"] > cfg["steps_phase1"] + cfg["steps_phase2"] else "1-2"
+            tail = (
+                f"\nThis checkpoint is step {weights['step']} (phase {phase}). "
+                "Learning curve: `reports/celeba/learning_curve.png`.\n"
+            )
+            text = notes + "\n" + probe_notes(run / "curve.csv", probe) + tail
+            published.append(publish_weights(stage, dest_dir, name, notes=text))
+    return published

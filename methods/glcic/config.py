@@ -18,8 +18,22 @@ OPTIMIZERS = ("adadelta", "adam")
 
 # Fields that fix the shapes or the data stream: a resumed or branched run must agree
 # on them, while step counts and logging cadence may change between invocations.
-STRUCTURAL = ("width", "resolution", "load_size", "hole_min", "hole_max", "local_size",
-              "batch_size", "dataset", "split", "max_images", "seed", "optimizer", "lr", "rho")
+STRUCTURAL = (
+    "width",
+    "resolution",
+    "load_size",
+    "hole_min",
+    "hole_max",
+    "local_size",
+    "batch_size",
+    "dataset",
+    "split",
+    "max_images",
+    "seed",
+    "optimizer",
+    "lr",
+    "rho",
+)
 
 
 @dataclass(frozen=True)
@@ -101,11 +115,14 @@ class GLCICConfig:
         if self.load_size < self.resolution:
             problems.append(f"load_size={self.load_size} must be >= resolution={self.resolution}")
         if not 1 <= self.hole_min <= self.hole_max <= self.resolution:
-            problems.append(f"hole_min={self.hole_min}, hole_max={self.hole_max} must satisfy "
-                            f"1 <= hole_min <= hole_max <= resolution={self.resolution}")
+            problems.append(
+                f"hole_min={self.hole_min}, hole_max={self.hole_max} must satisfy "
+                f"1 <= hole_min <= hole_max <= resolution={self.resolution}"
+            )
         if not self.hole_max <= self.local_size <= self.resolution:
-            problems.append(f"local_size={self.local_size} must lie in "
-                            f"[hole_max={self.hole_max}, resolution={self.resolution}]")
+            problems.append(
+                f"local_size={self.local_size} must lie in [hole_max={self.hole_max}, resolution={self.resolution}]"
+            )
         if self.batch_size < 1:
             problems.append(f"batch_size={self.batch_size} must be >= 1")
         for name in ("steps_phase1", "steps_phase2", "steps_phase3", "max_images"):
@@ -144,8 +161,7 @@ class GLCICConfig:
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ValueError(f"{source}: unknown GLCIC config keys {unknown} "
-                             f"(known: {', '.join(known)})")
+            raise ValueError(f"{source}: unknown GLCIC config keys {unknown} (known: {', '.join(known)})")
         values = {}
         for key, value in data.items():
             default = getattr(cls, key)
@@ -198,5 +214,4 @@ def save_config(config: GLCICConfig, path: str | Path) -> None:
 
 def structural_mismatch(a: GLCICConfig, b: GLCICConfig) -> list[str]:
     """Structural fields on which two configs differ, as ``"name: a != b"`` strings."""
-    return [f"{k}: {getattr(a, k)!r} != {getattr(b, k)!r}" for k in STRUCTURAL
-            if getattr(a, k) != getattr(b, k)]
+    return [f"{k}: {getattr(a, k)!r} != {getattr(b, k)!r}" for k in STRUCTURAL if getattr(a, k) != getattr(b, k)]

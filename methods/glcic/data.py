@@ -58,8 +58,9 @@ class TrainImages:
         if config.max_images:
             ids = ids[: config.max_images]
         if not ids:
-            raise ValueError(f"no training images in dataset {config.dataset!r} "
-                             f"(root={config.data_root!r}, split={config.split!r})")
+            raise ValueError(
+                f"no training images in dataset {config.dataset!r} (root={config.data_root!r}, split={config.split!r})"
+            )
         self.ids = ids
         self.size = config.load_size
         self._cache: dict[int, np.ndarray] = {}
@@ -82,8 +83,10 @@ class TrainImages:
                     self._bad.add(index)
                 else:
                     if img.shape[:2] != (self.size, self.size):
-                        raise ValueError(f"training image {self.ids[index]!r} has shape "
-                                         f"{img.shape[:2]}, expected {self.size}x{self.size}")
+                        raise ValueError(
+                            f"training image {self.ids[index]!r} has shape "
+                            f"{img.shape[:2]}, expected {self.size}x{self.size}"
+                        )
                     if len(self.ids) <= CACHE_LIMIT:
                         # uint8 keeps the cache at a quarter of float32's memory.
                         self._cache[index] = to_uint8(img)
@@ -118,8 +121,7 @@ class TrainImages:
         return (total / len(picks)).astype(np.float32)
 
 
-def hole_and_box(rng: np.random.Generator, config: GLCICConfig) -> tuple[tuple[int, int, int, int],
-                                                                          tuple[int, int]]:
+def hole_and_box(rng: np.random.Generator, config: GLCICConfig) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
     """Draw one hole ``(top, left, height, width)`` and its local patch ``(top, left)``.
 
     The patch is centred on the hole and shifted inside the image where needed; since

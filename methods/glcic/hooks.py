@@ -1,5 +1,6 @@
-"""Interventions on a trained completion net: zero channels, make a layer the identity,
-count forward passes, observe activations.
+"""Interventions on a trained completion net.
+
+Zero channels, make a layer the identity, count forward passes, observe activations.
 
 Layers are addressed by the names ``conv1`` ... ``conv17`` of
 :data:`methods.glcic.networks.LAYER_NAMES`; ``conv14.44`` is output channel 44 of
@@ -87,8 +88,10 @@ def zero_channels(model: CompletionNet, drops: dict[str, list[int]]) -> list[tor
         n = layer_channels(model, layer)
         bad = [c for c in chans if not 0 <= c < n]
         if bad:
-            raise ValueError(f"drop: {layer} has {n} channels (0..{n - 1}) in this checkpoint "
-                             f"(width {model.width}); cannot drop {bad}")
+            raise ValueError(
+                f"drop: {layer} has {n} channels (0..{n - 1}) in this checkpoint "
+                f"(width {model.width}); cannot drop {bad}"
+            )
     handles = []
     for layer, chans in drops.items():
         index = torch.tensor(chans, dtype=torch.long)
@@ -127,8 +130,7 @@ def make_identity(model: CompletionNet, layer: str) -> None:
     if block.norm is None:
         reasons.append("it is the output layer (sigmoid)")
     if reasons:
-        raise ValueError(f"identity={layer}: cannot replace {layer} by the identity because "
-                         + " and ".join(reasons))
+        raise ValueError(f"identity={layer}: cannot replace {layer} by the identity because " + " and ".join(reasons))
     with torch.no_grad():
         nn.init.dirac_(conv.weight)
         conv.bias.zero_()
@@ -174,8 +176,7 @@ def count_forwards(model: nn.Module) -> Iterator[ForwardCounter]:
 
 
 @contextmanager
-def observe(model: CompletionNet, layer: str,
-            fn: Callable[[torch.Tensor], None]) -> Iterator[None]:
+def observe(model: CompletionNet, layer: str, fn: Callable[[torch.Tensor], None]) -> Iterator[None]:
     """Call ``fn(output)`` with ``layer``'s output (N x C x H x W) at each forward pass."""
     handle = _block(model, layer).register_forward_hook(lambda m, i, o: fn(o.detach()))
     try:

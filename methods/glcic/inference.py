@@ -28,8 +28,9 @@ def committed_weights(disc: str = "full", data: str = "celeba") -> Path:
     if disc not in VARIANT_FILES:
         raise ValueError(f"iizuka: disc={disc!r} is not one of {', '.join(VARIANT_FILES)}")
     if data not in TRAINING_SETS:
-        raise ValueError(f"iizuka: data={data!r} is not one of {', '.join(TRAINING_SETS)} "
-                         "(or pass ckpt=PATH for your own weights)")
+        raise ValueError(
+            f"iizuka: data={data!r} is not one of {', '.join(TRAINING_SETS)} (or pass ckpt=PATH for your own weights)"
+        )
     return WEIGHTS_DIR / data / VARIANT_FILES[disc]
 
 
@@ -51,13 +52,15 @@ def load_weights(path: str | Path, variant: str = "full") -> dict[str, Any]:
         raise FileNotFoundError(
             f"GLCIC checkpoint not found: {path}. Train one with "
             f"`bench train --variant {variant} --out runs/glcic-{variant}` and pass "
-            f"`iizuka:ckpt=runs/glcic-{variant}/glcic-{variant}.pt` (or copy it to {path})")
+            f"`iizuka:ckpt=runs/glcic-{variant}/glcic-{variant}.pt` (or copy it to {path})"
+        )
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != WEIGHTS_FORMAT:
         hint = ""
         if isinstance(ckpt, dict) and ckpt.get("format", "").startswith("glcic-train"):
-            hint = (" (it is a training checkpoint: use the run's glcic-VARIANT.pt, or "
-                    "methods.glcic.train.export_weights)")
+            hint = (
+                " (it is a training checkpoint: use the run's glcic-VARIANT.pt, or methods.glcic.train.export_weights)"
+            )
         raise ValueError(f"{path} is not a GLCIC weights file{hint}")
     return ckpt
 
@@ -92,7 +95,7 @@ def fold_batch_norm(model: CompletionNet) -> CompletionNet:
                 continue
             if norm.training or norm.running_mean is None:
                 raise ValueError("fold_batch_norm needs an eval-mode batch norm with running statistics")
-            scale = (norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps))
+            scale = norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps)
             conv = block.conv
             shape = (1, -1, 1, 1) if isinstance(conv, torch.nn.ConvTranspose2d) else (-1, 1, 1, 1)
             conv.weight.copy_((conv.weight.double() * scale.view(shape)).float())
@@ -128,8 +131,14 @@ class GLCIC(Method):
 
     parallel_safe = False  # torch already uses every core
 
-    def __init__(self, ckpt: dict[str, Any], post: str = "none", drops: dict[str, list[int]] | None = None,
-                 identity: tuple[str, ...] = (), batch_size: int = 16):
+    def __init__(
+        self,
+        ckpt: dict[str, Any],
+        post: str = "none",
+        drops: dict[str, list[int]] | None = None,
+        identity: tuple[str, ...] = (),
+        batch_size: int = 16,
+    ):
         if post not in POST:
             raise ValueError(f"iizuka: post={post!r} is not one of {', '.join(POST)}")
         if batch_size < 1:
@@ -143,9 +152,8 @@ class GLCIC(Method):
             make_identity(self.model, layer)
         # Batch norm folded into the convolutions: one pass less over every activation.
         fold_batch_norm(self.model)
-        # Channels-last weights and activations: oneDNN's fastest CPU layout here (79 -> 64 ms
-        # per 160 px image on 2 threads, outputs equal to 4e-7); converted after make_identity,
-        # which writes new weights.
+        # Channels-last weights and activations: oneDNN's fastest CPU layout here (outputs equal
+        # to 4e-7); converted after make_identity, which writes new weights.
         self.model = self.model.to(memory_format=torch.channels_last)
         self.hooks = zero_channels(self.model, drops or {})
 
@@ -190,8 +198,15 @@ class GLCIC(Method):
         return self.inpaint_batch([image], [mask])[0]
 
 
-def create_glcic(disc: str = "full", ckpt: str = "", post: str = "none", drop: str = "",
-                 identity: str = "", batch: int = 16, data: str = "celeba") -> GLCIC:
+def create_glcic(
+    disc: str = "full",
+    ckpt: str = "",
+    post: str = "none",
+    drop: str = "",
+    identity: str = "",
+    batch: int = 16,
+    data: str = "celeba",
+) -> GLCIC:
     """Build the GLCIC method for a discriminator variant (see ``methods.glcic``)."""
     default = committed_weights(disc, data)
     path = Path(ckpt) if ckpt else default

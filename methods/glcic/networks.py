@@ -1,5 +1,6 @@
-"""GLCIC networks (Iizuka, Simo-Serra, Ishikawa 2017, "Globally and Locally Consistent
-Image Completion", Table 1-3): the completion network and the context discriminators.
+"""GLCIC networks: the completion network and the context discriminators.
+
+Iizuka, Simo-Serra, Ishikawa 2017, "Globally and Locally Consistent Image Completion", Tables 1-3.
 
 Every hidden channel count is the paper's multiplied by ``width`` (rounded, at least 1),
 so ``width=1`` is the paper's network (about 6.06 M parameters in the completion net)
@@ -51,14 +52,14 @@ def scaled(channels: int, width: float) -> int:
 
 
 class Block(nn.Module):
-    """One layer of the completion net: (transposed) convolution, then BN + ReLU, or a
-    sigmoid for the output layer.
+    """One layer of the completion net.
+
+    A (transposed) convolution, then BN + ReLU, or a sigmoid for the output layer.
 
     The block is the unit that ``conv14.44`` addresses: channel 44 of the block's output.
     """
 
-    def __init__(self, kind: str, cin: int, cout: int, kernel: int, stride: int, dilation: int,
-                 last: bool):
+    def __init__(self, kind: str, cin: int, cout: int, kernel: int, stride: int, dilation: int, last: bool):
         super().__init__()
         self.kind = kind
         if kind == "deconv":
@@ -66,8 +67,9 @@ class Block(nn.Module):
             self.conv = nn.ConvTranspose2d(cin, cout, kernel, stride=stride, padding=1)
         else:
             # "same" padding for odd kernels at any dilation.
-            self.conv = nn.Conv2d(cin, cout, kernel, stride=stride,
-                                  padding=dilation * (kernel - 1) // 2, dilation=dilation)
+            self.conv = nn.Conv2d(
+                cin, cout, kernel, stride=stride, padding=dilation * (kernel - 1) // 2, dilation=dilation
+            )
         self.norm = None if last else nn.BatchNorm2d(cout)
         self.act = nn.Sigmoid() if last else nn.ReLU(inplace=False)
 
@@ -111,8 +113,9 @@ class CompletionNet(nn.Module):
         if x.ndim != 4 or x.shape[1] != 4:
             raise ValueError(f"CompletionNet expects N x 4 x H x W input, got {tuple(x.shape)}")
         if x.shape[2] % SIZE_MULTIPLE or x.shape[3] % SIZE_MULTIPLE:
-            raise ValueError(f"CompletionNet input sides must be multiples of {SIZE_MULTIPLE}, "
-                             f"got {x.shape[2]}x{x.shape[3]}")
+            raise ValueError(
+                f"CompletionNet input sides must be multiples of {SIZE_MULTIPLE}, got {x.shape[2]}x{x.shape[3]}"
+            )
         for _, block in self.layers():
             x = block(x)
         return x
@@ -143,8 +146,10 @@ class DiscBranch(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
-            raise ValueError(f"discriminator branch expects {self.input_size}x{self.input_size} "
-                             f"input, got {x.shape[-2]}x{x.shape[-1]}")
+            raise ValueError(
+                f"discriminator branch expects {self.input_size}x{self.input_size} "
+                f"input, got {x.shape[-2]}x{x.shape[-1]}"
+            )
         return torch.relu(self.fc(self.features(x).flatten(1)))
 
 
@@ -163,16 +168,13 @@ class ContextDiscriminator(nn.Module):
         Channel multiplier (also applied to the FC-1024 layers).
     """
 
-    def __init__(self, mode: str = "full", image_size: int = 160, local_size: int = 96,
-                 width: float = 1.0):
+    def __init__(self, mode: str = "full", image_size: int = 160, local_size: int = 96, width: float = 1.0):
         super().__init__()
         if mode not in DISC_MODES:
             raise ValueError(f"unknown discriminator mode {mode!r} (known: {', '.join(DISC_MODES)})")
         self.mode = mode
-        self.global_branch = (DiscBranch(GLOBAL_CHANNELS, image_size, width)
-                              if mode in ("full", "global") else None)
-        self.local_branch = (DiscBranch(LOCAL_CHANNELS, local_size, width)
-                             if mode in ("full", "local") else None)
+        self.global_branch = DiscBranch(GLOBAL_CHANNELS, image_size, width) if mode in ("full", "global") else None
+        self.local_branch = DiscBranch(LOCAL_CHANNELS, local_size, width) if mode in ("full", "local") else None
         n_branches = 2 if mode == "full" else 1
         self.head = nn.Linear(n_branches * scaled(FC_FEATURES, width), 1)
 

@@ -1,6 +1,7 @@
-"""GLCIC's optional post-processing (Iizuka et al. 2017, section 3.4): fast marching
-(OpenCV Telea) fills the hole of the input, then the network's output is Poisson-blended
-into it with ``cv2.seamlessClone``, one connected hole region at a time.
+"""GLCIC's optional post-processing (Iizuka et al. 2017, section 3.4).
+
+Fast marching (OpenCV Telea) fills the hole of the input, then the network's output is
+Poisson-blended into it with ``cv2.seamlessClone``, one connected hole region at a time.
 """
 
 from __future__ import annotations

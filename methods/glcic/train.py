@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from bench.core import gitinfo
+from bench.core.files import atomic_write
 from bench.inputs.protocol import ids_hash
 from methods.glcic.config import GLCICConfig, load_config, save_config, structural_mismatch
 from methods.glcic.data import TrainImages, completion_input, crop_patches, sample_batch, to_tensors
@@ -44,36 +46,26 @@ def hole_mse(output: torch.Tensor, target: torch.Tensor, masks: torch.Tensor) ->
 
 
 def git_commit() -> str:
-    """The project's git commit (``+dirty`` when the tree has changes), else ``$GLCIC_GIT_COMMIT``
-    (for copies of the tree without ``.git``, such as a lent GPU machine's), else ``unknown``.
-    """
-    import subprocess
+    """The project's git commit (``+dirty`` when the tree has changes).
 
-    root = Path(__file__).resolve().parents[2]
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        head = ""
-    if not head:
-        return os.environ.get("GLCIC_GIT_COMMIT", "unknown")
-    return head + ("+dirty" if dirty else "")
+    Else ``$GLCIC_GIT_COMMIT`` (for copies of the tree without ``.git``, such as a lent GPU
+    machine's), else ``unknown``.
+    """
+    return gitinfo.git_commit() or os.environ.get("GLCIC_GIT_COMMIT", "unknown")
 
 
 def hardware_description(device: torch.device) -> str:
     """A one-line description of what the run is computed on."""
     if device.type == "cuda":
         return f"CUDA {torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    return (f"CPU {platform.machine()} ({platform.processor() or 'unknown'}), "
-            f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    return (
+        f"CPU {platform.machine()} ({platform.processor() or 'unknown'}), "
+        f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    )
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
@@ -111,9 +103,15 @@ class Trainer:
         driver that runs several trainers in one process decode the images once).
     """
 
-    def __init__(self, config: GLCICConfig, out_dir: str | Path, device: str = "cpu",
-                 init_from: str | Path | None = None, progress: bool = True,
-                 images: TrainImages | None = None):
+    def __init__(
+        self,
+        config: GLCICConfig,
+        out_dir: str | Path,
+        device: str = "cpu",
+        init_from: str | Path | None = None,
+        progress: bool = True,
+        images: TrainImages | None = None,
+    ):
         self.config = config
         self.images = images
         self.out_dir = Path(out_dir)
@@ -153,9 +151,12 @@ class Trainer:
         self.opt_d = _make_optimizer(cfg, self.D.parameters())
         self.step = 0
         self.mean_pixel: np.ndarray | None = None
-        self.history: dict[str, Any] = {"wall_s": {"1": 0.0, "2": 0.0, "3": 0.0}, "init_from": None,
-                                        "hardware": hardware_description(self.device),
-                                        "world_size": self.world}
+        self.history: dict[str, Any] = {
+            "wall_s": {"1": 0.0, "2": 0.0, "3": 0.0},
+            "init_from": None,
+            "hardware": hardware_description(self.device),
+            "world_size": self.world,
+        }
 
     def state(self) -> dict[str, Any]:
         """The full training state as saved in ``latest.pt``."""
@@ -187,11 +188,15 @@ class Trainer:
         self.history.update({k: v for k, v in ckpt["history"].items() if k != "hardware"})
         if branch:
             if self.step > self.config.steps_phase1:
-                raise ValueError(f"--init-from {path}: it is at step {self.step}, past phase 1 "
-                                 f"(Tc={self.config.steps_phase1}); branch from a phase-1 checkpoint")
+                raise ValueError(
+                    f"--init-from {path}: it is at step {self.step}, past phase 1 "
+                    f"(Tc={self.config.steps_phase1}); branch from a phase-1 checkpoint"
+                )
             if saved.steps_phase1 != self.config.steps_phase1 and self.step == saved.steps_phase1:
-                raise ValueError(f"--init-from {path}: it finished phase 1 at Tc={saved.steps_phase1} "
-                                 f"but this run has Tc={self.config.steps_phase1}")
+                raise ValueError(
+                    f"--init-from {path}: it finished phase 1 at Tc={saved.steps_phase1} "
+                    f"but this run has Tc={self.config.steps_phase1}"
+                )
             self.history["init_from"] = str(path)
         else:
             if saved.variant != self.config.variant:
@@ -212,11 +217,14 @@ class Trainer:
             raise ValueError(f"{path} was trained with a different config: " + "; ".join(diff))
         step = int(weights["step"])
         if step != self.config.steps_phase1:
-            raise ValueError(f"--init-from {path}: it is at step {step}, but this run's phase 1 "
-                             f"ends at Tc={self.config.steps_phase1}; branch from a net exported "
-                             "at the end of phase 1")
-        _unwrap(self.C).load_state_dict({k: (v.float() if v.is_floating_point() else v)
-                                         for k, v in weights["state_dict"].items()})
+            raise ValueError(
+                f"--init-from {path}: it is at step {step}, but this run's phase 1 "
+                f"ends at Tc={self.config.steps_phase1}; branch from a net exported "
+                "at the end of phase 1"
+            )
+        _unwrap(self.C).load_state_dict(
+            {k: (v.float() if v.is_floating_point() else v) for k, v in weights["state_dict"].items()}
+        )
         self.mean_pixel = np.asarray(weights["mean_pixel"], dtype=np.float32)
         self.step = step
         self.history.update({k: v for k, v in weights["history"].items() if k != "hardware"})
@@ -271,14 +279,20 @@ class Trainer:
             self.C = DDP(self.C, device_ids=ids)
             self.D = DDP(self.D, device_ids=ids)
 
-    def train_step(self, batch_images: torch.Tensor, masks: torch.Tensor, boxes: np.ndarray,
-                   phase: int) -> dict[str, float]:
+    def train_step(
+        self, batch_images: torch.Tensor, masks: torch.Tensor, boxes: np.ndarray, phase: int
+    ) -> dict[str, float]:
         """One optimisation step of ``phase``; returns the losses of the step."""
         cfg = self.config
         mean = torch.as_tensor(self.mean_pixel, device=self.device)
         x = completion_input(batch_images, masks, mean)
-        out: dict[str, float] = {"mse": float("nan"), "adv": float("nan"), "d_loss": float("nan"),
-                                 "d_real": float("nan"), "d_fake": float("nan")}
+        out: dict[str, float] = {
+            "mse": float("nan"),
+            "adv": float("nan"),
+            "d_loss": float("nan"),
+            "d_real": float("nan"),
+            "d_fake": float("nan"),
+        }
         if phase == 2:
             # The completion net is fixed in phase 2, batch-norm statistics included.
             self.C.eval()
@@ -299,8 +313,11 @@ class Trainer:
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
-            out.update(d_loss=d_loss.item(), d_real=torch.sigmoid(logits[:n]).mean().item(),
-                       d_fake=torch.sigmoid(logits[n:]).mean().item())
+            out.update(
+                d_loss=d_loss.item(),
+                d_real=torch.sigmoid(logits[:n]).mean().item(),
+                d_fake=torch.sigmoid(logits[n:]).mean().item(),
+            )
         if phase in (1, 3):
             mse = hole_mse(pred, batch_images, masks)
             loss = mse
@@ -336,8 +353,11 @@ class Trainer:
             csv_source = self.init_from.parent / "losses.csv"
         images = self.images if self.images is not None else TrainImages(cfg)
         self.history["data"] = images.source.describe() | {
-            "n_ids": len(images), "first_id": images.ids[0], "last_id": images.ids[-1],
-            "ids_sha256": ids_hash(images.ids)}
+            "n_ids": len(images),
+            "first_id": images.ids[0],
+            "last_id": images.ids[-1],
+            "ids_sha256": ids_hash(images.ids),
+        }
         self.history.setdefault("git_commit", git_commit())
         if self.mean_pixel is None:
             self.mean_pixel = images.mean_pixel(cfg.mean_pixel_images)
@@ -348,8 +368,13 @@ class Trainer:
         self.C.train()
         self.D.train()
         end = cfg.total_steps if stop_at is None else min(stop_at, cfg.total_steps)
-        bar = tqdm(total=cfg.total_steps, initial=self.step, desc=f"glcic-{cfg.variant}",
-                   disable=not self.progress or self.rank != 0, dynamic_ncols=True)
+        bar = tqdm(
+            total=cfg.total_steps,
+            initial=self.step,
+            desc=f"glcic-{cfg.variant}",
+            disable=not self.progress or self.rank != 0,
+            dynamic_ncols=True,
+        )
         # The next batch is drawn on a second thread while this step computes (batches are a
         # pure function of the step, so this changes timing only, never the numbers).
         from concurrent.futures import ThreadPoolExecutor
@@ -362,23 +387,27 @@ class Trainer:
                 phase = cfg.phase(self.step)
                 t0 = time.perf_counter()
                 batch = pending.result()
-                pending = (pool.submit(sample_batch, images, cfg, self.step + 1, self.rank)
-                           if self.step + 1 < end else None)
+                pending = (
+                    pool.submit(sample_batch, images, cfg, self.step + 1, self.rank) if self.step + 1 < end else None
+                )
                 imgs, masks = to_tensors(batch, self.device)
                 losses = self.train_step(imgs, masks, batch.boxes, phase)
                 dt = time.perf_counter() - t0
                 self.history["wall_s"][str(phase)] += dt
-                writer.writerow([self.step, phase] + [f"{losses[k]:.6g}" for k in CSV_COLUMNS[2:7]]
-                                + [f"{dt:.4f}"])
+                writer.writerow([self.step, phase] + [f"{losses[k]:.6g}" for k in CSV_COLUMNS[2:7]] + [f"{dt:.4f}"])
                 fh.flush()
                 self.step += 1
                 bar.update(1)
-                bar.set_postfix(phase=phase, **{k: f"{v:.4g}" for k, v in losses.items()
-                                                if v == v and k in ("mse", "d_loss")})
+                bar.set_postfix(
+                    phase=phase, **{k: f"{v:.4g}" for k, v in losses.items() if v == v and k in ("mse", "d_loss")}
+                )
                 if self.step == cfg.steps_phase1 and phase == 1:
                     self._save("phase1.pt")
-                if cfg.snapshot_every and self.rank == 0 and (
-                        self.step % cfg.snapshot_every == 0 or self.step in (cfg.steps_phase1, cfg.total_steps)):
+                if (
+                    cfg.snapshot_every
+                    and self.rank == 0
+                    and (self.step % cfg.snapshot_every == 0 or self.step in (cfg.steps_phase1, cfg.total_steps))
+                ):
                     self._snapshot()
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.total_steps:
                     self._save("latest.pt")
@@ -448,8 +477,10 @@ def export_weights(train_ckpt: str | Path, out_path: str | Path) -> Path:
 def weights_payload(ckpt: dict[str, Any], losses_csv: Path | None) -> dict[str, Any]:
     """The exported weights (fp16 completion net + metadata) of a training state."""
     cfg = ckpt["config"]
-    state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
-             for k, v in ckpt["completion"].items()}
+    state = {
+        k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu())
+        for k, v in ckpt["completion"].items()
+    }
     return {
         "format": WEIGHTS_FORMAT,
         "variant": cfg["variant"],
@@ -474,8 +505,9 @@ def plot_losses(csv_path: Path, png_path: Path, config: GLCICConfig) -> Path:
 
     frame = pd.read_csv(csv_path)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for ax, col, title in zip(axes, ("mse", "d_loss", "adv"),
-                              ("hole MSE (completion net)", "discriminator BCE", "adversarial BCE (phase 3)")):
+    for ax, col, title in zip(
+        axes, ("mse", "d_loss", "adv"), ("hole MSE (completion net)", "discriminator BCE", "adversarial BCE (phase 3)")
+    ):
         data = frame[["step", col]].dropna()
         if len(data):
             ax.plot(data["step"], data[col], lw=0.4, alpha=0.4, color="C0")
@@ -486,8 +518,10 @@ def plot_losses(csv_path: Path, png_path: Path, config: GLCICConfig) -> Path:
         ax.set_xlabel("step")
     if frame["mse"].notna().any():
         axes[0].set_yscale("log")
-    fig.suptitle(f"GLCIC {config.variant}: width {config.width}, {config.resolution} px, "
-                 f"Tc={config.steps_phase1}, Td={config.steps_phase2}, T={config.steps_phase3}")
+    fig.suptitle(
+        f"GLCIC {config.variant}: width {config.width}, {config.resolution} px, "
+        f"Tc={config.steps_phase1}, Td={config.steps_phase2}, T={config.steps_phase3}"
+    )
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
     plt.close(fig)

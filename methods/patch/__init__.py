@@ -53,13 +53,26 @@ def _parse_levels(levels: str) -> int:
     return value
 
 
-@register("patch", family="patch",
-          summary="Newson et al. 2017 multiscale PatchMatch inpainting with texture features (numba)")
-def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 10, seed: int = 0,
-          pm_iters: int = 2, lam: float = 50.0, tol: float = 0.5 / 255.0, tol_px: int = 6144,
-          percentile: float = 75.0,
-          stop: str = "change", frac: float = 0.3, init: str = "partial", search: str = "clip",
-          final: str = "field") -> Method:
+@register(
+    "patch", family="patch", summary="Newson et al. 2017 multiscale PatchMatch inpainting with texture features (numba)"
+)
+def patch(
+    size: int = 7,
+    levels: str = "auto",
+    features: int = 1,
+    iters: int = 10,
+    seed: int = 0,
+    pm_iters: int = 2,
+    lam: float = 50.0,
+    tol: float = 0.5 / 255.0,
+    tol_px: int = 6144,
+    percentile: float = 75.0,
+    stop: str = "change",
+    frac: float = 0.3,
+    init: str = "partial",
+    search: str = "clip",
+    final: str = "field",
+) -> Method:
     """Newson et al. patch-based inpainting.
 
     Parameters
@@ -113,16 +126,30 @@ def patch(size: int = 7, levels: str = "auto", features: int = 1, iters: int = 1
 
     # Numba's OpenMP threads otherwise spin at every barrier; when the cores are
     # shared (bench run --jobs, a training job alongside) a spinning thread that
-    # loses its core stalls every parallel region: 160 px images took 0.6 s
-    # instead of 0.19 s on a loaded 2-core machine. Passive waiting costs
-    # nothing measurable on an idle one. Read when OpenMP first starts in this
+    # loses its core stalls every parallel region, several times slower on a
+    # loaded machine. Passive waiting costs nothing measurable on an idle one.
+    # Read when OpenMP first starts in this
     # process; an explicit setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from methods.patch.inpaint import PatchParams
 
     if features not in (0, 1):
         raise ValueError(f"patch: features={features!r} must be 0 or 1")
-    params = PatchParams(size=size, levels=_parse_levels(levels), features=bool(features), lam=lam,
-                         iters=iters, pm_iters=pm_iters, tol=tol, tol_px=tol_px, percentile=percentile,
-                         seed=seed, stop=stop, frac=frac, init=init, search=search, final=final)
+    params = PatchParams(
+        size=size,
+        levels=_parse_levels(levels),
+        features=bool(features),
+        lam=lam,
+        iters=iters,
+        pm_iters=pm_iters,
+        tol=tol,
+        tol_px=tol_px,
+        percentile=percentile,
+        seed=seed,
+        stop=stop,
+        frac=frac,
+        init=init,
+        search=search,
+        final=final,
+    )
     return PatchInpaint(params)

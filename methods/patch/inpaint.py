@@ -138,8 +138,7 @@ class PatchParams:
             raise ValueError(f"tol_px must be >= 0, got tol_px={self.tol_px}")
         if not 0 <= self.frac <= 1:
             raise ValueError(f"frac must be in [0, 1], got frac={self.frac}")
-        for key, allowed in (("stop", STOP_RULES), ("init", INITS), ("search", SEARCHES),
-                             ("final", FINALS)):
+        for key, allowed in (("stop", STOP_RULES), ("init", INITS), ("search", SEARCHES), ("final", FINALS)):
             if getattr(self, key) not in allowed:
                 raise ValueError(f"{key}={getattr(self, key)!r} must be one of {', '.join(allowed)}")
 
@@ -148,19 +147,19 @@ class PatchParams:
 class Level:
     """Targets, sources and the nearest-neighbour field of one pyramid level."""
 
-    data: np.ndarray          # float32 H x W x C (colour, then weighted features)
-    hole: np.ndarray          # bool H x W
-    ty: np.ndarray            # int64 target centres, raster order
+    data: np.ndarray  # float32 H x W x C (colour, then weighted features)
+    hole: np.ndarray  # bool H x W
+    ty: np.ndarray  # int64 target centres, raster order
     tx: np.ndarray
-    tidx: np.ndarray          # int64 H x W, target index or -1
-    src_ok: np.ndarray        # bool H x W, valid source centres
-    src_y: np.ndarray         # int64 list of valid source centres
+    tidx: np.ndarray  # int64 H x W, target index or -1
+    src_ok: np.ndarray  # bool H x W, valid source centres
+    src_y: np.ndarray  # int64 list of valid source centres
     src_x: np.ndarray
-    hole_y: np.ndarray        # int64 hole pixels, raster order
+    hole_y: np.ndarray  # int64 hole pixels, raster order
     hole_x: np.ndarray
-    ny: np.ndarray            # int64 source centre of each target
+    ny: np.ndarray  # int64 source centre of each target
     nx: np.ndarray
-    d2: np.ndarray            # float64 normalised squared distance of each target
+    d2: np.ndarray  # float64 normalised squared distance of each target
 
 
 @dataclass
@@ -208,23 +207,35 @@ def make_level(data: np.ndarray, hole: np.ndarray, size: int) -> Level:
     near = dilate_square(hole, size)
     src_ok = ~near
     src_ok[:h, :] = False
-    src_ok[height - h:, :] = False
+    src_ok[height - h :, :] = False
     src_ok[:, :h] = False
-    src_ok[:, width - h:] = False
+    src_ok[:, width - h :] = False
     if not src_ok.any():
         raise ValueError(
             f"no {size}x{size} source patch lies outside the hole in a {width}x{height} image "
-            f"with {int(hole.sum())} hole pixels: the hole is too large for this patch size")
+            f"with {int(hole.sum())} hole pixels: the hole is too large for this patch size"
+        )
     ty, tx = np.nonzero(near)
     tidx = np.full(hole.shape, -1, dtype=np.int64)
     tidx[ty, tx] = np.arange(ty.size)
     sy, sx = np.nonzero(src_ok)
     hy, hx = np.nonzero(hole)
     n = ty.size
-    return Level(data=data, hole=hole, ty=ty.astype(np.int64), tx=tx.astype(np.int64), tidx=tidx,
-                 src_ok=src_ok, src_y=sy.astype(np.int64), src_x=sx.astype(np.int64),
-                 hole_y=hy.astype(np.int64), hole_x=hx.astype(np.int64),
-                 ny=np.zeros(n, np.int64), nx=np.zeros(n, np.int64), d2=np.zeros(n, np.float64))
+    return Level(
+        data=data,
+        hole=hole,
+        ty=ty.astype(np.int64),
+        tx=tx.astype(np.int64),
+        tidx=tidx,
+        src_ok=src_ok,
+        src_y=sy.astype(np.int64),
+        src_x=sx.astype(np.int64),
+        hole_y=hy.astype(np.int64),
+        hole_x=hx.astype(np.int64),
+        ny=np.zeros(n, np.int64),
+        nx=np.zeros(n, np.int64),
+        d2=np.zeros(n, np.float64),
+    )
 
 
 def _chunks(n: int) -> np.ndarray:
@@ -251,9 +262,27 @@ def _search(lv: Level, p: PatchParams, counts: np.ndarray, level: int, it: int, 
     before_y, before_x = lv.ny.copy(), lv.nx.copy()
     for s in range(p.pm_iters):
         stream = ((_STREAM_PM * 64 + level) * 4096 + it) * 64 + s
-        K.patchmatch_pass(lv.data, _DUMMY_VALID, False, lv.src_ok, lv.ty, lv.tx, lv.tidx,
-                          lv.ny, lv.nx, lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream,
-                          chunks, per_chunk, p.search == "valid")
+        K.patchmatch_pass(
+            lv.data,
+            _DUMMY_VALID,
+            False,
+            lv.src_ok,
+            lv.ty,
+            lv.tx,
+            lv.tidx,
+            lv.ny,
+            lv.nx,
+            lv.d2,
+            counts,
+            h,
+            s % 2 == 1,
+            s == 0,
+            p.seed,
+            stream,
+            chunks,
+            per_chunk,
+            p.search == "valid",
+        )
     evals[0] += per_chunk.sum()
     moved = np.count_nonzero((lv.ny != before_y) | (lv.nx != before_x))
     return moved / max(1, lv.ty.size)
@@ -277,9 +306,27 @@ def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> Non
         per_chunk = np.zeros(chunks.size - 1, dtype=np.int64)
         for s in range(p.pm_iters):
             stream = ((_STREAM_ONION * 64 + level) * 4096) * 64 + s
-            K.patchmatch_pass(lv.data, filled, True, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx,
-                              lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream, chunks, per_chunk,
-                              p.search == "valid")
+            K.patchmatch_pass(
+                lv.data,
+                filled,
+                True,
+                lv.src_ok,
+                lv.ty,
+                lv.tx,
+                lv.tidx,
+                lv.ny,
+                lv.nx,
+                lv.d2,
+                counts,
+                h,
+                s % 2 == 1,
+                s == 0,
+                p.seed,
+                stream,
+                chunks,
+                per_chunk,
+                p.search == "valid",
+            )
         evals[0] += per_chunk.sum()
         assigned[ring_idx] = True
     remaining = lv.hole.copy()
@@ -291,11 +338,39 @@ def _onion_peel(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> Non
             raise ValueError("onion peel: hole has no filled neighbour (the image has no known pixel)")
         ly, lx = np.nonzero(layer_mask)
         layer = lv.tidx[ly, lx]
-        K.onion_layer_search(lv.data, filled, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx, lv.d2,
-                             assigned, layer, h, p.seed, (_STREAM_ONION * 64 + level) * 4096 + 64 * (1 + layer_no),
-                             _ONION_PASSES, evals, p.search == "valid")
-        K.reconstruct(lv.data, ly.astype(np.int64), lx.astype(np.int64), lv.tidx, lv.ny, lv.nx,
-                      lv.d2, assigned, h, p.percentile, 3, np.zeros(ly.size))
+        K.onion_layer_search(
+            lv.data,
+            filled,
+            lv.src_ok,
+            lv.ty,
+            lv.tx,
+            lv.tidx,
+            lv.ny,
+            lv.nx,
+            lv.d2,
+            assigned,
+            layer,
+            h,
+            p.seed,
+            (_STREAM_ONION * 64 + level) * 4096 + 64 * (1 + layer_no),
+            _ONION_PASSES,
+            evals,
+            p.search == "valid",
+        )
+        K.reconstruct(
+            lv.data,
+            ly.astype(np.int64),
+            lx.astype(np.int64),
+            lv.tidx,
+            lv.ny,
+            lv.nx,
+            lv.d2,
+            assigned,
+            h,
+            p.percentile,
+            3,
+            np.zeros(ly.size),
+        )
         filled |= layer_mask
         remaining &= ~layer_mask
         layer_no += 1
@@ -327,13 +402,43 @@ def _onion_partial(lv: Level, p: PatchParams, level: int, evals: np.ndarray) -> 
         for s in range(p.pm_iters):
             stream = ((_STREAM_PARTIAL * 64 + level) * 4096 + layer_no) * 64 + s
             # The first sweep recomputes every distance: the filled pixels changed.
-            K.patchmatch_pass(lv.data, filled, True, lv.src_ok, lv.ty, lv.tx, lv.tidx, lv.ny, lv.nx,
-                              lv.d2, counts, h, s % 2 == 1, s == 0, p.seed, stream, chunks, per_chunk,
-                              p.search == "valid")
+            K.patchmatch_pass(
+                lv.data,
+                filled,
+                True,
+                lv.src_ok,
+                lv.ty,
+                lv.tx,
+                lv.tidx,
+                lv.ny,
+                lv.nx,
+                lv.d2,
+                counts,
+                h,
+                s % 2 == 1,
+                s == 0,
+                p.seed,
+                stream,
+                chunks,
+                per_chunk,
+                p.search == "valid",
+            )
         ly, lx = np.nonzero(layer_mask)
         centred_filled = filled[lv.ty, lv.tx]
-        K.reconstruct(lv.data, ly.astype(np.int64), lx.astype(np.int64), lv.tidx, lv.ny, lv.nx,
-                      lv.d2, centred_filled, h, p.percentile, 3, np.zeros(ly.size))
+        K.reconstruct(
+            lv.data,
+            ly.astype(np.int64),
+            lx.astype(np.int64),
+            lv.tidx,
+            lv.ny,
+            lv.nx,
+            lv.d2,
+            centred_filled,
+            h,
+            p.percentile,
+            3,
+            np.zeros(ly.size),
+        )
         filled |= layer_mask
         remaining &= ~layer_mask
         layer_no += 1
@@ -371,8 +476,7 @@ def _iterate(lv: Level, p: PatchParams, level: int, evals: np.ndarray, stats: Pa
         last = it == p.iters - 1 or (by_matches and changed[-1] < p.frac)
         if by_matches and last and not image_read_after:
             break
-        K.reconstruct(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2, everyone, h,
-                      p.percentile, 3, delta)
+        K.reconstruct(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2, everyone, h, p.percentile, 3, delta)
         residuals.append(float(delta.mean()) if delta.size else 0.0)
         if last or (by_change and residuals[-1] < tol):
             break
@@ -403,30 +507,39 @@ def _upsample(coarse: Level, fine: Level, p: PatchParams, level: int) -> None:
     sy = np.clip(sy, h, height - 1 - h)
     sx = np.clip(sx, h, width - 1 - h)
     ok = has & fine.src_ok[sy, sx]
-    K.random_init(fine.ty, fine.src_y, fine.src_x, p.seed, _STREAM_UPSAMPLE * 64 + level,
-                  fine.ny, fine.nx, fine.d2)
+    K.random_init(fine.ty, fine.src_y, fine.src_x, p.seed, _STREAM_UPSAMPLE * 64 + level, fine.ny, fine.nx, fine.d2)
     fine.ny[ok] = sy[ok]
     fine.nx[ok] = sx[ok]
     parent_d2 = np.where(has, coarse.d2[safe], np.inf)
     finite = np.isfinite(parent_d2)
     fill = parent_d2[finite].max() if finite.any() else 1.0
     fine.d2[:] = np.where(ok, parent_d2, fill)
-    K.reconstruct(fine.data, fine.hole_y, fine.hole_x, fine.tidx, fine.ny, fine.nx, fine.d2,
-                  np.ones(fine.ty.size, dtype=bool), h, p.percentile, 3, np.zeros(fine.hole_y.size))
+    K.reconstruct(
+        fine.data,
+        fine.hole_y,
+        fine.hole_x,
+        fine.tidx,
+        fine.ny,
+        fine.nx,
+        fine.d2,
+        np.ones(fine.ty.size, dtype=bool),
+        h,
+        p.percentile,
+        3,
+        np.zeros(fine.hole_y.size),
+    )
 
 
 def _final_pass(lv: Level, p: PatchParams, evals: np.ndarray) -> None:
     """Copy each hole pixel from the best patch covering it (no averaging, so no blur)."""
     h = p.size // 2
     if p.iters == 0:
-        K.nnf_distances(lv.data, _DUMMY_VALID, False, lv.ty, lv.tx, lv.ny, lv.nx, h,
-                        _full_counts(lv, h), lv.d2)
+        K.nnf_distances(lv.data, _DUMMY_VALID, False, lv.ty, lv.tx, lv.ny, lv.nx, h, _full_counts(lv, h), lv.d2)
         evals[0] += lv.ty.size
     elif p.final == "search":
         _search(lv, p, _full_counts(lv, h), 0, 4095, evals)
     # final == "field": the last iteration's field and distances, as the reference code does.
-    K.reconstruct_best(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2,
-                       np.ones(lv.ty.size, dtype=bool), h)
+    K.reconstruct_best(lv.data, lv.hole_y, lv.hole_x, lv.tidx, lv.ny, lv.nx, lv.d2, np.ones(lv.ty.size, dtype=bool), h)
 
 
 def choose_levels(mask: np.ndarray, p: PatchParams) -> int:
@@ -478,13 +591,13 @@ def inpaint_patch(image: np.ndarray, mask: np.ndarray, params: PatchParams) -> t
         levels -= 1
     stats.levels = levels
     if params.features:
-        feats = texture_features(clean, mask, 2 ** levels) * np.float32(math.sqrt(params.lam))
+        feats = texture_features(clean, mask, 2**levels) * np.float32(math.sqrt(params.lam))
     evals = np.zeros(1, dtype=np.int64)
     lvls: list[Level] = []
     for l in range(levels):
         parts = [colours[l]]
         if params.features:
-            step = 2 ** l
+            step = 2**l
             parts.append(feats[::step, ::step])
         data = np.ascontiguousarray(np.concatenate(parts, axis=-1), dtype=np.float32)
         data[holes[l]] = 0.0
@@ -510,4 +623,4 @@ def _has_source(hole: np.ndarray, size: int) -> bool:
     if min(hole.shape) < size:
         return False
     near = dilate_square(hole, size)
-    return bool((~near)[h:hole.shape[0] - h, h:hole.shape[1] - h].any())
+    return bool((~near)[h : hole.shape[0] - h, h : hole.shape[1] - h].any())

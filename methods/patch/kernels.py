@@ -138,8 +138,7 @@ def draw_candidate(state, by, bx, r, h, height, width, in_valid):
 
 
 @njit(cache=True, inline="always")
-def random_search(data, valid, use_valid, src_ok, y, x, h, count, best, by, bx, evals,
-                  seed, stream, in_valid):
+def random_search(data, valid, use_valid, src_ok, y, x, h, count, best, by, bx, evals, seed, stream, in_valid):
     """Random search around the current best source, radius halving from the image size.
 
     Draws from the stream ``(seed, stream, y * width + x)``, so the result does
@@ -159,8 +158,7 @@ def random_search(data, valid, use_valid, src_ok, y, x, h, count, best, by, bx, 
         # Centred on the best so far, which moves as better candidates are found.
         state, cy, cx = draw_candidate(state, by, bx, r, h, height, width, in_valid)
         r = r // 2
-        best, by, bx, evals = try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h, count,
-                                         best, by, bx, evals)
+        best, by, bx, evals = try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h, count, best, by, bx, evals)
     return best, by, bx, evals
 
 
@@ -206,8 +204,27 @@ def random_init(ty, src_y, src_x, seed, stream, ny, nx, d2):
 
 
 @njit(cache=True, parallel=True)
-def patchmatch_pass(data, valid, use_valid, src_ok, ty, tx, tidx, ny, nx, d2, counts, h,
-                    backward, recompute, seed, stream, chunks, evals, in_valid):
+def patchmatch_pass(
+    data,
+    valid,
+    use_valid,
+    src_ok,
+    ty,
+    tx,
+    tidx,
+    ny,
+    nx,
+    d2,
+    counts,
+    h,
+    backward,
+    recompute,
+    seed,
+    stream,
+    chunks,
+    evals,
+    in_valid,
+):
     """One PatchMatch sweep (propagation + random search) over all targets.
 
     Parameters
@@ -262,10 +279,12 @@ def patchmatch_pass(data, valid, use_valid, src_ok, ty, tx, tidx, ny, nx, d2, co
                 same = (j >= start) if not backward else (j < end)
                 cy = (ny[j] if same else py[j]) + (y - qy)
                 cx = (nx[j] if same else px[j]) + (x - qx)
-                best, by, bx, count = try_source(data, valid, use_valid, src_ok, y, x, cy, cx, h,
-                                                 counts[k], best, by, bx, count)
-            best, by, bx, count = random_search(data, valid, use_valid, src_ok, y, x, h, counts[k],
-                                                best, by, bx, count, seed, stream, in_valid)
+                best, by, bx, count = try_source(
+                    data, valid, use_valid, src_ok, y, x, cy, cx, h, counts[k], best, by, bx, count
+                )
+            best, by, bx, count = random_search(
+                data, valid, use_valid, src_ok, y, x, h, counts[k], best, by, bx, count, seed, stream, in_valid
+            )
             ny[k] = by
             nx[k] = bx
             d2[k] = best
@@ -401,8 +420,9 @@ def reconstruct_best(data, pix_y, pix_x, tidx, ny, nx, d2, assigned, h):
 
 
 @njit(cache=True)
-def onion_layer_search(data, filled, src_ok, ty, tx, tidx, ny, nx, d2, assigned, layer, h,
-                       seed, stream, passes, evals, in_valid):
+def onion_layer_search(
+    data, filled, src_ok, ty, tx, tidx, ny, nx, d2, assigned, layer, h, seed, stream, passes, evals, in_valid
+):
     """Nearest neighbours of one onion-peel layer from partial patches.
 
     Each layer target is compared on its already filled pixels only, starting
@@ -435,10 +455,12 @@ def onion_layer_search(data, filled, src_ok, ty, tx, tidx, ny, nx, d2, assigned,
                         continue
                     cy = ny[j] + (y - qy)
                     cx = nx[j] + (x - qx)
-                    best, by, bx, count = try_source(data, filled, True, src_ok, y, x, cy, cx, h,
-                                                     cnt, best, by, bx, count)
-            best, by, bx, count = random_search(data, filled, True, src_ok, y, x, h, cnt, best, by,
-                                                bx, count, seed, stream + p, in_valid)
+                    best, by, bx, count = try_source(
+                        data, filled, True, src_ok, y, x, cy, cx, h, cnt, best, by, bx, count
+                    )
+            best, by, bx, count = random_search(
+                data, filled, True, src_ok, y, x, h, cnt, best, by, bx, count, seed, stream + p, in_valid
+            )
             ny[k] = by
             nx[k] = bx
             d2[k] = best

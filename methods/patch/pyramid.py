@@ -88,8 +88,7 @@ def downsample(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndar
     coarse_mask : np.ndarray
         bool, True where any filter tap falls on the hole.
     """
-    coarse, share = _downsample(np.ascontiguousarray(image, dtype=np.float32),
-                                np.ascontiguousarray(~mask), KERNEL)
+    coarse, share = _downsample(np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(~mask), KERNEL)
     return coarse, share > HOLE_SHARE
 
 

@@ -11,8 +11,11 @@ from methods.base import Method
 from methods.registry import register
 
 
-@register("predictions", family="external",
-          summary="a folder of another tool's outputs (ID.png or LaMa's ID_mask000.png), made from `bench export`")
+@register(
+    "predictions",
+    family="external",
+    summary="a folder of another tool's outputs (ID.png or LaMa's ID_mask000.png), made from `bench export`",
+)
 def predictions(dir: str = "", export: str = "", resize: bool = False, allow_extra: bool = False) -> Method:
     """Read each image's output from ``dir``.
 

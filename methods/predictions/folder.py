@@ -88,8 +88,10 @@ class PredictionFolder(Method):
         if not self.dir.is_dir():
             raise PredictionError(f"predictions:dir={dir}: no such folder")
         if _read_manifest(self.dir / MANIFEST) is not None:
-            raise PredictionError(f"predictions:dir={dir} is a `bench export` folder (the tool's inputs); point "
-                                  "dir= at the folder the tool wrote its outputs to, and export= at this one")
+            raise PredictionError(
+                f"predictions:dir={dir} is a `bench export` folder (the tool's inputs); point "
+                "dir= at the folder the tool wrote its outputs to, and export= at this one"
+            )
         self.export = Path(export) if export else None
         self.manifest: dict[str, Any] | None = None
         if self.export is not None:
@@ -120,44 +122,69 @@ class PredictionFolder(Method):
                 f"{where}: {self.export} was exported under masks sha256 {str(m.get('mask_sha256'))[:12]} "
                 f"({m.get('dataset', {}).get('dataset', '?')}, n = {m.get('n', '?')}, seed {m.get('seed', '?')}, "
                 f"masks {m.get('mask_family', '?')}), this run's masks are {mask_sha256[:12]}: run with the "
-                "export's --dataset/--n/--seed/--masks, or export this protocol again")
+                "export's --dataset/--n/--seed/--masks, or export this protocol again"
+            )
         if self.manifest is None:
-            log.warning("%s: no export= given, so the mask hash of the protocol the outputs were made from is not "
-                        "checked; pass export=EXPORT_DIR (the `bench export` folder)", where)
+            log.warning(
+                "%s: no export= given, so the mask hash of the protocol the outputs were made from is not "
+                "checked; pass export=EXPORT_DIR (the `bench export` folder)",
+                where,
+            )
         ids = set(image_ids)
         twice = {i: paths for i, paths in self.files.items() if len(paths) > 1}
         if twice:
             first = sorted(twice)[0]
-            raise PredictionError(f"{where}: {len(twice)} image(s) have two predictions, e.g. "
-                                  f"{', '.join(p.name for p in twice[first])}; keep one file per image")
+            raise PredictionError(
+                f"{where}: {len(twice)} image(s) have two predictions, e.g. "
+                f"{', '.join(p.name for p in twice[first])}; keep one file per image"
+            )
         extra = sorted(p.name for i, paths in self.files.items() if i not in ids for p in paths)
-        other = sorted(p.name for p in self.dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                       and p.suffix.lower() != ".png" and prediction_id(p.stem) in ids)
+        other = sorted(
+            p.name
+            for p in self.dir.iterdir()
+            if p.is_file()
+            and p.suffix.lower() in IMAGE_SUFFIXES
+            and p.suffix.lower() != ".png"
+            and prediction_id(p.stem) in ids
+        )
         if other:
-            raise PredictionError(f"{where}: {len(other)} prediction(s) are not PNG, e.g. {other[0]}; save "
-                                  "lossless PNGs (a lossy format changes the known pixels too)")
+            raise PredictionError(
+                f"{where}: {len(other)} prediction(s) are not PNG, e.g. {other[0]}; save "
+                "lossless PNGs (a lossy format changes the known pixels too)"
+            )
         if extra:
-            text = (f"{where}: {len(extra)} PNG(s) match no image of this run, e.g. {', '.join(extra[:3])} "
-                    f"(the run's ids look like {sorted(ids)[0]}.png or {sorted(ids)[0]}{LAMA_MASK_SUFFIX}.png)")
+            text = (
+                f"{where}: {len(extra)} PNG(s) match no image of this run, e.g. {', '.join(extra[:3])} "
+                f"(the run's ids look like {sorted(ids)[0]}.png or {sorted(ids)[0]}{LAMA_MASK_SUFFIX}.png)"
+            )
             if not self.allow_extra:
                 raise PredictionError(text + "; remove them, or add allow_extra=1")
             log.warning("%s; ignored (allow_extra=1)", text)
         missing = [i for i in image_ids if i not in self.files]
         if missing:
-            log.warning("%s: no prediction for %d of %d images (first: %s); each is an error row", where,
-                        len(missing), len(image_ids), missing[0])
+            log.warning(
+                "%s: no prediction for %d of %d images (first: %s); each is an error row",
+                where,
+                len(missing),
+                len(image_ids),
+                missing[0],
+            )
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, **kwargs: Any) -> np.ndarray:
         image_id = kwargs["image_id"]
         paths = self.files.get(image_id)
         if not paths:
-            raise PredictionError(f"no prediction for image {image_id} in {self.dir} (expected {image_id}.png or "
-                                  f"{image_id}{LAMA_MASK_SUFFIX}.png)")
+            raise PredictionError(
+                f"no prediction for image {image_id} in {self.dir} (expected {image_id}.png or "
+                f"{image_id}{LAMA_MASK_SUFFIX}.png)"
+            )
         out = read_prediction(paths[0])
         if out.shape[:2] != image.shape[:2]:
             if not self.resize:
-                raise PredictionError(f"{paths[0]}: prediction is {out.shape[1]}x{out.shape[0]} but image "
-                                      f"{image_id} is {image.shape[1]}x{image.shape[0]}; add resize=1 to resize it")
+                raise PredictionError(
+                    f"{paths[0]}: prediction is {out.shape[1]}x{out.shape[0]} but image "
+                    f"{image_id} is {image.shape[1]}x{image.shape[0]}; add resize=1 to resize it"
+                )
             out = resize_to(out, image.shape[:2])
         return out
 

@@ -16,4 +16,4 @@ for variant in full global local; do
 done
 bench curve "$RUNS/phase1" "$RUNS/full" "$RUNS/global" "$RUNS/local" --data-root "$CELEBA" \
   --plot reports/celeba/learning_curve.png --no-progress
-RUNS="$RUNS" python reports/celeba/publish.py  # the step-1900 snapshots, chosen on the validation probe
+bench publish "$RUNS" --step 1900  # the step-1900 snapshots, chosen on the validation probe

@@ -23,4 +23,4 @@ for data in builtin celeba; do
   done
 done
 # One overview table of the four runs (Markdown, LaTeX, CSV).
-python reports/compare/summarize.py "$RUNS" "$OUT"
+python -m bench.outputs.report.overview "$RUNS" "$OUT"

@@ -1,6 +1,6 @@
 """Stage table (seconds, cumulative) of main-job profiles written by ``main_job_side_by_side.sh``.
 
-    python results/benchmarks/profile_stages.py OLD.prof NEW.prof
+python results/benchmarks/profile_stages.py OLD.prof NEW.prof
 """
 
 from __future__ import annotations
@@ -19,10 +19,16 @@ STAGES = [
     ("    SSIM maps (`_ssim`)", "bench/metrics/pixel.py", "_ssim"),
     ("set metrics (`_set_metrics`)", "bench/experiments/runner.py", "_set_metrics"),
     ("  Inception features, in-process (`FeatureExtractor.__call__`)", "bench/metrics/inception.py", "__call__"),
-    ("  Inception features, waiting for the pool (`PendingFeatures.result`)", "bench/metrics/feature_pool.py",
-     "result"),
-    ("  Inception features, waiting for the pool (`FeaturePrefetch.features`)", "bench/engine/feature_prefetch.py",
-     "features"),
+    (
+        "  Inception features, waiting for the pool (`PendingFeatures.result`)",
+        "bench/metrics/feature_pool.py",
+        "result",
+    ),
+    (
+        "  Inception features, waiting for the pool (`FeaturePrefetch.features`)",
+        "bench/engine/feature_prefetch.py",
+        "features",
+    ),
 ]
 
 
@@ -31,8 +37,10 @@ def stage_seconds(path: str) -> dict[str, float]:
     stats = pstats.Stats(path).stats  # type: ignore[attr-defined]
     out = {}
     for label, suffix, func in STAGES:
-        out[label] = max((ct for (file, _, name), (_, _, _, ct, _) in stats.items()
-                          if file.endswith(suffix) and name == func), default=0.0)
+        out[label] = max(
+            (ct for (file, _, name), (_, _, _, ct, _) in stats.items() if file.endswith(suffix) and name == func),
+            default=0.0,
+        )
     return out
 
 

@@ -3,7 +3,7 @@
 # those of the README's main job (builtin, test split, 160 px, n = 280, seed 0, rects masks) under
 # the default Inception extractor, in the feature cache's own file format. A fresh machine then
 # skips their extraction (about 56 CPU-s on the 2-core dev machine). Run it when the builtin data,
-# the protocol or the extractor change: tests/test_shipped_reference.py fails until then.
+# the protocol or the extractor change: tests/metrics/test_shipped_reference.py fails until then.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dest=bench/metrics/reference_features

@@ -1,4 +1,4 @@
-"""Wall time of the main job with ``--jobs 1``, ``--jobs 2`` and ``--cluster local:2`` (issue 13).
+"""Wall time of the main job with ``--jobs 1``, ``--jobs 2`` and ``--cluster local:2``.
 
 Not a timed test: with the project's default ``--benchmark-disable`` it runs a tiny
 job once per configuration as a smoke test (the three give the same records). Measure with
@@ -68,8 +68,24 @@ def _run_configs(tmp_path: Path, methods: str, n: int, metrics: str) -> dict[str
     results = {}
     for name, extra in CONFIGS.items():
         out = tmp_path / name.strip("-").replace(" ", "-").replace(":", "")
-        cmd = [sys.executable, "-m", "bench.cli", "run", "--methods", methods, "--n", str(n), "--metrics", metrics,
-               "--out", str(out), "--cache-dir", str(out) + "-cache", "--no-progress", *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "run",
+            "--methods",
+            methods,
+            "--n",
+            str(n),
+            "--metrics",
+            metrics,
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(out) + "-cache",
+            "--no-progress",
+            *extra,
+        ]
         load_before = _load()
         start = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=7200, check=False)
@@ -94,17 +110,25 @@ def test_main_job_wall_time(benchmark, tmp_path):
     serial = _serial_seconds(results["--jobs 1"]["out"], len(MAIN.split(",")))
     t1 = results["--jobs 1"]["wall_s"]
     s = sum(serial.values())
-    print(f"\nmain job, n = {n}, {len(MAIN.split(','))} methods, all metrics, cold feature cache; "
-          f"{os.cpu_count()} cores")
+    print(
+        f"\nmain job, n = {n}, {len(MAIN.split(','))} methods, all metrics, cold feature cache; {os.cpu_count()} cores"
+    )
     print("| configuration | wall time (s) | speed-up vs --jobs 1 | load avg before | load avg after |")
     print("|---|---|---|---|---|")
     for name, r in results.items():
         print(f"| `{name}` | {r['wall_s']:.1f} | {t1 / r['wall_s']:.2f} | {r['load_before']} | {r['load_after']} |")
-    print(f"serial on the client: reference features {serial['reference_features_s']:.1f} s, "
-          f"FID/KID maths {serial['set_metric_maths_s']:.1f} s; model T(W) = S + (T(1) - S) / W with S = {s:.1f} s: "
-          + ", ".join(f"W={w}: {s + (t1 - s) / w:.1f} s" for w in (2, 4, 8, 16)))
+    print(
+        f"serial on the client: reference features {serial['reference_features_s']:.1f} s, "
+        f"FID/KID maths {serial['set_metric_maths_s']:.1f} s; model T(W) = S + (T(1) - S) / W with S = {s:.1f} s: "
+        + ", ".join(f"W={w}: {s + (t1 - s) / w:.1f} s" for w in (2, 4, 8, 16))
+    )
     target = os.environ.get("BENCH_SCALING_JSON")
     if target:
-        payload = {"n": n, "methods": MAIN, "cores": os.cpu_count(), **serial,
-                   "configs": {k: {kk: vv for kk, vv in v.items() if kk != "out"} for k, v in results.items()}}
+        payload = {
+            "n": n,
+            "methods": MAIN,
+            "cores": os.cpu_count(),
+            **serial,
+            "configs": {k: {kk: vv for kk, vv in v.items() if kk != "out"} for k, v in results.items()},
+        }
         Path(target).write_text(json.dumps(payload, indent=2) + "\n")

@@ -1,4 +1,4 @@
-"""Throughput of the FID Inception extractor and cost of the FID/KID maths (issue 4).
+"""Throughput of the FID Inception extractor and cost of the FID/KID maths.
 
 With the project's default ``--benchmark-disable`` each benchmark runs once as a
 smoke test; measure with
@@ -32,14 +32,14 @@ def extractor():
 def test_inception_throughput_160(benchmark, extractor, batch_size):
     samples, _ = get_source("builtin").take(32 if benchmark.enabled else 4)
     images = [s.image for s in samples]
-    feats = benchmark.pedantic(extractor, args=(images,), kwargs={"batch_size": batch_size},
-                               rounds=2 if benchmark.enabled else 1, iterations=1)
+    feats = benchmark.pedantic(
+        extractor, args=(images,), kwargs={"batch_size": batch_size}, rounds=2 if benchmark.enabled else 1, iterations=1
+    )
     assert feats.shape == (len(images), 2048)
     if benchmark.enabled:
         rate = len(images) / benchmark.stats.stats.median
         benchmark.extra_info["images_per_s"] = rate
-        print(f"\nInception at 160x160 input, batch {batch_size}: {rate:.1f} images/s "
-              f"({1000 / rate:.0f} ms/image)")
+        print(f"\nInception at 160x160 input, batch {batch_size}: {rate:.1f} images/s ({1000 / rate:.0f} ms/image)")
 
 
 @pytest.mark.parametrize("network", ["torchscript", pytest.param("eager", marks=pytest.mark.benchset)])
@@ -61,8 +61,9 @@ def test_inception_eager_vs_torchscript_one_thread(benchmark, extractor, network
     samples, _ = get_source("builtin").take(16 if benchmark.enabled else 2)
     images = [s.image for s in samples]
     ext(images[:2])  # warm-up: oneDNN plans its kernels on the first call
-    feats = benchmark.pedantic(ext, args=(images,), kwargs={"batch_size": 8},
-                               rounds=2 if benchmark.enabled else 1, iterations=1)
+    feats = benchmark.pedantic(
+        ext, args=(images,), kwargs={"batch_size": 8}, rounds=2 if benchmark.enabled else 1, iterations=1
+    )
     assert feats.shape == (len(images), 2048)
     if benchmark.enabled:
         ms = 1000 * benchmark.stats.stats.median / len(images)
@@ -88,6 +89,9 @@ def test_bootstrap_280(benchmark):
     n, d, reps = (280, 2048, 200) if benchmark.enabled else (40, 64, 5)
     real = rng.standard_normal((n, d))
     fake = real + 0.3 * rng.standard_normal((n, d))
-    out = benchmark.pedantic(lambda: (fr.bootstrap_fid(real, fake, n_boot=reps),
-                                      fr.bootstrap_kid(real, fake, n_boot=reps)), rounds=1, iterations=1)
+    out = benchmark.pedantic(
+        lambda: (fr.bootstrap_fid(real, fake, n_boot=reps), fr.bootstrap_kid(real, fake, n_boot=reps)),
+        rounds=1,
+        iterations=1,
+    )
     assert out[0].size == reps

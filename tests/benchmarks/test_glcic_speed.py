@@ -46,7 +46,6 @@ def test_training_step_cpu_config(benchmark, tmp_path, phase):
     trainer.mean_pixel = images.mean_pixel(4)
     batch = sample_batch(images, cfg, 0)
     imgs, masks = to_tensors(batch)
-    losses = benchmark.pedantic(trainer.train_step, args=(imgs, masks, batch.boxes, phase), rounds=2,
-                                iterations=1)
+    losses = benchmark.pedantic(trainer.train_step, args=(imgs, masks, batch.boxes, phase), rounds=2, iterations=1)
     assert np.isfinite(losses["mse"])
     assert torch.isfinite(next(trainer.C.parameters())).all()

@@ -48,15 +48,15 @@ def test_patch_speed(benchmark, patch_method, size):
 def test_patch_peak_memory_640():
     # A fresh process holding the method, its JIT code and one 640x640 input.
     result = run_worker("patch", 640, 1, 0, progress=False)
-    print(f"peak RSS at 640x640: {result['peak_rss_mb']:.0f} MB "
-          f"(after warm-up {result['rss_after_warmup_mb']:.0f} MB)")
+    print(f"peak RSS at 640x640: {result['peak_rss_mb']:.0f} MB (after warm-up {result['rss_after_warmup_mb']:.0f} MB)")
     assert result["peak_rss_mb"] < 300
 
 
 def test_patch_peak_memory_1024():
     result = run_worker("patch", 1024, 1, 0, progress=False)
-    print(f"peak RSS at 1024x1024: {result['peak_rss_mb']:.0f} MB "
-          f"(after warm-up {result['rss_after_warmup_mb']:.0f} MB)")
+    print(
+        f"peak RSS at 1024x1024: {result['peak_rss_mb']:.0f} MB (after warm-up {result['rss_after_warmup_mb']:.0f} MB)"
+    )
     assert result["peak_rss_mb"] < 400
 
 

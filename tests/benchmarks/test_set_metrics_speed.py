@@ -95,8 +95,7 @@ def test_report_set_metrics_9_methods(benchmark, precomputed, tmp_path):
         precomputed[name] = method_features(precomputed["real"], m)
     ctx = SetMetricContext(reference_key={}, cache_dir=tmp_path, seed=0, progress=False)
     seconds: dict[str, float] = {}
-    values = benchmark.pedantic(_score_all, args=(methods, ctx, seconds), setup=_clear,
-                                rounds=1, iterations=1)
+    values = benchmark.pedantic(_score_all, args=(methods, ctx, seconds), setup=_clear, rounds=1, iterations=1)
     assert all(len(v) == N_METHODS and np.isfinite(v).all() for v in values.values())
     assert np.all(np.diff(values["fid"]) > 0)  # more distortion, larger FID
     if benchmark.enabled:

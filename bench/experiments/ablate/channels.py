@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.core.files import atomic_write_json
 from bench.experiments.ablate.sweep import ResultsCSV, Sweep, paired_difference
-from bench.outputs.rundir import atomic_write_json
 from methods.registry import canonical_spec, create, parse_spec
 
 log = logging.getLogger("bench")
@@ -65,8 +65,11 @@ def baseline(sweep: Sweep, base: str) -> dict[str, Any]:
         if cached.get("key") == json.loads(json.dumps({**sweep.key, "base": base, "n_boot": sweep.n_boot})):
             return cached
     ((_, m, _),) = list(sweep.measure_specs([base], desc="baseline"))
-    result = {"key": {**sweep.key, "base": base, "n_boot": sweep.n_boot}, **m.row(),
-              "replicates": None if m.replicates is None else m.replicates.tolist()}
+    result = {
+        "key": {**sweep.key, "base": base, "n_boot": sweep.n_boot},
+        **m.row(),
+        "replicates": None if m.replicates is None else m.replicates.tolist(),
+    }
     atomic_write_json(path, result)
     return result
 
@@ -105,22 +108,39 @@ def sweep_channels(sweep: Sweep, base: str, layers: list[int], channels: str = "
     for spec, m, seconds in sweep.measure_specs(list(todo), desc="channels"):
         layer, c = todo[spec]
         delta, low, high = paired_difference(m, base_row["fid"], base_row.get("replicates"))
-        tables[layer].append({"layer": layer, "channel": c, **m.row(), "fid_delta": delta, "fid_delta_low": low,
-                              "fid_delta_high": high, "channel_seconds": seconds})
+        tables[layer].append_row(
+            {
+                "layer": layer,
+                "channel": c,
+                **m.row(),
+                "fid_delta": delta,
+                "fid_delta_low": low,
+                "fid_delta_high": high,
+                "channel_seconds": seconds,
+            }
+        )
     # Every channel measured in this directory so far, of every layer, so sweeps of different
     # layers and channel subsets (all of conv1, then a few of conv4) add up to one table and one
     # figure instead of the latest call's partial view.
     for path in sweep.out.glob("channels_conv*.csv"):
-        layer = path.stem[len("channels_"):]
+        layer = path.stem[len("channels_") :]
         if layer[4:].isdigit() and layer not in tables:
             tables[layer] = ResultsCSV(path, key="channel")
-    results = {layer: sorted(tables[layer].rows(), key=lambda r: int(r["channel"]))
-               for layer in sorted(tables, key=lambda name: int(name[4:]))}
+    results = {
+        layer: sorted(tables[layer].rows(), key=lambda r: int(r["channel"]))
+        for layer in sorted(tables, key=lambda name: int(name[4:]))
+    }
     results = {layer: rows for layer, rows in results.items() if rows}
-    flagged = [{**r, "test": ("outside baseline interval" if outside_baseline(r, base_row) else "")
-                + (" paired difference excludes 0" if paired_significant(r) else "")}
-               for rows in results.values() for r in rows
-               if outside_baseline(r, base_row) or paired_significant(r)]
+    flagged = [
+        {
+            **r,
+            "test": ("outside baseline interval" if outside_baseline(r, base_row) else "")
+            + (" paired difference excludes 0" if paired_significant(r) else ""),
+        }
+        for rows in results.values()
+        for r in rows
+        if outside_baseline(r, base_row) or paired_significant(r)
+    ]
     return {"baseline": base_row, "layers": results, "flagged": flagged}
 
 
@@ -170,16 +190,22 @@ def channel_tables(result: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
         outside += [r for r in rows if outside_baseline(r, base)]
     outside.sort(key=lambda r: -float(r["fid"]))
-    out_table = {f"{r['layer']}.{r['channel']}": {
-        "FID": f"{float(r['fid']):.2f}",
-        "FID difference [95 % paired]": (f"{float(r['fid_delta']):+.2f} [{float(r['fid_delta_low']):+.2f}, "
-                                                  f"{float(r['fid_delta_high']):+.2f}]"),
-        "hole PSNR (dB)": f"{float(r['hole_psnr']):.2f}",
-        "hole SSIM": f"{float(r['hole_ssim']):.3f}",
-    } for r in outside}
+    out_table = {
+        f"{r['layer']}.{r['channel']}": {
+            "FID": f"{float(r['fid']):.2f}",
+            "FID difference [95 % paired]": (
+                f"{float(r['fid_delta']):+.2f} [{float(r['fid_delta_low']):+.2f}, {float(r['fid_delta_high']):+.2f}]"
+            ),
+            "hole PSNR (dB)": f"{float(r['hole_psnr']):.2f}",
+            "hole SSIM": f"{float(r['hole_ssim']):.3f}",
+        }
+        for r in outside
+    }
     columns = ["FID", "FID difference [95 % paired]", "hole PSNR (dB)", "hole SSIM"]
-    return (pd.DataFrame.from_dict(summary, orient="index"),
-            pd.DataFrame.from_dict(out_table, orient="index", columns=columns))
+    return (
+        pd.DataFrame.from_dict(summary, orient="index"),
+        pd.DataFrame.from_dict(out_table, orient="index", columns=columns),
+    )
 
 
 def sweep_identity(sweep: Sweep, base: str, layers: list[int]) -> dict[str, Any]:
@@ -202,8 +228,9 @@ def sweep_identity(sweep: Sweep, base: str, layers: list[int]) -> dict[str, Any]
             skipped[layer] = str(err)
     for spec, m, _ in sweep.measure_specs(list(todo), desc="identity layers"):
         delta, low, high = paired_difference(m, base_row["fid"], base_row.get("replicates"))
-        table.append({"layer": todo[spec], **m.row(), "fid_delta": delta, "fid_delta_low": low,
-                      "fid_delta_high": high})
+        table.append_row(
+            {"layer": todo[spec], **m.row(), "fid_delta": delta, "fid_delta_low": low, "fid_delta_high": high}
+        )
     rows = sorted(table.rows(), key=lambda r: int(r["layer"].removeprefix("conv")))  # a cluster appends as it finishes
     return {"baseline": base_row, "rows": rows, "not_applicable": skipped}
 
@@ -239,7 +266,7 @@ def channel_figure(result: dict[str, Any], path_stem: Path) -> list[Path]:
         ax.set_title(layer)
         ax.set_xlabel("channel zeroed")
         ax.set_ylabel("FID")
-    for ax in list(axes.flat)[len(layers):]:
+    for ax in list(axes.flat)[len(layers) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="best")
     fig.tight_layout()

@@ -45,8 +45,9 @@ def across_seeds(per_seed: list[pd.DataFrame], level: float = 0.95) -> pd.DataFr
     metrics = [c for c in COLUMNS if any(c in f.columns for f in per_seed)]
     for method in methods:
         for metric in metrics:
-            vals = np.array([f.loc[method, metric] for f in per_seed
-                             if method in f.index and metric in f.columns], dtype=float)
+            vals = np.array(
+                [f.loc[method, metric] for f in per_seed if method in f.index and metric in f.columns], dtype=float
+            )
             vals = vals[np.isfinite(vals)]
             if vals.size == 0:
                 continue
@@ -55,8 +56,16 @@ def across_seeds(per_seed: list[pd.DataFrame], level: float = 0.95) -> pd.DataFr
                 half = float(stats.t.ppf(0.5 + level / 2, vals.size - 1) * vals.std(ddof=1) / np.sqrt(vals.size))
             else:
                 half = float("nan")
-            rows.append({"method": method, "metric": metric, "value": mean, "low": mean - half,
-                         "high": mean + half, "n": int(vals.size)})
+            rows.append(
+                {
+                    "method": method,
+                    "metric": metric,
+                    "value": mean,
+                    "low": mean - half,
+                    "high": mean + half,
+                    "n": int(vals.size),
+                }
+            )
     return pd.DataFrame(rows, columns=["method", "metric", "value", "low", "high", "n"])
 
 

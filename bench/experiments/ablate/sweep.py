@@ -9,14 +9,13 @@ as parallel tasks on a Dask cluster (``Sweep(executor=...)``, see :mod:`bench.en
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.core.files import CSVLog, atomic_write
 from bench.engine.evaluate import Measurement, measure_method, sweep_metrics
 from bench.inputs.protocol import Protocol
 
@@ -43,8 +42,16 @@ class Sweep:
         Where variants are measured (default: here, one after another).
     """
 
-    def __init__(self, protocol: Protocol, out: str | Path, fid_features: str | None = None,
-                 n_boot: int = 200, progress: bool = True, data=None, executor=None):
+    def __init__(
+        self,
+        protocol: Protocol,
+        out: str | Path,
+        fid_features: str | None = None,
+        n_boot: int = 200,
+        progress: bool = True,
+        data=None,
+        executor=None,
+    ):
         from bench.engine.executor import LocalExecutor
         from bench.metrics.inception import load_extractor
 
@@ -69,8 +76,10 @@ class Sweep:
             old = json.loads(path.read_text())
             if old != key:
                 diff = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
-                raise ValueError(f"{self.out} holds a sweep measured with different {', '.join(diff)}; "
-                                 "use a new --out (rows there cannot be reused)")
+                raise ValueError(
+                    f"{self.out} holds a sweep measured with different {', '.join(diff)}; "
+                    "use a new --out (rows there cannot be reused)"
+                )
         else:
             path.write_text(json.dumps(key, indent=2))
 
@@ -90,17 +99,24 @@ class Sweep:
         # Real images go through the same 8-bit quantisation as the outputs.
         real = [np.rint(s.image * 255).astype(np.float32) / 255 for s in self.protocol.samples]
         self._real = self.extractor(real, progress=self.progress)
-        tmp = self.out / ".real_features.tmp.npy"
-        np.save(tmp, self._real)
-        os.replace(tmp, path)
+        real_features = self._real
+        atomic_write(path, lambda fh: np.save(fh, real_features))
         meta.write_text(json.dumps(self.key, indent=2))
         return self._real
 
     def measure(self, method) -> Measurement:
         """Inpaint every image with ``method`` and score it against the real set."""
         masks = {s.id: self.protocol.mask(s.id) for s in self.protocol.samples}
-        return measure_method(method, self.protocol.samples, masks, self.extractor, self.real_features(),
-                              n_boot=self.n_boot, seed=self.protocol.identity["seed"], metrics=self.metrics)
+        return measure_method(
+            method,
+            self.protocol.samples,
+            masks,
+            self.extractor,
+            self.real_features(),
+            n_boot=self.n_boot,
+            seed=self.protocol.identity["seed"],
+            metrics=self.metrics,
+        )
 
     def measure_specs(self, specs: list[str], desc: str = "variants"):
         """Measure registry specs with the sweep's executor (here, or in parallel on a cluster).
@@ -128,42 +144,21 @@ def paired_difference(variant: Measurement, base_fid: float, base_replicates) ->
     return delta, low, high
 
 
-class ResultsCSV:
-    """An append-only CSV of sweep rows keyed by a column, fsynced row by row.
+class ResultsCSV(CSVLog):
+    """The CSV of a sweep's rows, keyed by a column; a row cut short by a kill is measured again.
 
-    A row cut short by a kill (no trailing newline) is dropped on reading, so its
-    variant is simply measured again.
+    Parameters
+    ----------
+    path : path
+        The CSV file.
+    key : str
+        The column naming what a row measured (``channel``, ``layer``).
     """
 
     def __init__(self, path: str | Path, key: str):
-        self.path = Path(path)
+        super().__init__(path)
         self.key = key
-
-    def rows(self) -> list[dict[str, str]]:
-        """Complete rows written so far."""
-        if not self.path.is_file():
-            return []
-        text = self.path.read_text()
-        if not text.endswith("\n"):
-            text = text[: text.rfind("\n") + 1]
-        return list(csv.DictReader(text.splitlines()))
 
     def done(self) -> set[str]:
         """Keys already measured."""
         return {r[self.key] for r in self.rows()}
-
-    def append(self, row: dict[str, Any]) -> None:
-        """Append one row (writing the header first for a new file)."""
-        new = not self.rows()
-        if not new:
-            text = self.path.read_bytes()
-            if not text.endswith(b"\n"):  # drop a row cut short by a kill before appending
-                with open(self.path, "r+b") as fh:
-                    fh.truncate(text.rfind(b"\n") + 1)
-        with open(self.path, "w" if new else "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-            fh.flush()
-            os.fsync(fh.fileno())

@@ -17,8 +17,7 @@ DATASETS = {
 }
 
 
-def get_source(name: str, root: str | Path | None = None, split: str = "test",
-               size: int = 160) -> Source:
+def get_source(name: str, root: str | Path | None = None, split: str = "test", size: int = 160) -> Source:
     """Open a data source by name.
 
     Parameters
@@ -44,5 +43,4 @@ def get_source(name: str, root: str | Path | None = None, split: str = "test",
     return Folder(root, preprocess=pre)
 
 
-__all__ = ["DATASETS", "Builtin", "CelebA", "Folder", "ImageLoadError", "Preprocess", "Sample",
-           "Source", "get_source"]
+__all__ = ["DATASETS", "Builtin", "CelebA", "Folder", "ImageLoadError", "Preprocess", "Sample", "Source", "get_source"]

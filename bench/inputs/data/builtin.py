@@ -117,8 +117,9 @@ class Builtin(Source):
 
     name = "builtin"
 
-    def __init__(self, split: str = "test", preprocess: Preprocess | None = None,
-                 crops_per_photo: int = CROPS_PER_PHOTO):
+    def __init__(
+        self, split: str = "test", preprocess: Preprocess | None = None, crops_per_photo: int = CROPS_PER_PHOTO
+    ):
         if split not in ("test", "train", "all"):
             raise ValueError(f"unknown builtin split {split!r} (test, train, all)")
         self.split = split

@@ -1,5 +1,7 @@
-"""CelebA in its official layout: ``img_align_celeba/NNNNNN.jpg`` (+ ``list_eval_partition.txt``,
-``identity_CelebA.txt``).
+"""CelebA in its official layout.
+
+``img_align_celeba/NNNNNN.jpg``, with ``list_eval_partition.txt`` and ``identity_CelebA.txt``
+where present.
 """
 
 from __future__ import annotations
@@ -102,8 +104,13 @@ class CelebA(Source):
                         break
         missing = [i for i in ids if i not in found]
         if missing:
-            log.warning("%d of %d images are not in %s (e.g. %s): each is its own resampling unit",
-                        len(missing), len(ids), self.identity_file, missing[0])
+            log.warning(
+                "%d of %d images are not in %s (e.g. %s): each is its own resampling unit",
+                len(missing),
+                len(ids),
+                self.identity_file,
+                missing[0],
+            )
         # Identities are bare numbers; the prefix keeps an unlisted image from joining one by name.
         return {i: found.get(i, f"image:{i}") for i in ids}
 

@@ -77,8 +77,13 @@ class Folder(Source):
         table = read_groups_csv(self.groups_file)
         missing = [i for i in ids if i not in table]
         if missing:
-            log.warning("%d of %d images are not in %s (e.g. %s): each is its own resampling unit",
-                        len(missing), len(ids), self.groups_file, missing[0])
+            log.warning(
+                "%d of %d images are not in %s (e.g. %s): each is its own resampling unit",
+                len(missing),
+                len(ids),
+                self.groups_file,
+                missing[0],
+            )
         # The prefix keeps an unlisted image from joining a group that happens to share its name.
         return {i: table.get(i, f"image:{i}") for i in ids}
 

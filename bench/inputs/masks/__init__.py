@@ -25,7 +25,22 @@ from bench.inputs.masks.registry import (
 )
 
 __all__ = [
-    "DEFAULT_FAMILY", "MASK_FAMILIES", "MAX_AREA", "FamilyInfo", "MaskError", "MaskFamily", "Rect", "available",
-    "center_rect", "family_rng", "get_family", "make_mask", "manifest", "mask_digest", "mask_from_entry",
-    "random_rects", "rects_to_mask", "register",
+    "DEFAULT_FAMILY",
+    "MASK_FAMILIES",
+    "MAX_AREA",
+    "FamilyInfo",
+    "MaskError",
+    "MaskFamily",
+    "Rect",
+    "available",
+    "center_rect",
+    "family_rng",
+    "get_family",
+    "make_mask",
+    "manifest",
+    "mask_digest",
+    "mask_from_entry",
+    "random_rects",
+    "rects_to_mask",
+    "register",
 ]

@@ -41,8 +41,10 @@ def find_mask_file(folder: Path, image_id: str) -> Path:
 
     found = [p for p in folder.glob(f"{_glob_escape(image_id)}.*") if p.suffix.lower() in IMAGE_SUFFIXES]
     if not found:
-        raise MaskError(f"no mask for image {image_id!r} in {folder} (expected {image_id}.png or another image "
-                        f"suffix: {', '.join(IMAGE_SUFFIXES)})")
+        raise MaskError(
+            f"no mask for image {image_id!r} in {folder} (expected {image_id}.png or another image "
+            f"suffix: {', '.join(IMAGE_SUFFIXES)})"
+        )
     if len(found) > 1:
         raise MaskError(f"several masks for image {image_id!r} in {folder}: {', '.join(sorted(p.name for p in found))}")
     return found[0]
@@ -63,10 +65,15 @@ def read_mask_file(path: Path) -> np.ndarray:
     return raw > top // 2
 
 
-@register("file", summary="your masks: PATH/<image id>.png (> 127 = missing; hole=0: <= 127, as MAT's); "
-          "resize=1 resizes with nearest neighbour", check=_check_files)
-def draw_file(seed: int, image_id: str, shape: tuple[int, int], *, dir: str = "",
-              resize: bool = False, hole: int = 255) -> tuple[np.ndarray, list]:
+@register(
+    "file",
+    summary="your masks: PATH/<image id>.png (> 127 = missing; hole=0: <= 127, as MAT's); "
+    "resize=1 resizes with nearest neighbour",
+    check=_check_files,
+)
+def draw_file(
+    seed: int, image_id: str, shape: tuple[int, int], *, dir: str = "", resize: bool = False, hole: int = 255
+) -> tuple[np.ndarray, list]:
     """Read the mask of ``image_id`` from ``dir`` (see the module docstring); the seed is not used."""
     _check_files(dir, resize, hole)
     path = find_mask_file(Path(dir), image_id)
@@ -76,13 +83,17 @@ def draw_file(seed: int, image_id: str, shape: tuple[int, int], *, dir: str = ""
     h, w = shape
     if mask.shape != (h, w):
         if not resize:
-            raise MaskError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but image {image_id!r} is {w}x{h}; "
-                            "give masks of the image size, or add resize=1 to resize them with nearest neighbour")
+            raise MaskError(
+                f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but image {image_id!r} is {w}x{h}; "
+                "give masks of the image size, or add resize=1 to resize them with nearest neighbour"
+            )
         import cv2
 
         log.warning("resizing %s from %dx%d to %dx%d (nearest neighbour)", path, mask.shape[1], mask.shape[0], w, h)
         mask = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
     if not mask.any() or mask.all():
-        raise MaskError(f"{path}: the mask of {image_id!r} is {'empty' if not mask.any() else 'the whole image'} "
-                        f"(pixels {'> 127' if hole else '<= 127'} are missing)")
+        raise MaskError(
+            f"{path}: the mask of {image_id!r} is {'empty' if not mask.any() else 'the whole image'} "
+            f"(pixels {'> 127' if hole else '<= 127'} are missing)"
+        )
     return mask, []

@@ -64,8 +64,10 @@ def freeform_segments(rng: np.random.Generator, shape: tuple[int, int]) -> list[
     return segments
 
 
-@register("freeform", summary="DeepFill v2 free-form: 1-3 zig-zag strokes of 4-11 vertices, width 12-39 px at 256 px "
-                              "(Yu et al. 2019)")
+@register(
+    "freeform",
+    summary="DeepFill v2 free-form: 1-3 zig-zag strokes of 4-11 vertices, width 12-39 px at 256 px (Yu et al. 2019)",
+)
 def draw_freeform(seed: int, image_id: str, shape: tuple[int, int], max_tries: int = 1000) -> tuple[np.ndarray, list]:
     """DeepFill v2's ``brush_stroke_mask`` (see the module docstring)."""
     if min(shape) < 16:

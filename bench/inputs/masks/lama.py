@@ -89,10 +89,8 @@ class Preset:
 
 PRESETS = {
     "thin": Preset("configs/data_gen/random_thin_256.yaml", Strokes(4, 50, 40, 10), None),
-    "medium": Preset("configs/data_gen/random_medium_256.yaml", Strokes(4, 5, 100, 50),
-                     Boxes(0.3, 1, 5, 10, 50, 0)),
-    "thick": Preset("configs/data_gen/random_thick_256.yaml", Strokes(1, 5, 200, 100),
-                    Boxes(0.3, 1, 3, 30, 150, 10)),
+    "medium": Preset("configs/data_gen/random_medium_256.yaml", Strokes(4, 5, 100, 50), Boxes(0.3, 1, 5, 10, 50, 0)),
+    "thick": Preset("configs/data_gen/random_thick_256.yaml", Strokes(1, 5, 200, 100), Boxes(0.3, 1, 3, 30, 150, 10)),
 }
 
 
@@ -157,8 +155,9 @@ def boxes(rng: np.random.Generator, shape: tuple[int, int], p: Boxes) -> list[Re
     return out
 
 
-def draw_lama(name: str, seed: int, image_id: str, shape: tuple[int, int],
-              max_tries: int = 1000) -> tuple[np.ndarray, list[Rect]]:
+def draw_lama(
+    name: str, seed: int, image_id: str, shape: tuple[int, int], max_tries: int = 1000
+) -> tuple[np.ndarray, list[Rect]]:
     """One LaMa mask of preset ``name``, redrawn while empty or over half the image."""
     preset = PRESETS[name]
     if min(shape) < 16:

@@ -91,6 +91,8 @@ def mask_from_entry(image_id: str, entry: dict) -> np.ndarray:
     else:
         raise MaskError(f"masks.json entry of {image_id!r} has neither 'rects' nor 'bits'")
     if "sha256" in entry and mask_digest(image_id, mask) != entry["sha256"]:
-        raise MaskError(f"masks.json entry of {image_id!r} does not rebuild its mask (sha256 differs): "
-                        "the file was edited or damaged")
+        raise MaskError(
+            f"masks.json entry of {image_id!r} does not rebuild its mask (sha256 differs): "
+            "the file was edited or damaged"
+        )
     return mask

@@ -45,8 +45,9 @@ def rects_to_mask(rects: list[Rect], shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def random_rects(seed: int, image_id: str, shape: tuple[int, int], max_area: float = MAX_AREA,
-                 max_tries: int = 10_000) -> list[Rect]:
+def random_rects(
+    seed: int, image_id: str, shape: tuple[int, int], max_area: float = MAX_AREA, max_tries: int = 10_000
+) -> list[Rect]:
     """Draw 1-3 rectangles whose union covers at most ``max_area`` of the image.
 
     Parameters
@@ -88,10 +89,12 @@ def _check_rects(max_area: float = MAX_AREA) -> None:
         raise MaskError(f"rects: max_area={max_area} must be in [0.01, 0.9]")
 
 
-@register("rects", summary="1-3 random rectangles, union <= max_area of the image (the study's protocol)",
-          check=_check_rects)
-def draw_rects(seed: int, image_id: str, shape: tuple[int, int], *,
-               max_area: float = MAX_AREA) -> tuple[np.ndarray, list[Rect]]:
+@register(
+    "rects", summary="1-3 random rectangles, union <= max_area of the image (the study's protocol)", check=_check_rects
+)
+def draw_rects(
+    seed: int, image_id: str, shape: tuple[int, int], *, max_area: float = MAX_AREA
+) -> tuple[np.ndarray, list[Rect]]:
     """The study's rectangles (see the module docstring)."""
     rects = random_rects(seed, image_id, shape, max_area)
     return rects_to_mask(rects, shape), rects
@@ -114,8 +117,10 @@ def center_rect(shape: tuple[int, int], area: float = 0.0) -> Rect:
     else:
         side = max(1, round(math.sqrt(area * h * w)))
         if side >= min(h, w):
-            raise MaskError(f"center:area={area} needs a {side}x{side} square, which does not fit "
-                            f"inside a {w}x{h} image with known pixels left")
+            raise MaskError(
+                f"center:area={area} needs a {side}x{side} square, which does not fit "
+                f"inside a {w}x{h} image with known pixels left"
+            )
     return Rect((h - side) // 2, (w - side) // 2, side, side)
 
 
@@ -124,10 +129,14 @@ def _check_center(area: float = 0.0) -> None:
         raise MaskError(f"center: area={area} must be in (0, 1) (0 = the 64x64 square)")
 
 
-@register("center", summary="one centred square: 64x64 (GLCIC's evaluation), or area=FRACTION of the image",
-          check=_check_center)
-def draw_center(seed: int, image_id: str, shape: tuple[int, int], *,
-                area: float = 0.0) -> tuple[np.ndarray, list[Rect]]:
+@register(
+    "center",
+    summary="one centred square: 64x64 (GLCIC's evaluation), or area=FRACTION of the image",
+    check=_check_center,
+)
+def draw_center(
+    seed: int, image_id: str, shape: tuple[int, int], *, area: float = 0.0
+) -> tuple[np.ndarray, list[Rect]]:
     """A centred square (see the module docstring); the seed is not used."""
     rect = center_rect(shape, area)
     return rects_to_mask([rect], shape), [rect]

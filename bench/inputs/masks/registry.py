@@ -70,8 +70,7 @@ def register(name: str, *, summary: str, check: Callable[..., None] | None = Non
     """
 
     def deco(draw: Callable) -> Callable:
-        params = {p.name: p.default for p in inspect.signature(draw).parameters.values()
-                  if p.kind == p.KEYWORD_ONLY}
+        params = {p.name: p.default for p in inspect.signature(draw).parameters.values() if p.kind == p.KEYWORD_ONLY}
         MASK_FAMILIES.add(name, FamilyInfo(name, draw, summary, params, check))
         return draw
 
@@ -163,8 +162,9 @@ def get_family(spec: str | MaskFamily = DEFAULT_FAMILY) -> MaskFamily:
     return MaskFamily(info, options, canonical_spec(name, options))
 
 
-def make_mask(seed: int, image_id: str, shape: tuple[int, int],
-              family: str | MaskFamily = DEFAULT_FAMILY) -> tuple[np.ndarray, list]:
+def make_mask(
+    seed: int, image_id: str, shape: tuple[int, int], family: str | MaskFamily = DEFAULT_FAMILY
+) -> tuple[np.ndarray, list]:
     """The mask of one image under a family spec, with the rectangles that make it.
 
     Parameters

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.core.files import atomic_write_text
 from bench.outputs.report import captions, figures, latex, markdown, paired
 from bench.outputs.report.format import format_interval, metric_label
 from bench.outputs.report.latex import TEXT_WIDTH_PT
@@ -46,7 +47,6 @@ from bench.outputs.report.tables import (
     metric_table,
     short_command,
 )
-from bench.outputs.rundir import atomic_write_text
 from bench.outputs.summary import (
     LAMA_AREA_EDGES,
     AreaBin,
@@ -182,10 +182,12 @@ def report_tables(data: RunData, reference: str, opts: ReportOptions) -> ReportT
     """Every table of the report, overall and (``opts.bins == "area"``) per hole-area bin."""
     others = [m for m in data.methods if m != reference]
     pcols = [c for c in opts.paired_columns if c in data.records.columns]
-    t = ReportTables(metric_table(data.summary, PIXEL_COLUMNS, data.methods),
-                     metric_table(data.summary, SET_COLUMNS, data.methods),
-                     metric_table(data.summary, HOLE_COLUMNS, data.methods),
-                     paired.compare_all(data.records, reference, others, pcols, seed=data.seed, groups=data.groups))
+    t = ReportTables(
+        metric_table(data.summary, PIXEL_COLUMNS, data.methods),
+        metric_table(data.summary, SET_COLUMNS, data.methods),
+        metric_table(data.summary, HOLE_COLUMNS, data.methods),
+        paired.compare_all(data.records, reference, others, pcols, seed=data.seed, groups=data.groups),
+    )
     if opts.bins == "area":
         t.by_area = summarize_by_area(data.records, data.methods, seed=data.seed, groups=data.groups)
         t.image_bins = area_tables(t.by_area, PIXEL_COLUMNS, data.methods)
@@ -195,8 +197,9 @@ def report_tables(data: RunData, reference: str, opts: ReportOptions) -> ReportT
         for k, b in enumerate(area_bins_of(LAMA_AREA_EDGES)):
             sub = data.records[codes == k]
             if (sub["status"] == "ok").any():
-                t.paired_bins.append((b, paired.compare_all(sub, reference, others, pcols, seed=data.seed,
-                                                            groups=data.groups)))
+                t.paired_bins.append(
+                    (b, paired.compare_all(sub, reference, others, pcols, seed=data.seed, groups=data.groups))
+                )
     return t
 
 
@@ -269,16 +272,21 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
             raise ValueError(f"--images: {', '.join(unknown)} not in this run (e.g. {', '.join(sorted(known)[:3])})")
         fig = figures.grid_figure(data.rundir, data.records, data.methods, ids, error_maps=opts.error_maps)
         rep.files += figures.save_figure(fig, out / "grid")
-        rep.notes.append("grid rows: " + ", ".join(ids) + ("" if opts.images else
-                         f" (best, median, worst of {data.methods[0]} by {opts.rank_by})"))
+        rep.notes.append(
+            "grid rows: "
+            + ", ".join(ids)
+            + ("" if opts.images else f" (best, median, worst of {data.methods[0]} by {opts.rank_by})")
+        )
     table_for_bar = next((tab for tab in (t.image, t.hole, t.sets) if opts.bar_column in tab.columns), None)
     if table_for_bar is not None:
-        rep.files += figures.save_figure(figures.bar_figure(table_for_bar, opts.bar_column),
-                                         out / f"bar_{opts.bar_column}")
+        rep.files += figures.save_figure(
+            figures.bar_figure(table_for_bar, opts.bar_column), out / f"bar_{opts.bar_column}"
+        )
     if opts.area_column in data.records.columns:
         rep.files += figures.save_figure(
             figures.area_figure(data.records, data.methods, opts.area_column, seed=data.seed, groups=data.groups),
-            out / f"area_{opts.area_column}")
+            out / f"area_{opts.area_column}",
+        )
     bar.update(1)
     bar.close()
 
@@ -308,27 +316,67 @@ def latex_tables(data: RunData, t: ReportTables, reference: str, opts: ReportOpt
     # The paired comparison leads: it is the question a reader of the report asks first.
     if not t.paired.empty:
         cells = _paired_latex(t.paired)
-        out.append(("table_paired.tex", latex.latex_table(
-            [latex.Block(cells)], list(cells.columns), captions.paired_caption(data, reference),
-            f"{label}-paired", first_header="Comparison", width_pt=width)))
+        out.append(
+            (
+                "table_paired.tex",
+                latex.latex_table(
+                    [latex.Block(cells)],
+                    list(cells.columns),
+                    captions.paired_caption(data, reference),
+                    f"{label}-paired",
+                    first_header="Comparison",
+                    width_pt=width,
+                ),
+            )
+        )
     for region, table in (("image", t.image), ("hole", t.hole)):
         if table.columns:
-            out.append((f"table_{region}.tex", latex.metric_table_latex(
-                table, captions.caption(data, table, region), f"{label}-{region}", width_pt=width)))
+            out.append(
+                (
+                    f"table_{region}.tex",
+                    latex.metric_table_latex(
+                        table, captions.caption(data, table, region), f"{label}-{region}", width_pt=width
+                    ),
+                )
+            )
         if region == "image" and t.sets.columns:
-            out.append(("table_set.tex", latex.metric_table_latex(
-                t.sets, captions.set_caption(data, t.sets, binned=t.binned), f"{label}-set", width_pt=width)))
+            out.append(
+                (
+                    "table_set.tex",
+                    latex.metric_table_latex(
+                        t.sets, captions.set_caption(data, t.sets, binned=t.binned), f"{label}-set", width_pt=width
+                    ),
+                )
+            )
     if t.binned:
         blocks = [latex.Block(_paired_latex(r), None, _bin_title(b, r)) for b, r in t.paired_bins if not r.empty]
         if blocks:
-            out.append(("table_paired_area.tex", latex.latex_table(
-                blocks, list(blocks[0].cells.columns), captions.paired_caption(data, reference, binned=True),
-                f"{label}-paired-area", first_header="Comparison", width_pt=width)))
+            out.append(
+                (
+                    "table_paired_area.tex",
+                    latex.latex_table(
+                        blocks,
+                        list(blocks[0].cells.columns),
+                        captions.paired_caption(data, reference, binned=True),
+                        f"{label}-paired-area",
+                        first_header="Comparison",
+                        width_pt=width,
+                    ),
+                )
+            )
         for region, bins in (("image", t.image_bins), ("hole", t.hole_bins)):
             if bins and bins[0].table.columns:
-                out.append((f"table_{region}_area.tex", latex.binned_table_latex(
-                    bins, captions.caption(data, t.image if region == "image" else t.hole, region, binned=True),
-                    f"{label}-{region}-area", width_pt=width)))
+                out.append(
+                    (
+                        f"table_{region}_area.tex",
+                        latex.binned_table_latex(
+                            bins,
+                            captions.caption(data, t.image if region == "image" else t.hole, region, binned=True),
+                            f"{label}-{region}-area",
+                            width_pt=width,
+                        ),
+                    )
+                )
     return out
 
 
@@ -341,57 +389,100 @@ def _bin_title(b: AreaBin, results: pd.DataFrame) -> str:
 def report_markdown(data: RunData, t: ReportTables, reference: str, opts: ReportOptions, rep: Report) -> str:
     """The Markdown report: protocol, paired comparisons first, then the tables, their bins, area figure, files."""
     p = describe_protocol(data.config)
-    lines = [f"# Report: {data.rundir.path.name}", "",
-             (f"Dataset {p['dataset']} at {p['size']} px, n = {p['n']} images; masks: {p['masks']} "
-              f"(mask SHA-256 {p['mask_sha']}). Intervals: 95 % bootstrap, {data.resampling}."), ""]
+    lines = [
+        f"# Report: {data.rundir.path.name}",
+        "",
+        (
+            f"Dataset {p['dataset']} at {p['size']} px, n = {p['n']} images; masks: {p['masks']} "
+            f"(mask SHA-256 {p['mask_sha']}). Intervals: 95 % bootstrap, {data.resampling}."
+        ),
+        "",
+    ]
     if data.config.get("command"):
         lines += [f"Run command: `{short_command(data.config['command'])}`", ""]
     errors = data.records[data.records["status"] != "ok"]
     if len(errors):
-        lines += [f"{len(errors)} failed (method, image) pairs are excluded: "
-                  + ", ".join(f"{m} ({c})" for m, c in errors["method"].value_counts().items()), ""]
+        lines += [
+            f"{len(errors)} failed (method, image) pairs are excluded: "
+            + ", ".join(f"{m} ({c})" for m, c in errors["method"].value_counts().items()),
+            "",
+        ]
     lines += known_pixel_lines(data.records, data.methods)
     # The paired differences lead: they answer "is the reference better than X?" on the same images.
     if not t.paired.empty:
-        lines += [f"## Paired comparison: {reference} minus each method", "",
-                  ("Same images, same masks. Mean difference \u00b1 half-width of its 95 % bootstrap interval, "
-                   f"{data.resampling}; two-sided Wilcoxon signed-rank p over images (no multiple-comparison "
-                   f"correction{captions.wilcoxon_caveat(data)})."), "",
-                  _paired_markdown(t.paired),
-                  "Images on which each side is better (reference / other / tie):", ""]
+        lines += [
+            f"## Paired comparison: {reference} minus each method",
+            "",
+            (
+                "Same images, same masks. Mean difference \u00b1 half-width of its 95 % bootstrap interval, "
+                f"{data.resampling}; two-sided Wilcoxon signed-rank p over images (no multiple-comparison "
+                f"correction{captions.wilcoxon_caveat(data)})."
+            ),
+            "",
+            _paired_markdown(t.paired),
+            "Images on which each side is better (reference / other / tie):",
+            "",
+        ]
         wins = t.paired.assign(
             comparison=lambda f: reference + " vs " + f["b"],
             metric=lambda f: f["column"],
             n=lambda f: f["n"].astype(int),
-            record=lambda f: f["a_better"].astype(str) + " / " + f["b_better"].astype(str) + " / " + f["ties"].astype(str))
+            record=lambda f: (
+                f["a_better"].astype(str) + " / " + f["b_better"].astype(str) + " / " + f["ties"].astype(str)
+            ),
+        )
         lines += [markdown.frame_to_markdown(wins[["comparison", "metric", "n", "record"]])]
-    lines += ["## Whole image", "",
-              f"Mean \u00b1 half-width of the 95 % bootstrap interval, {data.resampling}; best per column in bold; "
-              "\u2191 higher is better, \u2193 lower is better." + captions._set_note(t.image), "",
-              markdown.markdown_table(t.image),
-              "## Hole only", "", "SSIM: the full-image SSIM map averaged over the hole pixels.", "", markdown.markdown_table(t.hole)]
+    lines += [
+        "## Whole image",
+        "",
+        f"Mean \u00b1 half-width of the 95 % bootstrap interval, {data.resampling}; best per column in bold; "
+        "\u2191 higher is better, \u2193 lower is better." + captions._set_note(t.image),
+        "",
+        markdown.markdown_table(t.image),
+        "## Hole only",
+        "",
+        "SSIM: the full-image SSIM map averaged over the hole pixels.",
+        "",
+        markdown.markdown_table(t.hole),
+    ]
     if t.sets.columns:
-        lines += ["## Set metrics", "",
-                  f"{captions.features_text(data, t.sets)}. Against the run's real images; value \u00b1 half-width "
-                  "of the metric's own 95 % bootstrap interval over images; \u2193 lower is better."
-                  + (" " + captions.SET_NOT_BINNED if t.binned else ""), "",
-                  markdown.markdown_table(t.sets)]
+        lines += [
+            "## Set metrics",
+            "",
+            f"{captions.features_text(data, t.sets)}. Against the run's real images; value \u00b1 half-width "
+            "of the metric's own 95 % bootstrap interval over images; \u2193 lower is better."
+            + (" " + captions.SET_NOT_BINNED if t.binned else ""),
+            "",
+            markdown.markdown_table(t.sets),
+        ]
     if t.binned:
         lines += _binned_markdown(data, t, reference)
     if opts.area_column in data.records.columns:
-        bins = area_bins(data.records, opts.area_column, data.methods, AREA_EDGES, seed=data.seed,
-                         groups=data.groups)
+        bins = area_bins(data.records, opts.area_column, data.methods, AREA_EDGES, seed=data.seed, groups=data.groups)
         if not bins.empty:
             d = digits_for(opts.area_column)
-            wide = bins.assign(cell=lambda f: [f"{format_interval(v, lo, hi, d)} (n={n})" for v, lo, hi, n in
-                                               zip(f["value"], f["low"], f["high"], f["n"])])
-            wide = wide.pivot(index="method", columns="bin", values="cell").reindex(
-                index=data.methods, columns=list(dict.fromkeys(bins["bin"]))).fillna("\u2013")
+            wide = bins.assign(
+                cell=lambda f: [
+                    f"{format_interval(v, lo, hi, d)} (n={n})"
+                    for v, lo, hi, n in zip(f["value"], f["low"], f["high"], f["n"])
+                ]
+            )
+            wide = (
+                wide.pivot(index="method", columns="bin", values="cell")
+                .reindex(index=data.methods, columns=list(dict.fromkeys(bins["bin"])))
+                .fillna("\u2013")
+            )
             region = "hole" if opts.area_column.startswith("hole_") else "image"
-            lines += [f"## {metric_label(opts.area_column)} ({region}) by hole area (figure bins)", "",
-                      ("Mean \u00b1 half-width of the 95 % bootstrap interval per bin of mask area, "
-                       f"resampling {data.unit} within each bin."), "",
-                      markdown.frame_to_markdown(wide.reset_index())]
+            lines += [
+                f"## {metric_label(opts.area_column)} ({region}) by hole area (figure bins)",
+                "",
+                (
+                    "Mean \u00b1 half-width of the 95 % bootstrap interval per bin of mask area, "
+                    f"resampling {data.unit} within each bin."
+                ),
+                "",
+                markdown.frame_to_markdown(wide.reset_index()),
+            ]
     lines += ["## Files", ""]
     lines += [f"- `{f.name}`" for f in rep.files if f.parent == rep.out]
     lines += [f"- note: {n}" for n in rep.notes]
@@ -423,17 +514,30 @@ def known_pixel_lines(records: pd.DataFrame, methods: list[str]) -> list[str]:
         sub = ok[ok["method"] == method]
         changed = sub[sub["raw_known_max_abs"] > KNOWN_CHANGE_TOLERANCE]
         if len(changed):
-            mean = (f", mean change over the known pixels up to {changed['raw_known_mean_abs'].max():.4f}"
-                    if "raw_known_mean_abs" in sub.columns and changed["raw_known_mean_abs"].notna().any() else "")
-            found.append(f"- `{method}`: {len(changed)} of {len(sub)} images, largest change "
-                         f"{changed['raw_known_max_abs'].max():.4f}{mean}")
+            mean = (
+                f", mean change over the known pixels up to {changed['raw_known_mean_abs'].max():.4f}"
+                if "raw_known_mean_abs" in sub.columns and changed["raw_known_mean_abs"].notna().any()
+                else ""
+            )
+            found.append(
+                f"- `{method}`: {len(changed)} of {len(sub)} images, largest change "
+                f"{changed['raw_known_max_abs'].max():.4f}{mean}"
+            )
     if not found:
         return []
-    return (["## Known pixels changed by the method", "",
-             "These methods' raw outputs differ from the input outside the hole by more than half a grey level "
-             "(values in [0, 1]). Every output is scored with the input's known pixels copied back, so this does "
-             "not enter any metric; for a tool run outside the suite it means the tool altered its input "
-             "(resized, recoloured, re-encoded)."] + [""] + found + [""])
+    return (
+        [
+            "## Known pixels changed by the method",
+            "",
+            "These methods' raw outputs differ from the input outside the hole by more than half a grey level "
+            "(values in [0, 1]). Every output is scored with the input's known pixels copied back, so this does "
+            "not enter any metric; for a tool run outside the suite it means the tool altered its input "
+            "(resized, recoloured, re-encoded).",
+        ]
+        + [""]
+        + found
+        + [""]
+    )
 
 
 def _paired_markdown(results: pd.DataFrame) -> str:
@@ -444,12 +548,15 @@ def _paired_markdown(results: pd.DataFrame) -> str:
 
 def _binned_markdown(data: RunData, t: ReportTables, reference: str) -> list[str]:
     """The ``--bins area`` sections: paired, whole-image and hole tables per hole-area bin, n per bin."""
-    how = (f"Images {captions.bins_note(data)}; empty bins are omitted. Intervals resample {data.unit} within "
-           "each bin")
+    how = f"Images {captions.bins_note(data)}; empty bins are omitted. Intervals resample {data.unit} within each bin"
     lines = []
     if t.paired_bins:
-        lines += [f"## Paired comparison by hole area: {reference} minus each method", "",
-                  how + "; Wilcoxon p within each bin, as above.", ""]
+        lines += [
+            f"## Paired comparison by hole area: {reference} minus each method",
+            "",
+            how + "; Wilcoxon p within each bin, as above.",
+            "",
+        ]
         for b, r in t.paired_bins:
             if not r.empty:
                 lines += [f"### Hole area {b.label()} (n = {int(r['n'].max())})", "", _paired_markdown(r)]

@@ -23,15 +23,21 @@ def n_text(table: MetricTable, run_n: str) -> str:
 def caption(data: RunData, table: MetricTable, region: str, binned: bool = False) -> str:
     """LaTeX caption: dataset, n, mask protocol and hash, what the numbers are (and the bins, when split)."""
     p = describe_protocol(data.config)
-    where = ("on the missing pixels only (SSIM: the full-image SSIM map averaged over them)" if region == "hole"
-             else "on the whole composited image")
-    text = (f"Inpainting on {latex.escape_latex(p['dataset'])} at {p['size']} px, {n_text(table, p['n'])}; "
-            f"masks: {latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Metrics {where}"
-            + (f", {latex.escape_latex(bins_note(data))}" if binned else "") + ": "
-            r"mean $\pm$ half-width of the 95\% bootstrap interval, "
-            f"{latex.escape_latex(data.resampling)}{' within each bin' if binned else ''}; best per column"
-            f"{' of each bin' if binned else ''} in bold; "
-            r"$\uparrow$ higher is better, $\downarrow$ lower is better." + _set_note(table))
+    where = (
+        "on the missing pixels only (SSIM: the full-image SSIM map averaged over them)"
+        if region == "hole"
+        else "on the whole composited image"
+    )
+    text = (
+        f"Inpainting on {latex.escape_latex(p['dataset'])} at {p['size']} px, {n_text(table, p['n'])}; "
+        f"masks: {latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Metrics {where}"
+        + (f", {latex.escape_latex(bins_note(data))}" if binned else "")
+        + ": "
+        r"mean $\pm$ half-width of the 95\% bootstrap interval, "
+        f"{latex.escape_latex(data.resampling)}{' within each bin' if binned else ''}; best per column"
+        f"{' of each bin' if binned else ''} in bold; "
+        r"$\uparrow$ higher is better, $\downarrow$ lower is better." + _set_note(table)
+    )
     return text
 
 
@@ -40,15 +46,19 @@ def _set_note(table: MetricTable) -> str:
     sets = [c for c in table.columns if c in SET_COLUMNS]
     if not sets:
         return ""
-    return (" " + "/".join(LABELS.get(c, c.upper()) for c in sets) + " are set-level; their intervals are the "
-            "metric's own bootstrap over images.")
+    return (
+        " " + "/".join(LABELS.get(c, c.upper()) for c in sets) + " are set-level; their intervals are the "
+        "metric's own bootstrap over images."
+    )
 
 
 # Why FID and KID have no per-bin values: the run keeps no per-image features of the outputs.
-SET_NOT_BINNED = ("FID and KID are not split by hole area: they need the Inception features of every image, and a "
-                  "run directory keeps none per image (only the real set's features are cached, outside the run), so "
-                  "per-bin values would need a new feature pass; with fewer than 10 images a bin's FID would not "
-                  "mean much anyway.")
+SET_NOT_BINNED = (
+    "FID and KID are not split by hole area: they need the Inception features of every image, and a "
+    "run directory keeps none per image (only the real set's features are cached, outside the run), so "
+    "per-bin values would need a new feature pass; with fewer than 10 images a bin's FID would not "
+    "mean much anyway."
+)
 
 
 def features_text(data: RunData, table: MetricTable) -> str:
@@ -85,11 +95,13 @@ def set_caption(data: RunData, table: MetricTable, binned: bool = False) -> str:
     """LaTeX caption of the FID/KID table: what was compared, the feature extractor, n, how intervals were made."""
     p = describe_protocol(data.config)
     names = "/".join(LABELS.get(c, c.upper()) for c in table.columns)
-    text = (f"{names} of each method's outputs against the run's real images, {latex.escape_latex(p['dataset'])} "
-            f"at {p['size']} px. {latex.escape_latex(features_text(data, table))}. Masks: "
-            f"{latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Value $\\pm$ half-width of the "
-            r"metric's own 95\% bootstrap interval over images; best per column in bold; $\downarrow$ lower is "
-            "better.")
+    text = (
+        f"{names} of each method's outputs against the run's real images, {latex.escape_latex(p['dataset'])} "
+        f"at {p['size']} px. {latex.escape_latex(features_text(data, table))}. Masks: "
+        f"{latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Value $\\pm$ half-width of the "
+        r"metric's own 95\% bootstrap interval over images; best per column in bold; $\downarrow$ lower is "
+        "better."
+    )
     return text + (" " + latex.escape_latex(SET_NOT_BINNED) if binned else "")
 
 
@@ -98,11 +110,15 @@ def bins_note(data: RunData) -> str:
     areas = data.ok.loc[data.ok["method"].isin(data.methods)].drop_duplicates("image_id")["mask_area"]
     bins = area_bins_of(LAMA_AREA_EDGES)
     codes = assign_area_bins(areas.to_numpy(dtype=float))
-    text = (f"split by hole area in LaMa's bins {', '.join(b.label() for b in bins[:-1])} (each [lo, hi): an area "
-            "of exactly 10% is in 10-20%)")
+    text = (
+        f"split by hole area in LaMa's bins {', '.join(b.label() for b in bins[:-1])} (each [lo, hi): an area "
+        "of exactly 10% is in 10-20%)"
+    )
     over = int((codes == len(bins) - 1).sum())
     if over:
-        text += f", and {over} image{'s' if over != 1 else ''} with holes of 60% or more in a last bin {bins[-1].label()}"
+        text += (
+            f", and {over} image{'s' if over != 1 else ''} with holes of 60% or more in a last bin {bins[-1].label()}"
+        )
     return text
 
 
@@ -116,10 +132,13 @@ def wilcoxon_caveat(data: RunData) -> str:
 
 def paired_caption(data: RunData, reference: str, binned: bool = False) -> str:
     """LaTeX caption of the paired table: reference minus each method, interval, Wilcoxon p and its caveat."""
-    return (f"Paired comparison on the same images: {latex.escape_latex(reference)} minus each method"
-            + (f", {latex.escape_latex(bins_note(data))}" if binned else "") + ": "
-            r"mean difference $\pm$ half-width of its 95\% bootstrap interval, "
-            f"{latex.escape_latex(data.resampling)}{' within each bin' if binned else ''}, and the two-sided "
-            r"Wilcoxon signed-rank $p$-value over images (not corrected for multiple comparisons"
-            f"{latex.escape_latex(wilcoxon_caveat(data))}). A positive $\\Delta$ favours "
-            r"the reference for $\uparrow$ metrics, a negative one for $\downarrow$ metrics.")
+    return (
+        f"Paired comparison on the same images: {latex.escape_latex(reference)} minus each method"
+        + (f", {latex.escape_latex(bins_note(data))}" if binned else "")
+        + ": "
+        r"mean difference $\pm$ half-width of its 95\% bootstrap interval, "
+        f"{latex.escape_latex(data.resampling)}{' within each bin' if binned else ''}, and the two-sided "
+        r"Wilcoxon signed-rank $p$-value over images (not corrected for multiple comparisons"
+        f"{latex.escape_latex(wilcoxon_caveat(data))}). A positive $\\Delta$ favours "
+        r"the reference for $\uparrow$ metrics, a negative one for $\downarrow$ metrics."
+    )

@@ -72,8 +72,15 @@ def error_map(output: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.abs(output.astype(np.float32) - target.astype(np.float32)).mean(axis=2)
 
 
-def grid_figure(rundir: RunDir, records: pd.DataFrame, methods: list[str], image_ids: list[str],
-                error_maps: bool = False, caption_column: str | None = "hole_psnr", cell_inches: float = 1.6):
+def grid_figure(
+    rundir: RunDir,
+    records: pd.DataFrame,
+    methods: list[str],
+    image_ids: list[str],
+    error_maps: bool = False,
+    caption_column: str | None = "hole_psnr",
+    cell_inches: float = 1.6,
+):
     """A grid: one row per image; columns Input, each method, Ground truth (and error maps).
 
     Parameters
@@ -145,8 +152,9 @@ def grid_figure(rundir: RunDir, records: pd.DataFrame, methods: list[str], image
     return fig
 
 
-def _grid_row(rundir: RunDir, ok: pd.DataFrame, methods: list[str], image_id: str, error_maps: bool,
-              caption_column: str | None):
+def _grid_row(
+    rundir: RunDir, ok: pd.DataFrame, methods: list[str], image_id: str, error_maps: bool, caption_column: str | None
+):
     """Ground truth, mask, panels (None where a method failed) and captions of one grid row."""
     target = rundir.load_image(image_id)
     mask = rundir.load_mask(image_id)
@@ -211,8 +219,14 @@ def bar_figure(table: MetricTable, column: str, title: str | None = None):
     return fig
 
 
-def area_figure(records: pd.DataFrame, methods: list[str], column: str = "hole_psnr",
-                edges: tuple[float, ...] = AREA_EDGES, seed: int = 0, groups: dict[str, str] | None = None):
+def area_figure(
+    records: pd.DataFrame,
+    methods: list[str],
+    column: str = "hole_psnr",
+    edges: tuple[float, ...] = AREA_EDGES,
+    seed: int = 0,
+    groups: dict[str, str] | None = None,
+):
     """``column`` versus hole area: every image as a dot, and per-bin means with intervals.
 
     Parameters

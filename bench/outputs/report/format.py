@@ -18,8 +18,16 @@ from bench.metrics import column_direction
 from bench.outputs.summary import digits_for
 
 # Display names; a metric not listed here is shown upper-cased.
-LABELS = {"mse": "MSE", "psnr": "PSNR", "ssim": "SSIM", "l1": "L1", "fid": "FID", "kid": "KID",
-          "lpips": "LPIPS", "seconds": "s/img"}
+LABELS = {
+    "mse": "MSE",
+    "psnr": "PSNR",
+    "ssim": "SSIM",
+    "l1": "L1",
+    "fid": "FID",
+    "kid": "KID",
+    "lpips": "LPIPS",
+    "seconds": "s/img",
+}
 
 ARROWS = {
     "text": ("\u2191", "\u2193"),
@@ -177,7 +185,7 @@ def describe_features(details: Mapping[str, Any] | None = None) -> str:
         network = f"user extractor {details.get('extractor', '?')} (sha256 {str(sha)[:12]}), {dim}-d"
     prefix = f"bilinear-{INCEPTION_SIZE}"
     if resize.startswith(prefix):
-        resize = f"bilinear resize to {INCEPTION_SIZE}" + resize[len(prefix):]
+        resize = f"bilinear resize to {INCEPTION_SIZE}" + resize[len(prefix) :]
     else:
         resize = f"resize: {resize}"
     return f"{network}, {resize}, {QUANTISATION}"

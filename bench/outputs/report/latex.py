@@ -38,8 +38,18 @@ LABEL_FRACTION = 0.28
 # pdfTeX's widths differ from the estimate by kerning only; this keeps a table clear of the margin.
 SLACK_PT = 3.0
 
-_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 _SPECIAL_RE = re.compile("|".join(re.escape(k) for k in _SPECIALS))
 _LABEL_BREAKS = re.compile(r"(?<=[:,+=])")
 
@@ -75,8 +85,15 @@ class Block:
     title: str | None = None
 
 
-def latex_table(blocks: list[Block], headers: list[str], caption: str, label: str, first_header: str = "Method",
-                font: str | None = "small", width_pt: float = TEXT_WIDTH_PT) -> str:
+def latex_table(
+    blocks: list[Block],
+    headers: list[str],
+    caption: str,
+    label: str,
+    first_header: str = "Method",
+    font: str | None = "small",
+    width_pt: float = TEXT_WIDTH_PT,
+) -> str:
     """A booktabs ``table`` float that fits ``width_pt``, split into stacked parts when it must.
 
     Parameters
@@ -111,9 +128,13 @@ def latex_table(blocks: list[Block], headers: list[str], caption: str, label: st
     # Preference: one tabular with whole labels, then with wrapped labels, then stacked parts;
     # a smaller font only when a single column does not fit; a scaled box only when nothing does.
     for size in _sizes(font):
-        col_w = [max([text_width(headers[j], size)] + [text_width(str(b.cells.iat[i, j]), size)
-                                                        for b in blocks for i in range(len(b.cells))])
-                 for j in range(ncols)]
+        col_w = [
+            max(
+                [text_width(headers[j], size)]
+                + [text_width(str(b.cells.iat[i, j]), size) for b in blocks for i in range(len(b.cells))]
+            )
+            for j in range(ncols)
+        ]
         title_w = max([text_width(b.title, size) for b in blocks if b.title] + [0.0])
         options = []
         # Whole labels first, then wrapped in ever narrower boxes: the widest box that needs the fewest parts.
@@ -126,13 +147,12 @@ def latex_table(blocks: list[Block], headers: list[str], caption: str, label: st
             _, _, labels, parts = min(options, key=lambda o: (o[0], o[1]))
             return _float(blocks, headers, labels, parts, caption, label, first_header, size, resize=False)
     labels = _row_labels(blocks, first_header, size, None)[0]
-    return _float(blocks, headers, labels, [[j] for j in range(ncols)], caption, label, first_header, size,
-                  resize=True)
+    return _float(blocks, headers, labels, [[j] for j in range(ncols)], caption, label, first_header, size, resize=True)
 
 
 def _sizes(font: str | None) -> list[str | None]:
     order = [None, "small", "footnotesize"]
-    return order[order.index(font):] if font in order else [font]
+    return order[order.index(font) :] if font in order else [font]
 
 
 def _split(label_w: float, col_w: list[float], title_w: float, avail: float) -> list[list[int]] | None:
@@ -159,8 +179,9 @@ def _split(label_w: float, col_w: list[float], title_w: float, avail: float) -> 
     return parts or [[]]
 
 
-def _row_labels(blocks: list[Block], first_header: str, size: str | None,
-                box: float | None) -> tuple[list[list[str]], float] | None:
+def _row_labels(
+    blocks: list[Block], first_header: str, size: str | None, box: float | None
+) -> tuple[list[list[str]], float] | None:
     """LaTeX of each block's row labels and the label column's width.
 
     With ``box`` (pt), labels wider than it wrap in a parbox of that width after
@@ -200,8 +221,12 @@ def _float(blocks, headers, labels, parts, caption, label, first_header, size, r
 
 
 def _tabular(blocks, headers, labels, cols, first_header) -> str:
-    out = [r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule",
-           " & ".join([escape_latex(first_header)] + [headers[j] for j in cols]) + r" \\", r"\midrule"]
+    out = [
+        r"\begin{tabular}{l" + "r" * len(cols) + "}",
+        r"\toprule",
+        " & ".join([escape_latex(first_header)] + [headers[j] for j in cols]) + r" \\",
+        r"\midrule",
+    ]
     for k, (block, rows) in enumerate(zip(blocks, labels)):
         if k:
             out.append(r"\midrule")
@@ -219,8 +244,15 @@ def _tabular(blocks, headers, labels, cols, first_header) -> str:
     return "\n".join(out)
 
 
-def styled_latex(frame: pd.DataFrame, bold: pd.DataFrame | None, caption: str, label: str,
-                 first_header: str = "Method", font: str | None = "small", width_pt: float = TEXT_WIDTH_PT) -> str:
+def styled_latex(
+    frame: pd.DataFrame,
+    bold: pd.DataFrame | None,
+    caption: str,
+    label: str,
+    first_header: str = "Method",
+    font: str | None = "small",
+    width_pt: float = TEXT_WIDTH_PT,
+) -> str:
     """A frame of (already LaTeX-safe) cell text as a booktabs table that fits the page.
 
     Parameters
@@ -242,8 +274,9 @@ def styled_latex(frame: pd.DataFrame, bold: pd.DataFrame | None, caption: str, l
         Width to fit (see :func:`latex_table`).
     """
     bold = None if bold is None else bold.reindex(index=frame.index, columns=frame.columns, fill_value=False)
-    return latex_table([Block(frame, bold)], [str(c) for c in frame.columns], caption, label, first_header,
-                       font, width_pt)
+    return latex_table(
+        [Block(frame, bold)], [str(c) for c in frame.columns], caption, label, first_header, font, width_pt
+    )
 
 
 def metric_table_latex(table: MetricTable, caption: str, label: str, width_pt: float = TEXT_WIDTH_PT) -> str:
@@ -261,8 +294,9 @@ def metric_table_latex(table: MetricTable, caption: str, label: str, width_pt: f
         Width to fit (see :func:`latex_table`).
     """
     text, best = cells(table, "latex")
-    return latex_table([Block(text, best)], [metric_label(c, "latex") for c in table.columns], caption, label,
-                       width_pt=width_pt)
+    return latex_table(
+        [Block(text, best)], [metric_label(c, "latex") for c in table.columns], caption, label, width_pt=width_pt
+    )
 
 
 def binned_table_latex(tables: list[BinTable], caption: str, label: str, width_pt: float = TEXT_WIDTH_PT) -> str:
@@ -281,16 +315,23 @@ def binned_table_latex(tables: list[BinTable], caption: str, label: str, width_p
     for bt in tables:
         text, best = cells(bt.table, "latex")
         blocks.append(Block(text, best, rf"\emph{{Hole area {bt.bin.label('latex')}, {bt.n_text('latex')}}}"))
-    return latex_table(blocks, [metric_label(c, "latex") for c in tables[0].table.columns], caption, label,
-                       width_pt=width_pt)
+    return latex_table(
+        blocks, [metric_label(c, "latex") for c in tables[0].table.columns], caption, label, width_pt=width_pt
+    )
 
 
 def document(fragments: list[str], title: str | None = None) -> str:
     """A minimal compilable article holding the table fragments (booktabs, graphicx, T1 fonts, 2 cm margins)."""
     # No trailer ID under pdfTeX: it hashes the scratch folder's path and would change on every build.
-    parts = [r"\ifdefined\pdftrailerid\pdftrailerid{}\fi", r"\documentclass{article}", r"\usepackage[T1]{fontenc}",
-             r"\usepackage{booktabs}", r"\usepackage{graphicx}", r"\usepackage[margin=2cm]{geometry}",
-             r"\begin{document}"]
+    parts = [
+        r"\ifdefined\pdftrailerid\pdftrailerid{}\fi",
+        r"\documentclass{article}",
+        r"\usepackage[T1]{fontenc}",
+        r"\usepackage{booktabs}",
+        r"\usepackage{graphicx}",
+        r"\usepackage[margin=2cm]{geometry}",
+        r"\begin{document}",
+    ]
     if title:
         parts.append(r"\section*{" + escape_latex(title) + "}")
     parts += fragments
@@ -340,8 +381,10 @@ def compile_pdf(tex: Path, out_dir: Path | None = None, engine: str | None = Non
     tex = Path(tex)
     engine = engine or find_engine()
     if engine is None:
-        raise FileNotFoundError("no LaTeX engine found (pdflatex, lualatex or xelatex); on Debian: apt-get install "
-                                "-y --no-install-recommends texlive-latex-base texlive-latex-recommended")
+        raise FileNotFoundError(
+            "no LaTeX engine found (pdflatex, lualatex or xelatex); on Debian: apt-get install "
+            "-y --no-install-recommends texlive-latex-base texlive-latex-recommended"
+        )
     out_dir = Path(out_dir or tex.parent)
     with tempfile.TemporaryDirectory(prefix="bench-latex-") as tmp:
         # -halt-on-error with nonstopmode: a broken table fails instead of waiting for input.
@@ -354,8 +397,9 @@ def compile_pdf(tex: Path, out_dir: Path | None = None, engine: str | None = Non
             log = Path(tmp) / (tex.stem + ".log")
             text = log.read_text(errors="replace") if log.is_file() else proc.stdout
             errors = [line for line in text.splitlines() if line.startswith("!")][:10]
-            raise LatexError(f"{Path(engine).name} failed on {tex} (exit {proc.returncode}): "
-                             + (" | ".join(errors) or text[-2000:]))
+            raise LatexError(
+                f"{Path(engine).name} failed on {tex} (exit {proc.returncode}): " + (" | ".join(errors) or text[-2000:])
+            )
         out_dir.mkdir(parents=True, exist_ok=True)
         target = out_dir / pdf.name
         shutil.copyfile(pdf, target)

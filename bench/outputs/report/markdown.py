@@ -25,8 +25,9 @@ def cells(table: MetricTable, style: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         digits = digits_for(col)
         best[col] = best_flags(table.value[col], col, digits)
         for method in table.methods:
-            text.loc[method, col] = format_interval(table.value.loc[method, col], table.low.loc[method, col],
-                                                    table.high.loc[method, col], digits, style)
+            text.loc[method, col] = format_interval(
+                table.value.loc[method, col], table.low.loc[method, col], table.high.loc[method, col], digits, style
+            )
     return text, best
 
 

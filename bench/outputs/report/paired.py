@@ -94,8 +94,9 @@ def _aligned(records: pd.DataFrame, a: str, b: str, column: str) -> tuple[list[s
     return [i for i, k in zip(common, keep) if k], va[keep], vb[keep], int((~keep).sum())
 
 
-def compare(records: pd.DataFrame, a: str, b: str, column: str, seed: int = 0,
-            groups: dict[str, str] | None = None) -> PairedResult:
+def compare(
+    records: pd.DataFrame, a: str, b: str, column: str, seed: int = 0, groups: dict[str, str] | None = None
+) -> PairedResult:
     """Compare ``a`` with ``b`` on ``column`` over the images both completed.
 
     Parameters
@@ -138,16 +139,41 @@ def compare(records: pd.DataFrame, a: str, b: str, column: str, seed: int = 0,
     sign = 1.0 if higher_is_better(column) else -1.0
     a_better = int(np.sum(sign * d > 0))
     b_better = int(np.sum(sign * d < 0))
-    return PairedResult(a, b, column, n, float(va.mean()), float(vb.mean()), diff, low, high, p,
-                        a_better, b_better, n - a_better - b_better, dropped)
+    return PairedResult(
+        a,
+        b,
+        column,
+        n,
+        float(va.mean()),
+        float(vb.mean()),
+        diff,
+        low,
+        high,
+        p,
+        a_better,
+        b_better,
+        n - a_better - b_better,
+        dropped,
+    )
 
 
-def compare_all(records: pd.DataFrame, reference: str, others: list[str], columns: list[str],
-                seed: int = 0, groups: dict[str, str] | None = None) -> pd.DataFrame:
+def compare_all(
+    records: pd.DataFrame,
+    reference: str,
+    others: list[str],
+    columns: list[str],
+    seed: int = 0,
+    groups: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """``reference`` against each of ``others`` on each column, as one frame of :class:`PairedResult` rows.
 
     ``seed`` and ``groups`` are passed to :func:`compare`.
     """
-    rows = [asdict(compare(records, reference, other, col, seed=seed, groups=groups))
-            for other in others if other != reference for col in columns if col in records.columns]
+    rows = [
+        asdict(compare(records, reference, other, col, seed=seed, groups=groups))
+        for other in others
+        if other != reference
+        for col in columns
+        if col in records.columns
+    ]
     return pd.DataFrame(rows, columns=list(PairedResult.__dataclass_fields__))

@@ -118,13 +118,15 @@ def load_run(path: str | Path, methods: list[str] | None = None) -> RunData:
     config = rd.read_json(rd.config) if rd.config.is_file() else {}
     set_metrics = rd.read_json(rd.set_metrics) if rd.set_metrics.is_file() else {}
     present = list(dict.fromkeys(records["method"]))
-    ordered = [m for m in config.get("methods", []) if m in present] + \
-        [m for m in present if m not in config.get("methods", [])]
+    ordered = [m for m in config.get("methods", []) if m in present] + [
+        m for m in present if m not in config.get("methods", [])
+    ]
     if methods:
         missing = [m for m in methods if m not in present]
         if missing:
-            raise ValueError(f"{rd.path}: no records for method(s) {', '.join(missing)} "
-                             f"(the run has: {', '.join(ordered)})")
+            raise ValueError(
+                f"{rd.path}: no records for method(s) {', '.join(missing)} (the run has: {', '.join(ordered)})"
+            )
         ordered = list(methods)
     seed = int(config.get("identity", {}).get("seed", 0))
     unit, groups = rd.read_groups()
@@ -150,8 +152,9 @@ class MetricTable:
         return list(self.value.columns)
 
 
-def metric_table(summary: pd.DataFrame, columns: list[str] | tuple[str, ...],
-                 methods: list[str] | None = None) -> MetricTable:
+def metric_table(
+    summary: pd.DataFrame, columns: list[str] | tuple[str, ...], methods: list[str] | None = None
+) -> MetricTable:
     """Pivot a long summary into a :class:`MetricTable`.
 
     Parameters
@@ -189,8 +192,9 @@ class BinTable:
         return f"${text.replace('-', '$--$')}$" if style == "latex" else text
 
 
-def area_tables(by_area: pd.DataFrame, columns: list[str] | tuple[str, ...],
-                methods: list[str] | None = None) -> list[BinTable]:
+def area_tables(
+    by_area: pd.DataFrame, columns: list[str] | tuple[str, ...], methods: list[str] | None = None
+) -> list[BinTable]:
     """One table per hole-area bin, in bin order.
 
     Parameters
@@ -203,7 +207,7 @@ def area_tables(by_area: pd.DataFrame, columns: list[str] | tuple[str, ...],
         Row order.
     """
     out = []
-    for label, part in by_area.groupby("bin", sort=False):
+    for _label, part in by_area.groupby("bin", sort=False):
         first = part.iloc[0]
         b = AreaBin(float(first["lo"]), None if pd.isna(first["hi"]) else float(first["hi"]))
         out.append(BinTable(b, metric_table(part.drop(columns=["bin", "lo", "hi"]), columns, methods)))
@@ -225,8 +229,10 @@ def describe_protocol(config: dict[str, Any], n: int | None = None) -> dict[str,
     name = ds.get("dataset", "unknown dataset")
     split = ds.get("split")
     family = ident.get("mask_family", "?")
-    protocol = {"rects": "1-3 random rectangles covering at most 25% of the image",
-                "center": "one centred 64x64 square"}.get(family, family)
+    protocol = {
+        "rects": "1-3 random rectangles covering at most 25% of the image",
+        "center": "one centred 64x64 square",
+    }.get(family, family)
     size = ds.get("preprocess", {}).get("size")
     return {
         "dataset": f"{name} ({split})" if split else name,
@@ -237,9 +243,14 @@ def describe_protocol(config: dict[str, Any], n: int | None = None) -> dict[str,
     }
 
 
-def area_bins(records: pd.DataFrame, column: str, methods: list[str],
-              edges: tuple[float, ...] = AREA_EDGES, seed: int = 0,
-              groups: dict[str, str] | None = None) -> pd.DataFrame:
+def area_bins(
+    records: pd.DataFrame,
+    column: str,
+    methods: list[str],
+    edges: tuple[float, ...] = AREA_EDGES,
+    seed: int = 0,
+    groups: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """Mean of one per-image metric by hole-area bin, per method (the area figure's bins).
 
     Parameters
@@ -281,8 +292,18 @@ def area_bins(records: pd.DataFrame, column: str, methods: list[str],
             if not sel.any():
                 continue
             mean, low, high = bootstrap_ci(vals[sel], labels[sel] if labels is not None else None, seed=seed)
-            rows.append({"method": method, "bin": b.label(), "lo": b.lo, "hi": top if b.hi is None else b.hi,
-                         "n": int((~np.isnan(vals[sel])).sum()), "value": mean, "low": low, "high": high})
+            rows.append(
+                {
+                    "method": method,
+                    "bin": b.label(),
+                    "lo": b.lo,
+                    "hi": top if b.hi is None else b.hi,
+                    "n": int((~np.isnan(vals[sel])).sum()),
+                    "value": mean,
+                    "low": low,
+                    "high": high,
+                }
+            )
     return pd.DataFrame(rows, columns=["method", "bin", "lo", "hi", "n", "value", "low", "high"])
 
 
