@@ -40,6 +40,40 @@ def _ints(text: str) -> list[int]:
         raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _run_sweep(
+    work, dataset, data_root, split, size, n, seed, mask_family, out, fid_features, n_boot, progress, cluster
+):
+    """Load the protocol, open the executor, build the sweep and run ``work(sweep)`` on it.
+
+    Returns ``(result, protocol, sweep)``; bad input (a missing mask file, an unknown layer,
+    an unreachable cluster) becomes a one-line error instead of a traceback.
+    """
+    from bench.engine.address import ClusterError
+    from bench.engine.tasks import data_ref
+    from bench.engine.where import open_executor
+    from bench.experiments.ablate.sweep import Sweep
+    from bench.inputs.protocol import load_protocol
+
+    try:
+        proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
+    except MaskError as err:
+        raise click.ClickException(str(err)) from None
+    try:
+        with open_executor(cluster) as executor:
+            sweep = Sweep(
+                proto,
+                out,
+                fid_features=fid_features,
+                n_boot=n_boot,
+                progress=progress,
+                data=data_ref(dataset, data_root, split, size),
+                executor=executor,
+            )
+            return work(sweep), proto, sweep
+    except (ValueError, KeyError, ClusterError) as err:
+        raise click.ClickException(str(err)) from None
+
+
 @click.group()
 def ablate() -> None:
     """Network ablations of GLCIC: discriminators, channels, identity layers."""
@@ -208,31 +242,23 @@ def channels(
     cluster,
 ):
     """Table 4: zero one output channel at a time and re-measure FID (resumable; each channel a task on --cluster)."""
-    from bench.engine.address import ClusterError
-    from bench.engine.tasks import data_ref
-    from bench.engine.where import open_executor
     from bench.experiments.ablate.channels import channel_figure, sweep_channels
-    from bench.experiments.ablate.sweep import Sweep
-    from bench.inputs.protocol import load_protocol
 
-    try:  # a file:dir= folder may lack an image's mask; say which, without a traceback
-        proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
-    except MaskError as err:
-        raise click.ClickException(str(err)) from None
-    try:
-        with open_executor(cluster) as executor:
-            sweep = Sweep(
-                proto,
-                out,
-                fid_features=fid_features,
-                n_boot=n_boot,
-                progress=progress,
-                data=data_ref(dataset, data_root, split, size),
-                executor=executor,
-            )
-            result = sweep_channels(sweep, base, _ints(layers), channels)
-    except (ValueError, KeyError, ClusterError) as err:
-        raise click.ClickException(str(err)) from None
+    result, proto, sweep = _run_sweep(
+        lambda sweep: sweep_channels(sweep, base, _ints(layers), channels),
+        dataset,
+        data_root,
+        split,
+        size,
+        n,
+        seed,
+        mask_family,
+        out,
+        fid_features,
+        n_boot,
+        progress,
+        cluster,
+    )
     files = channel_figure(result, Path(out) / "table4")
     b = result["baseline"]
     click.echo(
@@ -282,31 +308,23 @@ def identity(
     base, layers, seed, n_boot, out, dataset, data_root, split, size, n, mask_family, fid_features, progress, cluster
 ):
     """The study's abandoned experiment: replace a layer by the identity where shapes allow."""
-    from bench.engine.address import ClusterError
-    from bench.engine.tasks import data_ref
-    from bench.engine.where import open_executor
     from bench.experiments.ablate.channels import sweep_identity
-    from bench.experiments.ablate.sweep import Sweep
-    from bench.inputs.protocol import load_protocol
 
-    try:  # a file:dir= folder may lack an image's mask; say which, without a traceback
-        proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
-    except MaskError as err:
-        raise click.ClickException(str(err)) from None
-    try:
-        with open_executor(cluster) as executor:
-            sweep = Sweep(
-                proto,
-                out,
-                fid_features=fid_features,
-                n_boot=n_boot,
-                progress=progress,
-                data=data_ref(dataset, data_root, split, size),
-                executor=executor,
-            )
-            result = sweep_identity(sweep, base, _ints(layers))
-    except (ValueError, KeyError, ClusterError) as err:
-        raise click.ClickException(str(err)) from None
+    result, _, _ = _run_sweep(
+        lambda sweep: sweep_identity(sweep, base, _ints(layers)),
+        dataset,
+        data_root,
+        split,
+        size,
+        n,
+        seed,
+        mask_family,
+        out,
+        fid_features,
+        n_boot,
+        progress,
+        cluster,
+    )
     b = result["baseline"]
     click.echo(f"baseline {base}: FID {b['fid']:.3f} [{b['fid_low']:.3f}, {b['fid_high']:.3f}]")
     for r in result["rows"]:

@@ -1,6 +1,6 @@
 """FID feature extraction of a method's outputs on the cluster, handed to the set metrics.
 
-The set metrics (``fid``, ``kid``, ...) ask :func:`bench.metrics.fid.image_features`
+The set metrics (``fid``, ``kid``, ...) ask :func:`bench.metrics.feature_memo.image_features`
 for the outputs' features; that function memoises by (network sha256, pixel hash).
 Features computed on the workers are entered under that same key, so the metrics run
 their unchanged code and find them; the real images' features (cached on disk) and
@@ -9,11 +9,7 @@ the metric maths stay on the client.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
-
-log = logging.getLogger("bench")
 
 
 def distribute_features(
@@ -37,24 +33,15 @@ def distribute_features(
     bool
         Whether the metrics will use the cluster's features (False: they extract here, as before).
     """
-    from bench.metrics import fid
-    from bench.metrics.inception import load_extractor
+    from bench.metrics.feature_memo import DEFAULT_BATCH, load_extractor, remember_features
 
-    memo = getattr(fid, "_MEMO", None)
-    if memo is None or not images:
-        log.debug("set metrics keep no feature memo: features are extracted on the client")
+    if not images:
         return False
-    batch = int(batch_size or fid.DEFAULT_BATCH)
-    feats = executor.features(images, fid_features, batch)
+    feats = executor.features(images, fid_features, int(batch_size or DEFAULT_BATCH))
     if feats is None:
         return False
     feats = np.asarray(feats, dtype=np.float64)
     if feats.shape[0] != len(images):
         raise RuntimeError(f"the cluster returned features of {feats.shape[0]} images for {len(images)}")
-    feats.setflags(write=False)
-    key = (load_extractor(fid_features).sha256, fid.images_sha256(images))
-    memo[key] = feats
-    memo.move_to_end(key)
-    while len(memo) > fid._MEMO_SIZE:
-        memo.popitem(last=False)
+    remember_features(images, load_extractor(fid_features), feats)
     return True

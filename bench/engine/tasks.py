@@ -266,7 +266,7 @@ def features_chunk(
     batch_size: int,
     suite: dict[str, str | None],
 ) -> np.ndarray:
-    """Features of a chunk of 8-bit images (``N x D`` float64), as :func:`bench.metrics.fid.image_features` gives."""
+    """Features of a chunk of 8-bit images (``N x D`` float64), as :func:`bench.metrics.feature_memo.image_features` gives."""
     check_suite(suite)
     extractor = _extractor(fid_features, extractor_sha256)
     return extractor([from_uint8(im) for im in images], batch_size=batch_size, progress=False)

@@ -65,7 +65,7 @@ class ProbeScorer:
     """
 
     def __init__(self, spec: ProbeSpec, extractor=None):
-        from bench.metrics.fid import image_features, load_extractor
+        from bench.metrics.feature_memo import image_features, load_extractor
 
         self.spec = spec
         self.protocol: Protocol = load_protocol(

@@ -368,8 +368,8 @@ def _feature_prefetch(cfg: RunConfig, executor, set_metrics: list):
     ``feature_workers=0`` the metrics extract features in this process, as before.
     """
     from bench.engine.feature_prefetch import FeaturePrefetch
+    from bench.metrics.feature_memo import DEFAULT_BATCH
     from bench.metrics.feature_pool import default_workers
-    from bench.metrics.fid import DEFAULT_BATCH
 
     workers = default_workers() if cfg.feature_workers is None else cfg.feature_workers
     if not set_metrics or workers < 1 or (executor is not None and executor.distributed):
@@ -393,7 +393,8 @@ def _prefetch_reals(
     Real images whose features are cached are not queued; the others go first so their features
     are ready before any method's.
     """
-    from bench.metrics.fid import load_extractor, reference_cached
+    from bench.metrics.feature_memo import load_extractor
+    from bench.metrics.reference_cache import reference_cached
 
     ids = [s.id for s in samples]
     real = [rundir.load_image(i) for i in ids]  # as the set metrics will load them: 8-bit PNG values
@@ -410,7 +411,7 @@ def _offer_features(prefetch, plan: list, real: dict, rundir: RunDir, identity: 
     ``(owner, ids)`` pairs whose features :func:`_remember_prefetched` hands to the metrics (none
     if the pool is not worth it).
     """
-    from bench.metrics.fid import reference_cached
+    from bench.metrics.reference_cache import reference_cached
 
     work = []
     for spec, ids, _, todo in plan:
@@ -447,7 +448,7 @@ def _set_metrics(
     executor the outputs' features are extracted on the cluster in chunks; otherwise the
     metrics extract them here. The metric maths always run here.
     """
-    from bench.metrics.fid import freeze
+    from bench.metrics.feature_memo import freeze
 
     if not metrics:
         return {}
@@ -481,7 +482,7 @@ def _set_metrics(
     extractor = None
     offered: set = set()
     if prefetch is not None:
-        from bench.metrics.fid import load_extractor
+        from bench.metrics.feature_memo import load_extractor
 
         extractor = load_extractor(cfg.fid_features)
         offered = {
@@ -523,7 +524,7 @@ def _remember_prefetched(prefetch, owner, ids: list[str], images: list[np.ndarra
     If the pool failed, the metrics extract them in this process instead (slower, same numbers),
     so the run still finishes.
     """
-    from bench.metrics.fid import remember_features
+    from bench.metrics.feature_memo import remember_features
 
     try:
         feats = prefetch.features(owner, ids)

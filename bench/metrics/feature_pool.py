@@ -10,7 +10,7 @@ metrics leave idle, and the whole machine once the last method has finished.
 
 Features computed here are the network's own float32 outputs; they differ from a two-thread
 extraction in the process by at most a few 1e-6 relative (reduction order), far inside the
-1e-4 that FID comparisons allow, and are entered into :mod:`bench.metrics.fid`'s memo under the
+1e-4 that FID comparisons allow, and are entered into :mod:`bench.metrics.feature_memo`'s memo under the
 same key the metrics look up, so the metrics run unchanged.
 """
 

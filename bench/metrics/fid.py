@@ -1,5 +1,9 @@
 """Set-level metrics ``fid`` and ``kid``: a method's outputs against the run's real images.
 
+The features come from :mod:`bench.metrics.feature_memo` (in-process memo) and
+:mod:`bench.metrics.reference_cache` (real sets on disk); this module holds the registered
+metrics and re-exports those modules' public functions.
+
 Both use the standard TF Inception pool3 features (2048-d) of
 :mod:`bench.metrics.inception`, or a user TorchScript extractor given as
 ``ctx.options["fid_features"]`` (``--fid-features PATH``); every result names
@@ -34,18 +38,18 @@ Options read from ``ctx.options``: ``fid_features`` (path), ``fid_bootstrap``
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import weakref
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bench.core.files import atomic_write
-from bench.core.images import check_image
+from bench.metrics.feature_memo import (
+    DEFAULT_BATCH,
+    freeze,
+    image_features,
+    images_sha256,
+    load_extractor,
+    remember_features,
+)
 from bench.metrics.frechet import (
     bootstrap_fid,
     bootstrap_kid,
@@ -58,6 +62,12 @@ from bench.metrics.frechet import (
     frechet_distance_info,
     kid_from_features,
     kid_subset_values,
+)
+from bench.metrics.reference_cache import (
+    CACHE_VERSION,
+    reference_cache_key,
+    reference_cached,
+    reference_features,
 )
 from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric
 
@@ -79,231 +89,20 @@ __all__ = [
     "centred_interval",
     "BIAS_N",
     "CACHE_VERSION",
+    "DEFAULT_BATCH",
+    "freeze",
+    "images_sha256",
+    "remember_features",
+    "reference_cache_key",
+    "reference_cached",
 ]
 
 # FID's covariance has rank < D below this many images; the estimate is then
 # strongly biased upwards and comparable only at equal n.
 BIAS_N = 2048
-# Bumped whenever the feature pipeline changes in a way the key cannot see.
-CACHE_VERSION = 1
 DEFAULT_BOOT = 200
-# Small batches cost nothing per image on CPU (measured: 0.23-0.25 CPU s/image at 8, 16 and 32) and
-# bound how long Ctrl-C waits: TorchScript runs a whole batch before Python sees the signal.
-DEFAULT_BATCH = 8
 DEFAULT_SUBSETS = 100
 DEFAULT_SUBSET_SIZE = 1000
-
-
-def load_extractor(path: str | os.PathLike | None = None):
-    """The FID feature extractor (standard Inception by default); see :func:`bench.metrics.inception.load_extractor`."""
-    from bench.metrics.inception import load_extractor as _load
-
-    return _load(path)
-
-
-def images_sha256(images: list[np.ndarray]) -> str:
-    """Hash of a list of contract images (shapes and pixels, in order).
-
-    A list of frozen arrays (read-only, owning their memory, see :func:`freeze`) is hashed once
-    and remembered while those very arrays live: a run's set metrics ask for the hash of the same
-    lists a dozen times each, and sha256 of every image each time would cost seconds per run.
-    """
-    frozen = all(isinstance(im, np.ndarray) and im.flags.owndata and not im.flags.writeable for im in images)
-    key = tuple(map(id, images))
-    if frozen and key in _DIGESTS:
-        refs, digest = _DIGESTS[key]
-        if all(ref() is im for ref, im in zip(refs, images)):
-            _DIGESTS.move_to_end(key)
-            return digest
-    h = hashlib.sha256()
-    for i, im in enumerate(images):
-        check_image(im, f"images[{i}]")
-        h.update(repr(im.shape).encode())
-        h.update(np.ascontiguousarray(im).data)  # the buffer itself: no copy
-    digest = h.hexdigest()
-    if frozen:
-        _DIGESTS[key] = ([weakref.ref(im) for im in images], digest)
-        while len(_DIGESTS) > _DIGESTS_SIZE:
-            _DIGESTS.popitem(last=False)
-    return digest
-
-
-def freeze(image: np.ndarray) -> np.ndarray:
-    """``image`` made read-only (copied first unless it owns its memory), so its hash can be remembered."""
-    if not image.flags.owndata:
-        image = image.copy()
-    image.setflags(write=False)
-    return image
-
-
-# Hashes of lists of frozen images, by the ids of the arrays (checked against weak references,
-# so a freed array's reused id is never served another list's hash).
-_DIGESTS: OrderedDict[tuple[int, ...], tuple[list, str]] = OrderedDict()
-_DIGESTS_SIZE = 64
-
-
-# In-process memo of features by (extractor sha256, content hash): small, since
-# each entry is N x D float64.
-_MEMO: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-_MEMO_SIZE = 8
-
-
-def image_features(
-    images: list[np.ndarray], extractor, progress: bool = False, batch_size: int = DEFAULT_BATCH
-) -> np.ndarray:
-    """Features of ``images``, memoised in-process by their content and the extractor.
-
-    Returns
-    -------
-    np.ndarray
-        ``N x D`` float64 (a read-only view; copy before modifying).
-    """
-    if len(images) == 0:
-        raise ValueError("no images to extract features from")
-    key = (extractor.sha256, images_sha256(images))
-    if key in _MEMO:
-        _MEMO.move_to_end(key)
-        return _MEMO[key]
-    feats = extractor(images, batch_size=batch_size, progress=progress)
-    feats.setflags(write=False)
-    _MEMO[key] = feats
-    while len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
-    return feats
-
-
-def remember_features(images: list[np.ndarray], extractor, feats: np.ndarray) -> None:
-    """Enter features computed elsewhere (a process pool, a cluster) into the memo.
-
-    They go under the key :func:`image_features` looks up, so the metrics find them without a
-    second pass.
-    """
-    feats = np.asarray(feats, dtype=np.float64)
-    if feats.shape[0] != len(images):
-        raise ValueError(f"features of {feats.shape[0]} images offered for {len(images)} images")
-    feats.setflags(write=False)
-    key = (extractor.sha256, images_sha256(images))
-    _MEMO[key] = feats
-    _MEMO.move_to_end(key)
-    while len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
-
-
-# Reference features shipped with the package (the README's main job on the
-# builtin photos), in the cache's own file format: a fresh machine finds them
-# when its cache is empty. Used only when the full key matches (dataset, ids,
-# extractor, pixel hash); regenerate with results/benchmarks/ship_reference_features.sh.
-SHIPPED_REFERENCE_DIR = Path(__file__).resolve().parent / "reference_features"
-
-
-def _read_reference(path: Path, key: dict[str, Any], n: int) -> np.ndarray | None:
-    """Stored features of ``path`` when its key equals ``key`` and it holds ``n`` rows, else None."""
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            stored = json.loads(str(data["key"]))
-            feats = data["features"].astype(np.float64)
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable or foreign file: recomputed and overwritten by reference_features
-    if stored == json.loads(json.dumps(key, sort_keys=True, default=str)) and feats.shape[0] == n:
-        return feats
-    return None
-
-
-def reference_file_name(key: dict[str, Any]) -> str:
-    """File name of a real set's features under the cache's ``fid/`` folder (or the shipped one)."""
-    return f"ref-{_key_digest(key)[:32]}.npz"
-
-
-def _cached_reference(
-    real: list[np.ndarray], reference_key: dict[str, Any], extractor, cache_dir: str | os.PathLike
-) -> tuple[Path, dict[str, Any], np.ndarray | None]:
-    """The cache file and key of a real set, and its stored features when they match (else None).
-
-    The user's cache comes first, then the features shipped with the package.
-    """
-    key = reference_cache_key(reference_key, extractor, images_sha256(real))
-    path = Path(cache_dir) / "fid" / reference_file_name(key)
-    for candidate in (path, SHIPPED_REFERENCE_DIR / path.name):
-        feats = _read_reference(candidate, key, len(real))
-        if feats is not None:
-            return path, key, feats
-    return path, key, None
-
-
-def reference_cached(
-    real: list[np.ndarray], reference_key: dict[str, Any], extractor, cache_dir: str | os.PathLike
-) -> bool:
-    """Whether :func:`reference_features` will find these real images' features on disk."""
-    return _cached_reference(real, reference_key, extractor, cache_dir)[2] is not None
-
-
-def reference_cache_key(reference_key: dict[str, Any], extractor, content_sha256: str) -> dict[str, Any]:
-    """Everything the real set's features depend on, as a JSON-able dict."""
-    return {
-        "version": CACHE_VERSION,
-        "reference": reference_key,
-        **extractor.identity,
-        "content_sha256": content_sha256,
-    }
-
-
-def _key_digest(key: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def reference_features(
-    real: list[np.ndarray],
-    reference_key: dict[str, Any],
-    extractor,
-    cache_dir: str | os.PathLike,
-    progress: bool = False,
-    batch_size: int = DEFAULT_BATCH,
-) -> np.ndarray:
-    """Features of the real images, from the on-disk cache when nothing they depend on changed.
-
-    Parameters
-    ----------
-    real : list of np.ndarray
-        The real contract images.
-    reference_key : dict
-        Identity of the real set (dataset, split, preprocessing, n, seed, ids hash).
-    extractor : FeatureExtractor
-        Its sha256 and resize mode are part of the key.
-    cache_dir : path
-        Cache root; files go to ``cache_dir/fid/ref-<digest>.npz``.
-    progress : bool
-        Progress bar while extracting.
-    batch_size : int
-        Images per forward pass.
-
-    Returns
-    -------
-    np.ndarray
-        ``N x D`` float64 features (read-only; copy before modifying).
-    """
-    path, key, feats = _cached_reference(real, reference_key, extractor, cache_dir)
-    if feats is not None:
-        feats.setflags(write=False)  # like image_features: shared, so frozen
-        return feats
-    feats = np.array(image_features(real, extractor, progress=progress, batch_size=batch_size))
-    _save_npz(
-        path,
-        features=feats.astype(np.float32) if _float32_exact(feats) else feats,
-        key=np.array(json.dumps(key, sort_keys=True, default=str)),
-    )
-    feats.setflags(write=False)
-    return feats
-
-
-def _float32_exact(x: np.ndarray) -> bool:
-    # Networks compute in float32; storing float32 halves the file and loses nothing.
-    return bool(np.array_equal(x.astype(np.float32).astype(np.float64), x))
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def _small_n_warning(n: int, dim: int, name: str) -> str | None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from bench.inputs.data import get_source
-from bench.metrics import SetMetricContext, get_metric
+from bench.metrics import SetMetricContext, feature_memo, get_metric
 from bench.metrics import fid as fidmod
 from bench.metrics import frechet as fr
 from bench.metrics import inception as inc
@@ -238,7 +238,7 @@ def test_kid_metric_and_reference_cache(noise_features, tmp_path, monkeypatch):
 
     # A repeated call reads the real set's features from disk: with the in-process
     # memo dropped, only the fake set goes through the network.
-    fidmod._MEMO.clear()
+    feature_memo._MEMO.clear()
     calls = []
     ext = inc.load_extractor()
     original = type(ext).__call__

@@ -430,7 +430,7 @@ def test_fid_infinity_gram_route_equals_sqrtm_points():
 def test_list_hash_is_remembered_only_for_frozen_arrays(monkeypatch):
     import hashlib
 
-    import bench.metrics.fid as fid
+    import bench.metrics.feature_memo as fid
 
     rng = np.random.default_rng(3)
     images = [rng.random((6, 5, 3), dtype=np.float32) for _ in range(3)]

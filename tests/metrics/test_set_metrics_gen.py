@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from bench.metrics import SetMetricContext, get_metric, gram
+from bench.metrics import SetMetricContext, feature_memo, get_metric, gram
 from bench.metrics import fid as fidmod
 from bench.metrics import ids as idsmod
 from bench.metrics import prdc as prdcmod
@@ -287,7 +287,7 @@ class _CountingExtractor:
 def test_registered_metrics_share_one_feature_pass(tmp_path, monkeypatch):
     ext = _CountingExtractor()
     monkeypatch.setattr(fidmod, "load_extractor", lambda path=None: ext)
-    fidmod._MEMO.clear()
+    feature_memo._MEMO.clear()
     rng = np.random.default_rng(13)
     real = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(30)]
     fake = [np.clip(im + rng.normal(0, 0.1, im.shape), 0, 1).astype(np.float32) for im in real]
@@ -316,7 +316,7 @@ def test_registered_metrics_share_one_feature_pass(tmp_path, monkeypatch):
 def test_registered_knn_metric_on_too_few_images_is_nan_with_a_reason(tmp_path, monkeypatch):
     ext = _CountingExtractor()
     monkeypatch.setattr(fidmod, "load_extractor", lambda path=None: ext)
-    fidmod._MEMO.clear()
+    feature_memo._MEMO.clear()
     rng = np.random.default_rng(14)
     real = [rng.random((8, 8, 3), dtype=np.float32) for _ in range(4)]
     fake = [np.clip(im + 0.05, 0, 1).astype(np.float32) for im in real]

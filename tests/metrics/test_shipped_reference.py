@@ -7,7 +7,7 @@ import pytest
 
 from bench.experiments.runner import _reference_key
 from bench.inputs.protocol import load_protocol
-from bench.metrics import fid
+from bench.metrics import fid, reference_cache
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +23,18 @@ def main_job_reals():
 
 def test_shipped_file_matches_the_main_jobs_key(main_job_reals):
     real, key, _, _ = main_job_reals
-    path = fid.SHIPPED_REFERENCE_DIR / fid.reference_file_name(key)
+    path = reference_cache.SHIPPED_REFERENCE_DIR / reference_cache.reference_file_name(key)
     # If this fails, the data, protocol or extractor changed: run
     # results/benchmarks/ship_reference_features.sh and commit its file.
     assert path.is_file(), f"no shipped features for the main job: {path.name}"
-    assert fid._read_reference(path, key, len(real)) is not None
+    assert reference_cache._read_reference(path, key, len(real)) is not None
 
 
 def test_shipped_features_equal_a_fresh_extraction(main_job_reals):
     real, key, extractor, _ = main_job_reals
-    shipped = fid._read_reference(fid.SHIPPED_REFERENCE_DIR / fid.reference_file_name(key), key, len(real))
+    shipped = reference_cache._read_reference(
+        reference_cache.SHIPPED_REFERENCE_DIR / reference_cache.reference_file_name(key), key, len(real)
+    )
     picks = [0, 1, 139, 279]
     fresh = extractor([real[i] for i in picks])
     # The bound for feature changes: 1e-4 relative (other CPUs round differently).
