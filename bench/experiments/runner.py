@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from bench.core.files import RowLog, atomic_write_json, update_json, update_text, write_png
+from bench.core.files import RowLog, update_json, update_text, write_png
 from bench.engine.evaluate import method_threads
-from bench.engine.feature_prefetch import REAL
-from bench.inputs.data import Sample
-from bench.inputs.protocol import ids_hash, load_protocol
-from bench.metrics import SetMetricContext, all_metrics, default_metrics, get_metric
+from bench.experiments.run_set_metrics import compute_set_metrics, feature_prefetch_for, prefetch_reals
+from bench.inputs.protocol import load_protocol
+from bench.metrics import all_metrics, default_metrics, get_metric
 from bench.outputs.rundir import RunDir
 from bench.outputs.summary import interval_note, summarize, to_markdown
 
@@ -106,12 +102,6 @@ class RunResult:
     errors: int
     computed: int
     skipped_images: list[dict[str, str]]
-
-
-def default_cache_dir() -> Path:
-    """Where reference statistics are cached between runs."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "inpaint-bench"
 
 
 def _versions() -> dict[str, str]:
@@ -268,12 +258,12 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         for method in built
     ]
     pending = [(method, todo) for method, todo in pending if todo]
-    with _feature_prefetch(cfg, executor, set_metrics) as prefetch:
+    with feature_prefetch_for(cfg, executor, set_metrics) as prefetch:
         if prefetch is not None:
-            _prefetch_reals(cfg, rundir, samples, identity, prefetch, sum(len(todo) for _, todo in pending))
+            prefetch_reals(cfg, rundir, samples, identity, prefetch, sum(len(todo) for _, todo in pending))
         computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch)
         rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
-        set_results = _set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity, executor, prefetch)
+        set_results = compute_set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity, executor, prefetch)
 
     import pandas as pd
 
@@ -353,183 +343,3 @@ def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str
         f"masks: {ident['mask_family']} seed {ident['seed']} (sha256 {config['mask_sha256'][:12]}); "
         f"mean [95 % bootstrap interval, {resampling}]; `seconds` is time per image.{sets}\n\n"
     )
-
-
-# Below this many images to extract, starting the pool's processes costs more than it saves.
-POOL_MIN_IMAGES = 64
-
-
-@contextmanager
-def _feature_prefetch(cfg: RunConfig, executor, set_metrics: list):
-    """A :class:`~bench.engine.feature_prefetch.FeaturePrefetch` for a local run with set metrics, else None.
-
-    Its pool starts only when there are enough features to extract (``POOL_MIN_IMAGES``, or any
-    number when ``feature_workers`` was given); on a cluster, with one core or with
-    ``feature_workers=0`` the metrics extract features in this process, as before.
-    """
-    from bench.engine.feature_prefetch import FeaturePrefetch
-    from bench.metrics.feature_memo import DEFAULT_BATCH
-    from bench.metrics.feature_pool import default_workers
-
-    workers = default_workers() if cfg.feature_workers is None else cfg.feature_workers
-    if not set_metrics or workers < 1 or (executor is not None and executor.distributed):
-        yield None
-        return
-    minimum = POOL_MIN_IMAGES if cfg.feature_workers is None else 0
-    with FeaturePrefetch(workers, cfg.fid_features, DEFAULT_BATCH, minimum) as prefetch:
-        yield prefetch
-
-
-def _reference_key(identity: dict, ids: list[str]) -> dict:
-    # The real set is cached per subset of images: a method that failed on some is compared on the rest.
-    return {**identity, "ids_sha256": ids_hash(ids)}
-
-
-def _prefetch_reals(
-    cfg: RunConfig, rundir: RunDir, samples: list[Sample], identity: dict, prefetch, outputs: int
-) -> None:
-    """Start the pool when the run will produce enough outputs, and queue the real images first.
-
-    Real images whose features are cached are not queued; the others go first so their features
-    are ready before any method's.
-    """
-    from bench.metrics.feature_memo import load_extractor
-    from bench.metrics.reference_cache import reference_cached
-
-    ids = [s.id for s in samples]
-    real = [rundir.load_image(i) for i in ids]  # as the set metrics will load them: 8-bit PNG values
-    extractor = load_extractor(cfg.fid_features)
-    cached = reference_cached(real, _reference_key(identity, ids), extractor, cfg.cache_dir or default_cache_dir())
-    if prefetch.start_if_worth(outputs + (0 if cached else len(real))) and not cached:
-        prefetch.queue_missing(REAL, ids, dict(zip(ids, real)).__getitem__)
-
-
-def _offer_features(prefetch, plan: list, real: dict, rundir: RunDir, identity: dict, ctx, extractor) -> list:
-    """Queue every feature the set metrics still need that the run did not queue while computing.
-
-    Those are a resumed run's earlier outputs and subsets of the real images. Returns the
-    ``(owner, ids)`` pairs whose features :func:`_remember_prefetched` hands to the metrics (none
-    if the pool is not worth it).
-    """
-    from bench.metrics.reference_cache import reference_cached
-
-    work = []
-    for spec, ids, _, todo in plan:
-        if not todo or len(ids) < 2:
-            continue
-        if not reference_cached([real[i] for i in ids], _reference_key(identity, ids), extractor, ctx.cache_dir):
-            work.append((REAL, ids))
-        work.append((spec, ids))
-    missing = sum(len(prefetch.missing(owner, ids)) for owner, ids in work)
-    if not prefetch.start_if_worth(missing):
-        return []
-    for owner, ids in work:
-        if owner is REAL:
-            prefetch.queue_missing(REAL, ids, real.__getitem__)
-        else:
-            prefetch.queue_missing(owner, ids, lambda i, spec=owner: rundir.load_output(spec, i))
-    return work
-
-
-def _set_metrics(
-    cfg: RunConfig,
-    rundir: RunDir,
-    specs: list[str],
-    samples: list[Sample],
-    rows: list[dict],
-    metrics,
-    identity: dict,
-    executor=None,
-    prefetch=None,
-) -> dict[str, dict[str, Any]]:
-    """Compute set-level metrics per method, reusing results whose inputs are unchanged.
-
-    Features come from ``prefetch`` (a local pool) when it was started; with a distributed
-    executor the outputs' features are extracted on the cluster in chunks; otherwise the
-    metrics extract them here. The metric maths always run here.
-    """
-    from bench.metrics.feature_memo import freeze
-
-    if not metrics:
-        return {}
-    stored = rundir.read_json(rundir.set_metrics) if rundir.set_metrics.is_file() else {}
-    ctx = SetMetricContext(
-        reference_key=dict(identity),
-        cache_dir=cfg.cache_dir or default_cache_dir(),
-        seed=cfg.seed,
-        options={"fid_features": cfg.fid_features},
-        progress=cfg.progress,
-    )
-    # Real and fake both go through the same 8-bit PNG round trip, so quantisation cannot bias the distance.
-    # Frozen (read-only) so the metrics hash each list once, not once per metric.
-    real = {s.id: freeze(rundir.load_image(s.id)) for s in samples}
-    if len(real) < 2048:
-        log.warning(
-            "n = %d < 2048 (the Inception feature dimension): FID is biased upwards at this n and only "
-            "comparable between runs of equal n; KID is unbiased",
-            len(real),
-        )
-    ok_ids = {(r["method"], r["image_id"]) for r in rows if r["status"] == "ok"}
-    # What each method still needs: its ids, the fingerprint of its outputs, the metrics not stored.
-    plan = []
-    for spec in specs:
-        ids = [s.id for s in samples if (spec, s.id) in ok_ids]
-        # Fingerprint the outputs so a resumed run recomputes only what changed.
-        fingerprint = ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids])
-        key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
-        todo = [m for m in metrics if (stored.get(spec, {}).get(m.name) or {}).get("details", {}).get("key") != key]
-        plan.append((spec, ids, key, todo))
-    extractor = None
-    offered: set = set()
-    if prefetch is not None:
-        from bench.metrics.feature_memo import load_extractor
-
-        extractor = load_extractor(cfg.fid_features)
-        offered = {
-            (owner, tuple(ids))
-            for owner, ids in _offer_features(prefetch, plan, real, rundir, identity, ctx, extractor)
-        }
-    results: dict[str, dict[str, Any]] = {}
-    for spec, ids, key, todo in plan:
-        results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
-        if todo and len(ids) < 2:
-            log.warning("%s: too few successful outputs for %s", spec, ", ".join(m.name for m in todo))
-            continue
-        if not todo:
-            continue
-        fake = [freeze(rundir.load_output(spec, i)) for i in ids]
-        # Compare like with like: the real set is restricted to the images the method completed.
-        real_subset = [real[i] for i in ids]
-        ctx.reference_key = _reference_key(identity, ids)
-        if offered:
-            for owner, images in ((REAL, real_subset), (spec, fake)):
-                if (owner, tuple(ids)) in offered:
-                    _remember_prefetched(prefetch, owner, ids, images, extractor)
-        elif executor is not None and executor.distributed:
-            from bench.engine.features import distribute_features
-
-            distribute_features(executor, fake, cfg.fid_features)
-        for metric in todo:
-            res = metric.fn(real_subset, fake, ctx)
-            entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
-            results[spec][metric.name] = entry
-            stored.setdefault(spec, {})[metric.name] = entry
-            atomic_write_json(rundir.set_metrics, stored)
-    return results
-
-
-def _remember_prefetched(prefetch, owner, ids: list[str], images: list[np.ndarray], extractor) -> None:
-    """Hand the pool's features of ``images`` to the metrics' memo.
-
-    If the pool failed, the metrics extract them in this process instead (slower, same numbers),
-    so the run still finishes.
-    """
-    from bench.metrics.feature_memo import remember_features
-
-    try:
-        feats = prefetch.features(owner, ids)
-    except Exception as err:  # a crashed or killed worker process: BrokenProcessPool, pickling errors
-        who = "the real images" if owner is REAL else owner
-        log.warning("feature pool failed for %s (%s: %s); extracting in this process", who, type(err).__name__, err)
-        return
-    remember_features(images, extractor, feats)

@@ -17,7 +17,7 @@ STAGES = [
     ("    patch (`inpaint_patch`)", "methods/patch/inpaint.py", "inpaint_patch"),
     ("  per-image metrics (`score`)", "bench/engine/evaluate.py", "score"),
     ("    SSIM maps (`_ssim`)", "bench/metrics/pixel.py", "_ssim"),
-    ("set metrics (`_set_metrics`)", "bench/experiments/runner.py", "_set_metrics"),
+    ("set metrics (`compute_set_metrics`)", "bench/experiments/run_set_metrics.py", "compute_set_metrics"),
     ("  Inception features, in-process (`FeatureExtractor.__call__`)", "bench/metrics/inception.py", "__call__"),
     (
         "  Inception features, waiting for the pool (`PendingFeatures.result`)",

@@ -98,7 +98,7 @@ def _set_values(path):
 def test_outputs_are_queued_while_the_run_computes(tmp_path, stats_extractor, monkeypatch):
     queued, at_set_metrics = [], []
     add = FeaturePrefetch.add
-    set_metrics = runner._set_metrics
+    set_metrics = runner.compute_set_metrics
 
     def spy_add(self, owner, image_id, image):
         queued.append((owner, image_id))
@@ -109,7 +109,7 @@ def test_outputs_are_queued_while_the_run_computes(tmp_path, stats_extractor, mo
         return set_metrics(*args, **kwargs)
 
     monkeypatch.setattr(FeaturePrefetch, "add", spy_add)
-    monkeypatch.setattr(runner, "_set_metrics", spy_set_metrics)
+    monkeypatch.setattr(runner, "compute_set_metrics", spy_set_metrics)
     run(
         RunConfig(
             out=tmp_path / "pool", feature_workers=2, cache_dir=tmp_path / "c1", **_common(tmp_path, stats_extractor)

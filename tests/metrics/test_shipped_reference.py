@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.experiments.runner import _reference_key
+from bench.experiments.run_set_metrics import reference_key as _reference_key
 from bench.inputs.protocol import load_protocol
 from bench.metrics import fid, reference_cache
 
