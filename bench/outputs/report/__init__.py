@@ -16,6 +16,10 @@ paired
     Paired comparison of two methods on the same images.
 figures
     Image grids, a bar chart with intervals and hole-PSNR versus hole area.
+contents
+    What a report holds: options, tables, the paired cells.
+document
+    The Markdown report.
 build
-    ``bench report``: everything above written into one folder.
+    ``bench report``: everything above written into one folder (LaTeX, figures, files).
 """
