@@ -122,6 +122,8 @@ def run(
         f"{result.errors} errors, {len(result.skipped_images)} images skipped; "
         f"mask sha256 {result.mask_hash}"
     )
+    if result.repaired:
+        click.echo(f"repaired before resuming: {result.repaired.describe()}")
     click.echo(
         f"run directory: {result.rundir.path} (95 % intervals in summary.md; "
         f"tables and figures: bench report {result.rundir.path})"

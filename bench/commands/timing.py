@@ -20,6 +20,8 @@ import time
 import click
 import numpy as np
 
+from bench.core.files import atomic_write_text
+
 TARGET_AREA = 0.20
 AREA_TOL = 0.03
 
@@ -303,16 +305,18 @@ def time_cmd(
     click.echo(f"load average after timing: {'/'.join(f'{v:.2f}' for v in load_after) if load_after else 'unknown'}")
     click.echo(format_table(rows))
     if json_path:
-        with open(json_path, "w") as fh:
-            # Rebuilt from the options, so the record is right whatever process called the command.
-            command = (
-                f"bench time --methods '{specs}' --sizes {','.join(map(str, sizes))} --n {n} --seed {seed}"
-                + (" --cold" if cold else "")
-                + (f" --threads {threads}" if threads else "")
-            )
-            json.dump(
-                {"command": command, "machine": machine, "load_average_after": load_after, "rows": rows}, fh, indent=2
-            )
+        # Rebuilt from the options, so the record is right whatever process called the command.
+        command = (
+            f"bench time --methods '{specs}' --sizes {','.join(map(str, sizes))} --n {n} --seed {seed}"
+            + (" --cold" if cold else "")
+            + (f" --threads {threads}" if threads else "")
+        )
+        atomic_write_text(
+            json_path,
+            json.dumps(
+                {"command": command, "machine": machine, "load_average_after": load_after, "rows": rows}, indent=2
+            ),
+        )
 
 
 if __name__ == "__main__":

@@ -7,14 +7,19 @@ features, checkpoints, sweeps and learning curves.
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+log = logging.getLogger("bench")
 
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], *, fsync: bool = True) -> None:
@@ -132,35 +137,134 @@ def write_uint8_png(path: str | Path, pixels: np.ndarray, keep_same: bool = Fals
     return True
 
 
-class RowLog:
-    """An append-only file of one record per line, each line flushed and fsynced as it is written.
+@dataclass
+class LogDamage:
+    """What a scan of an append-only log found wrong with it.
 
-    A kill loses at most the line being written: a last line without its newline is cut
-    off before the next append, and never returned by :meth:`lines`.
+    Attributes
+    ----------
+    path : Path
+        The log.
+    bad_lines : list of int
+        Line numbers (from 1) of complete lines that could not be read as rows.
+    torn_bytes : int
+        Length of a last line cut short (no newline: what a kill during a write leaves); 0 if none.
+    aside : Path or None
+        Where :meth:`RowLog.repair` kept the damaged bytes (None before a repair).
+    """
+
+    path: Path
+    bad_lines: list[int] = field(default_factory=list)
+    torn_bytes: int = 0
+    aside: Path | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.bad_lines or self.torn_bytes)
+
+    def describe(self) -> str:
+        """One sentence naming the file, every bad line and the torn tail."""
+        parts = []
+        if self.bad_lines:
+            many = len(self.bad_lines) > 1
+            parts.append(f"unreadable line{'s' if many else ''} {', '.join(map(str, self.bad_lines))}")
+        if self.torn_bytes:
+            parts.append(f"a last line cut short ({self.torn_bytes} bytes, no newline)")
+        text = f"{self.path}: {' and '.join(parts)}"
+        if self.aside is not None:
+            return f"{text}; moved to {self.aside}, their rows are computed again"
+        return f"{text}; left out (a resumed run repairs the file and computes those rows again)"
+
+
+class RowLog:
+    """An append-only file of one record per line, each line flushed (and by default fsynced) as written.
+
+    A kill loses at most the line being written. Before the first append, :meth:`repair` moves a
+    torn last line and any unreadable line into a file of their own beside the log, so a new row
+    is never glued onto a broken one; readers skip such lines and say which.
 
     Parameters
     ----------
     path : path
         The file (created on the first append).
+    fsync : bool
+        Make each line durable before :meth:`append` returns (off for logs whose rows are
+        redone on resume anyway, such as a training run's losses after its last checkpoint).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, fsync: bool = True):
         self.path = Path(path)
+        self.fsync = fsync
+        self.damage: LogDamage | None = None
         self._fh: IO[str] | None = None
 
-    def lines(self) -> list[str]:
-        """The complete lines written so far, without their newlines."""
+    def is_row(self, line: str, kept: list[str]) -> bool:
+        """Whether ``line`` is a readable row, given the good lines before it (subclasses check more)."""
+        return bool(line)
+
+    def scan(self) -> tuple[list[str], LogDamage, list[bytes]]:
+        """Read the log without changing it.
+
+        Returns
+        -------
+        lines : list of str
+            The good lines, without their newlines.
+        damage : LogDamage
+            The bad lines' numbers and the torn tail's length.
+        bad : list of bytes
+            The raw bytes of every bad line (newline included) and of the torn tail, in file order.
+        """
+        damage = LogDamage(self.path)
         if not self.path.is_file():
-            return []
-        text = self.path.read_bytes()
-        return text[: text.rfind(b"\n") + 1].decode().splitlines()
+            return [], damage, []
+        data = self.path.read_bytes()
+        cut = data.rfind(b"\n") + 1
+        kept: list[str] = []
+        bad: list[bytes] = []
+        for number, raw in enumerate(data[:cut].splitlines(keepends=True), start=1):
+            try:
+                line = raw[:-1].decode()
+            except UnicodeDecodeError:
+                line = None
+            if line is not None and self.is_row(line, kept):
+                kept.append(line)
+            else:
+                damage.bad_lines.append(number)
+                bad.append(raw)
+        if cut < len(data):
+            damage.torn_bytes = len(data) - cut
+            bad.append(data[cut:])
+        return kept, damage, bad
+
+    def lines(self) -> list[str]:
+        """The good lines written so far, without their newlines; damage is logged once, by line number."""
+        kept, damage, _ = self.scan()
+        if damage and self.damage is None:
+            self.damage = damage
+            log.warning("%s", damage.describe())
+        return kept
+
+    def repair(self) -> LogDamage:
+        """Move every bad line and a torn tail to ``PATH.damaged-N`` and rewrite the log without them.
+
+        The damaged bytes are written (and fsynced) first and the log replaced atomically after,
+        so a kill in between leaves the bytes twice, never nowhere. An undamaged log is not touched.
+
+        Returns
+        -------
+        LogDamage
+            What was found, with ``aside`` naming the file that holds it (empty when nothing was).
+        """
+        kept, damage, bad = self.scan()
+        if damage:
+            damage.aside = _free_name(self.path, "damaged")
+            atomic_write(damage.aside, lambda fh: fh.write(b"".join(bad)))
+            atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+            log.warning("%s", damage.describe())
+        self.damage = damage
+        return damage
 
     def __enter__(self) -> RowLog:
-        if self.path.is_file():
-            text = self.path.read_bytes()
-            if text and not text.endswith(b"\n"):  # a line cut short by a kill
-                with open(self.path, "r+b") as fh:
-                    fh.truncate(text.rfind(b"\n") + 1)
+        self.repair()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "a", newline="")
         return self
@@ -171,41 +275,115 @@ class RowLog:
             self._fh = None
 
     def append(self, line: str) -> None:
-        """Write one line and make it durable before returning."""
+        """Write one line and (with ``fsync``) make it durable before returning."""
         if self._fh is None:
             with self:
                 self.append(line)
             return
         self._fh.write(line + "\n")
         self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+
+
+class JSONLog(RowLog):
+    """A :class:`RowLog` of JSON objects, one per line.
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    required : tuple of str
+        Keys every row has; a line without them is damage, not a row.
+    fsync : bool
+        As for :class:`RowLog`.
+    """
+
+    def __init__(self, path: str | Path, required: tuple[str, ...] = (), *, fsync: bool = True):
+        super().__init__(path, fsync=fsync)
+        self.required = required
+
+    def is_row(self, line: str, kept: list[str]) -> bool:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            return False
+        return isinstance(row, dict) and all(k in row for k in self.required)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The good rows written so far, in file order."""
+        return [json.loads(line) for line in self.lines()]
+
+    def append_row(self, row: dict[str, Any]) -> None:
+        """Append one row as a line of JSON."""
+        self.append(json.dumps(row))
 
 
 class CSVLog(RowLog):
     """A :class:`RowLog` of CSV rows under one header line.
+
+    A row whose number of fields differs from the header's is damage (a line cut short and
+    completed by nothing, or bytes that are not the log's).
 
     Parameters
     ----------
     path : path
         The CSV file.
     fields : list of str, optional
-        Column names; default: the keys of the first row appended.
+        Column names; default: the keys of the first row appended. When given, a first line
+        that is not exactly this header is damage.
+    fsync : bool
+        As for :class:`RowLog`.
     """
 
-    def __init__(self, path: str | Path, fields: list[str] | None = None):
-        super().__init__(path)
+    def __init__(self, path: str | Path, fields: list[str] | None = None, *, fsync: bool = True):
+        super().__init__(path, fsync=fsync)
         self.fields = fields
+        self._has_header: bool | None = None
+
+    def is_row(self, line: str, kept: list[str]) -> bool:
+        try:
+            (values,) = list(csv.reader([line]))
+        except (csv.Error, ValueError):
+            return False
+        if not kept:
+            return bool(values) and (self.fields is None or values == list(self.fields))
+        return len(values) == _csv_width(kept[0])
 
     def rows(self) -> list[dict[str, str]]:
-        """The complete rows written so far."""
+        """The good rows written so far."""
         return list(csv.DictReader(self.lines()))
+
+    def rewrite(self, rows: list[dict[str, Any]]) -> None:
+        """Replace the file atomically by the header and ``rows`` (for a log that keeps only some of its rows)."""
+        if self.fields is None:
+            raise ValueError(f"{self.path}: rewriting a CSV log needs its fields")
+        lines = [_csv_line(list(self.fields))] + [_csv_line([r.get(f, "") for f in self.fields]) for r in rows]
+        atomic_write_text(self.path, "".join(line + "\n" for line in lines))
+        self._has_header = True
 
     def append_row(self, row: dict[str, Any]) -> None:
         """Append one row, writing the header first into a new (or empty) file."""
         fields = self.fields or list(row)
-        if not self.lines():
+        if not self._has_header:
+            self._has_header = bool(self.scan()[0])
+        if not self._has_header:
             self.append(_csv_line(fields))
+            self._has_header = True
         self.append(_csv_line([row.get(f, "") for f in fields]))
+
+
+@functools.lru_cache(maxsize=16)
+def _csv_width(header: str) -> int:
+    return len(next(csv.reader([header])))
+
+
+def _free_name(path: Path, tag: str) -> Path:
+    """``PATH.TAG-N`` for the first N that names no file yet."""
+    n = 1
+    while path.with_name(f"{path.name}.{tag}-{n}").exists():
+        n += 1
+    return path.with_name(f"{path.name}.{tag}-{n}")
 
 
 def _csv_line(values: list[Any]) -> str:

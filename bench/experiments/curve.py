@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.files import CSVLog
+from bench.core.files import CSVLog, update_text
 from bench.core.images import quantize
 from bench.engine.evaluate import execute, score
 from bench.inputs.protocol import Protocol, load_protocol
@@ -137,7 +137,7 @@ def evaluate_run(
             f"{out_csv} was measured on another probe ({out_csv.with_suffix('.probe').read_text()}); "
             "pass another --out or delete it"
         )
-    out_csv.with_suffix(".probe").write_text(spec.describe())
+    update_text(out_csv.with_suffix(".probe"), spec.describe())
     seen = {(r["label"], r["step"]) for r in done}
     todo_snaps = [
         p for p in snapshots(run_dir) if ("snapshot", str(int(SNAPSHOT_PATTERN.search(p.name).group(1)))) not in seen

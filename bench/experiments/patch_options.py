@@ -25,6 +25,7 @@ image, size, seed and configuration), ``compare_timing.csv``,
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -35,6 +36,8 @@ from pathlib import Path
 
 import click
 import numpy as np
+
+from bench.core.files import atomic_write_text
 
 OUT = Path("reports/patch")
 MODULE = "bench.experiments.patch_options"
@@ -295,10 +298,11 @@ def launch_one(job: str) -> dict:
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -523,11 +527,12 @@ def main(
             (
                 "memory",
                 no_memory,
-                lambda: (out_dir / "compare_memory.json").write_text(
+                lambda: atomic_write_text(
+                    out_dir / "compare_memory.json",
                     json.dumps(
                         run_memory({c: specs[c] for c in specs if c in ("today", default, "all")}, memory_size),
                         indent=1,
-                    )
+                    ),
                 ),
             ),
         ]
@@ -544,7 +549,7 @@ def main(
             job()
             record.update(finished=time.strftime("%Y-%m-%d %H:%M"), load_after=os.getloadavg())
             meta["parts"][part] = record
-            meta_path.write_text(json.dumps(meta, indent=1))
+            atomic_write_text(meta_path, json.dumps(meta, indent=1))
     parts = [
         "# `patch`: today's configuration beside each change",
         "",
@@ -564,7 +569,7 @@ def main(
         parts.append(summarise_timing(_read_csv(out_dir / "compare_timing.csv"), specs))
     if (out_dir / "compare_memory.json").exists():
         parts.append(summarise_memory(json.loads((out_dir / "compare_memory.json").read_text())))
-    (out_dir / "compare_summary.md").write_text("\n".join(parts) + "\n")
+    atomic_write_text(out_dir / "compare_summary.md", "\n".join(parts) + "\n")
     click.echo("\n".join(parts))
 
 

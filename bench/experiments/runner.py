@@ -9,7 +9,6 @@ command skips every finished row.
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import sys
@@ -18,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.core.files import RowLog, update_json, update_text, write_png
+from bench.core.files import LogDamage, update_json, update_text, write_png
 from bench.engine.evaluate import method_threads
 from bench.experiments.run_set_metrics import compute_set_metrics, feature_prefetch_for, prefetch_reals
 from bench.inputs.protocol import load_protocol
@@ -102,6 +101,7 @@ class RunResult:
     errors: int
     computed: int
     skipped_images: list[dict[str, str]]
+    repaired: LogDamage | None = None  # what was moved out of records.jsonl before resuming
 
 
 def _versions() -> dict[str, str]:
@@ -221,6 +221,8 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     mask_manifest, identity = proto.manifest, proto.identity
     ids = [s.id for s in samples]
     _check_resumable(rundir, mask_manifest, identity)
+    # A torn or unreadable line is moved aside before anything is appended, so no row is glued onto it.
+    damage = rundir.records_log().repair()
     previous = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
     _check_metrics(rundir, list(previous.values()), chosen)
 
@@ -262,7 +264,9 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         if prefetch is not None:
             prefetch_reals(cfg, rundir, samples, identity, prefetch, sum(len(todo) for _, todo in pending))
         computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch)
-        rows = [previous[(spec, i)] for spec in specs for i in ids if (spec, i) in previous]
+        # Counted and summarised from the file, so what is printed is what a later reader finds.
+        on_disk = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
+        rows = [on_disk[(spec, i)] for spec in specs for i in ids if (spec, i) in on_disk]
         set_results = compute_set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity, executor, prefetch)
 
     import pandas as pd
@@ -277,7 +281,9 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     update_text(rundir.summary_md, header + markdown)
     compact = to_markdown(summary, metrics=_headline(summary), intervals=False)
     errors = sum(r["status"] != "ok" for r in rows)
-    return RunResult(rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped)
+    return RunResult(
+        rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped, damage or None
+    )
 
 
 def _compute(
@@ -308,7 +314,7 @@ def _compute_rows(
     computed = 0
     data = data_ref(cfg.dataset, cfg.data_root, cfg.split, cfg.size)
     last_spec = None
-    with RowLog(rundir.records_jsonl) as records:
+    with rundir.records_log() as records:
         for spec, sample, row, final in executor.inpaint(pending, proto, data, image_metrics, cfg.progress):
             if prefetch is not None and spec != last_spec:
                 if last_spec is not None:
@@ -320,7 +326,7 @@ def _compute_rows(
                     prefetch.add(spec, sample.id, final)
             else:
                 log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
-            records.append(json.dumps(row))
+            records.append_row(row)
             previous[(spec, sample.id)] = row
             computed += 1
     if prefetch is not None:

@@ -30,6 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.files import JSONLog
+
+# Keys every line of records.jsonl has; a line without them is damage, not a row.
+RECORD_KEYS = ("method", "image_id", "status")
+
 # What intervals resample in a run directory without groups.json (written before it existed).
 NO_GROUPS_UNIT = "images (the run has no groups.json, so each image is its own unit)"
 
@@ -100,24 +105,18 @@ class RunDir:
         data = self.read_json(self.groups)
         return str(data.get("unit", "groups")), {str(k): str(v) for k, v in data.get("groups", {}).items()}
 
-    def read_records(self) -> list[dict[str, Any]]:
-        """All complete rows of ``records.jsonl``.
+    def records_log(self) -> JSONLog:
+        """``records.jsonl`` as a row log (a row names its method, image and status)."""
+        return JSONLog(self.records_jsonl, RECORD_KEYS)
 
-        A row cut short by a kill (the last line without its newline or not valid
-        JSON) is ignored: its work is simply redone on resume.
+    def read_records(self) -> list[dict[str, Any]]:
+        """All good rows of ``records.jsonl``, in the order they were written.
+
+        A row cut short by a kill, or a line that is not a record, is left out and logged
+        with its line number; ``bench run`` on the directory repairs the file and
+        computes those rows again. A retried row (one that failed before) appears once per try.
         """
-        rows: list[dict[str, Any]] = []
-        if not self.records_jsonl.is_file():
-            return rows
-        with open(self.records_jsonl, "rb") as fh:
-            for line in fh:
-                if not line.endswith(b"\n"):
-                    break
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-        return rows
+        return self.records_log().rows()
 
     def records_frame(self):
         """Records as a pandas DataFrame (one row per method and image)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from bench.core.files import atomic_write_text
 from methods.glcic.networks import CompletionNet, count_parameters
 
 
@@ -100,7 +101,7 @@ def write_card(
     weights_path = Path(weights_path)
     weights = torch.load(weights_path, map_location="cpu", weights_only=True)
     card_path = Path(card_path) if card_path else weights_path.with_suffix(".md")
-    card_path.write_text(render_card(weights, name or weights_path.stem, notes))
+    atomic_write_text(card_path, render_card(weights, name or weights_path.stem, notes))
     return card_path
 
 

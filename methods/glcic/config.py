@@ -13,6 +13,8 @@ from typing import Any
 
 import tomllib
 
+from bench.core.files import atomic_write_text
+
 VARIANTS = ("full", "global", "local")
 OPTIMIZERS = ("adadelta", "adam")
 
@@ -209,7 +211,7 @@ def dumps_config(config: GLCICConfig) -> str:
 
 def save_config(config: GLCICConfig, path: str | Path) -> None:
     """Write a config as TOML."""
-    Path(path).write_text(dumps_config(config))
+    atomic_write_text(path, dumps_config(config))
 
 
 def structural_mismatch(a: GLCICConfig, b: GLCICConfig) -> list[str]:

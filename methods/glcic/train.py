@@ -15,10 +15,10 @@ resumed run reaches the same state as an uninterrupted one.
 
 from __future__ import annotations
 
-import csv
 import os
 import platform
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from bench.core import gitinfo
-from bench.core.files import atomic_write
+from bench.core.files import CSVLog, atomic_write
 from bench.inputs.protocol import ids_hash
 from methods.glcic.config import GLCICConfig, load_config, save_config, structural_mismatch
 from methods.glcic.data import TrainImages, completion_input, crop_patches, sample_batch, to_tensors
@@ -237,18 +237,18 @@ class Trainer:
         return self.out_dir / "losses.csv"
 
     def _prepare_csv(self, source: Path | None) -> None:
-        """Keep only rows before ``self.step`` (rows after the checkpoint are redone)."""
-        rows: list[list[str]] = []
+        """Keep only rows before ``self.step`` (rows after the checkpoint are redone).
+
+        Read through a row log, so a torn last row or a damaged line is logged by line number
+        and left out; the kept rows replace the file atomically.
+        """
+        rows: list[dict[str, str]] = []
         for path in (self.csv_path, source):
             if path is not None and path.exists():
-                with open(path, newline="") as fh:
-                    rows = [r for r in csv.reader(fh)][1:]
+                rows = CSVLog(path).rows()
                 break
-        rows = [r for r in rows if r and int(r[0]) < self.step]
-        with open(self.csv_path, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(CSV_COLUMNS)
-            writer.writerows(rows)
+        rows = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) < self.step]
+        CSVLog(self.csv_path, list(CSV_COLUMNS)).rewrite(rows)
 
     def plot(self) -> Path:
         """Plot ``losses.csv`` to ``losses.png`` and return its path."""
@@ -381,8 +381,9 @@ class Trainer:
 
         pool = ThreadPoolExecutor(1)
         pending = pool.submit(sample_batch, images, cfg, self.step, self.rank) if self.step < end else None
-        with pool, open(self.csv_path, "a", newline="") if self.rank == 0 else open(os.devnull, "w") as fh:
-            writer = csv.writer(fh)
+        # Not fsynced row by row: rows after the last checkpoint are redone on resume anyway.
+        losses_log = CSVLog(self.csv_path, list(CSV_COLUMNS), fsync=False)
+        with pool, losses_log if self.rank == 0 else nullcontext() as losses_out:
             while self.step < end:
                 phase = cfg.phase(self.step)
                 t0 = time.perf_counter()
@@ -394,8 +395,11 @@ class Trainer:
                 losses = self.train_step(imgs, masks, batch.boxes, phase)
                 dt = time.perf_counter() - t0
                 self.history["wall_s"][str(phase)] += dt
-                writer.writerow([self.step, phase] + [f"{losses[k]:.6g}" for k in CSV_COLUMNS[2:7]] + [f"{dt:.4f}"])
-                fh.flush()
+                if losses_out is not None:
+                    losses_out.append_row(
+                        {"step": self.step, "phase": phase, **{k: f"{losses[k]:.6g}" for k in CSV_COLUMNS[2:7]}}
+                        | {"seconds": f"{dt:.4f}"}
+                    )
                 self.step += 1
                 bar.update(1)
                 bar.set_postfix(
@@ -445,11 +449,18 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def final_losses(csv_path: Path, window: int = 100) -> dict[str, float]:
-    """Mean of each loss over the last ``window`` steps in which it was computed."""
+def losses_frame(csv_path: Path):
+    """``losses.csv`` as a numeric DataFrame, without a torn last row or damaged lines (logged by number)."""
+    import io
+
     import pandas as pd
 
-    frame = pd.read_csv(csv_path)
+    return pd.read_csv(io.StringIO("\n".join(CSVLog(csv_path).lines()) + "\n"))
+
+
+def final_losses(csv_path: Path, window: int = 100) -> dict[str, float]:
+    """Mean of each loss over the last ``window`` steps in which it was computed."""
+    frame = losses_frame(csv_path)
     out = {}
     for col in ("mse", "adv", "d_loss", "d_real", "d_fake"):
         values = frame[col].dropna()
@@ -501,9 +512,8 @@ def plot_losses(csv_path: Path, png_path: Path, config: GLCICConfig) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pandas as pd
 
-    frame = pd.read_csv(csv_path)
+    frame = losses_frame(csv_path)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for ax, col, title in zip(
         axes, ("mse", "d_loss", "adv"), ("hole MSE (completion net)", "discriminator BCE", "adversarial BCE (phase 3)")

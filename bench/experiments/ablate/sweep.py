@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.files import CSVLog, atomic_write
+from bench.core.files import CSVLog, atomic_write, atomic_write_text
 from bench.engine.evaluate import Measurement, measure_method, sweep_metrics
 from bench.inputs.protocol import Protocol
 
@@ -81,7 +81,7 @@ class Sweep:
                     "use a new --out (rows there cannot be reused)"
                 )
         else:
-            path.write_text(json.dumps(key, indent=2))
+            atomic_write_text(path, json.dumps(key, indent=2))
 
     @property
     def key(self) -> dict[str, Any]:
@@ -101,7 +101,7 @@ class Sweep:
         self._real = self.extractor(real, progress=self.progress)
         real_features = self._real
         atomic_write(path, lambda fh: np.save(fh, real_features))
-        meta.write_text(json.dumps(self.key, indent=2))
+        atomic_write_text(meta, json.dumps(self.key, indent=2))
         return self._real
 
     def measure(self, method) -> Measurement:
