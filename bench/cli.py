@@ -42,6 +42,15 @@ class LazyGroup(click.Group):
         module, _, attr = target.partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def invoke(self, ctx):
+        # A full disk, a vanished or unreadable file: one line naming the file, whatever the
+        # subcommand was doing, instead of a traceback.
+        try:
+            return super().invoke(ctx)
+        except OSError as err:
+            where = f"{err.filename}: " if err.filename else ""
+            raise click.ClickException(f"{where}{err.strerror or err}") from None
+
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="inpaint-bench")

@@ -45,9 +45,9 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], *, fsync: 
                 os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        raise _naming(err, path) from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -280,10 +280,13 @@ class RowLog:
             with self:
                 self.append(line)
             return
-        self._fh.write(line + "\n")
-        self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+        except OSError as err:
+            raise _naming(err, self.path) from None
 
 
 class JSONLog(RowLog):
@@ -371,6 +374,13 @@ class CSVLog(RowLog):
             self.append(_csv_line(fields))
             self._has_header = True
         self.append(_csv_line([row.get(f, "") for f in fields]))
+
+
+def _naming(err: BaseException, path: Path) -> BaseException:
+    """``err`` with ``path`` as its file name when it has none (a failed write names only a descriptor)."""
+    if isinstance(err, OSError) and err.filename is None and err.errno is not None:
+        return OSError(err.errno, err.strerror, str(path))
+    return err
 
 
 @functools.lru_cache(maxsize=16)

@@ -131,6 +131,7 @@ def evaluate_run(
 
     run_dir = Path(run_dir)
     out_csv = Path(out_csv) if out_csv else run_dir / "curve.csv"
+    CSVLog(out_csv, list(CURVE_COLUMNS)).repair()  # a torn or damaged row is set aside and scored again
     done = _read_rows(out_csv)
     if done and out_csv.with_suffix(".probe").exists() and out_csv.with_suffix(".probe").read_text() != spec.describe():
         raise ValueError(

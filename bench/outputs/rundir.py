@@ -150,6 +150,7 @@ class RunDir:
                     "or use another --out"
                 ) from None
             self._record_holder(fd)
+            self._remove_stale_temporaries()
             yield self
         finally:
             os.close(fd)  # closing releases the lock; the file stays, so no one can lock a vanished inode
@@ -171,6 +172,15 @@ class RunDir:
                 f"cannot write the run directory {self.path}: {err.strerror or err} "
                 f"({err.filename or self.path}); choose a writable --out"
             ) from None
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete what a killed writer's atomic writes left half-done (the lock says no writer is live)."""
+        for folder in [self.path, self.images_dir, *self.path.glob("outputs/*/")]:
+            for tmp in folder.glob(".*.tmp"):
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass  # read-only directory: a stray hidden file harms nothing
 
     def _holder(self) -> str:
         try:

@@ -239,13 +239,16 @@ class Trainer:
     def _prepare_csv(self, source: Path | None) -> None:
         """Keep only rows before ``self.step`` (rows after the checkpoint are redone).
 
-        Read through a row log, so a torn last row or a damaged line is logged by line number
-        and left out; the kept rows replace the file atomically.
+        A torn last row or a damaged line of this run's file is moved aside and named by line
+        number (a branch's source, another run's, is only read); the kept rows replace the file atomically.
         """
         rows: list[dict[str, str]] = []
         for path in (self.csv_path, source):
             if path is not None and path.exists():
-                rows = CSVLog(path).rows()
+                log = CSVLog(path)
+                if path == self.csv_path:
+                    log.repair()
+                rows = log.rows()
                 break
         rows = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) < self.step]
         CSVLog(self.csv_path, list(CSV_COLUMNS)).rewrite(rows)

@@ -107,3 +107,21 @@ def test_curve_cli_errors_name_the_problem(tmp_path):
     assert res.exit_code != 0 and "no snapshots/" in res.output
     res = CliRunner().invoke(cli, ["curve", str(tmp_path / "empty"), "--n", "1"])
     assert res.exit_code != 0 and "--n 1" in res.output
+
+
+def test_a_damaged_curve_csv_is_repaired_and_only_the_lost_rows_are_scored_again(tiny_run, tmp_path, caplog):
+    spec = ProbeSpec(dataset="builtin", split="test", n=4, seed=0)
+    scorer = ProbeScorer(spec)
+    reference = evaluate_run(tiny_run, spec, baselines=("mean",), out_csv=tmp_path / "a.csv", scorer=scorer)
+    damaged = tmp_path / "b.csv"
+    lines = reference.read_bytes().splitlines(keepends=True)  # header, mean, snapshots 3, 6, 7
+    damaged.write_bytes(lines[0] + lines[1] + b"snapshot,\x00\x00\n" + lines[3] + lines[4][:25])
+    damaged.with_suffix(".probe").write_text(reference.with_suffix(".probe").read_text())
+    scored, score = [], scorer.score
+    scorer.score = lambda method, label: scored.append(label) or score(method, label)
+    evaluate_run(tiny_run, spec, baselines=("mean",), out_csv=damaged, scorer=scorer, progress=False)
+    assert f"{damaged}: unreadable line 3 and a last line cut short (25 bytes, no newline); moved to" in caplog.text
+    assert scored == ["snapshot-3", "snapshot-7"], "only the lost rows are scored again"
+    key = lambda r: (r["label"], r["step"])  # noqa: E731
+    with open(reference, newline="") as a, open(damaged, newline="") as b:
+        assert sorted(csv.DictReader(a), key=key) == sorted(csv.DictReader(b), key=key)

@@ -87,6 +87,23 @@ def test_resume_after_kill_equals_uninterrupted_run(tmp_path):
     assert _rows(tmp_path / "straight" / "losses.csv") == _rows(killed / "losses.csv")
 
 
+def test_a_damaged_losses_csv_is_resumed_without_losing_or_doubling_a_step(tmp_path, caplog):
+    cfg = load_config(TINY)  # ckpt_every=2, 7 steps
+    Trainer(cfg, tmp_path / "straight", progress=False).run()
+    killed = tmp_path / "killed"
+    Trainer(cfg, killed, progress=False).run(stop_at=5)
+    losses = killed / "losses.csv"
+    lines = losses.read_bytes().splitlines(keepends=True)  # header, steps 0-4; the checkpoint is at 4
+    losses.write_bytes(b"".join(lines[:2]) + b"\xff garbage\n" + b"".join(lines[3:]) + b"5,3,0.01")
+    Trainer(cfg, killed, progress=False).run()
+    assert f"{losses}: unreadable line 3 and a last line cut short (8 bytes, no newline); moved to" in caplog.text
+    assert (killed / "losses.csv.damaged-1").read_bytes() == b"\xff garbage\n5,3,0.01"
+    rows = _rows(losses)
+    assert [r[0] for r in rows[1:]] == ["0", "2", "3", "4", "5", "6"], "the damaged step is named, not invented"
+    straight = _rows(tmp_path / "straight" / "losses.csv")
+    assert rows == straight[:2] + straight[3:]
+
+
 def test_branching_from_phase1_equals_a_direct_run(tmp_path):
     cfg = load_config(TINY).with_overrides(variant="local")
     Trainer(cfg, tmp_path / "direct", progress=False).run()

@@ -145,7 +145,7 @@ def paired_difference(variant: Measurement, base_fid: float, base_replicates) ->
 
 
 class ResultsCSV(CSVLog):
-    """The CSV of a sweep's rows, keyed by a column; a row cut short by a kill is measured again.
+    """The CSV of a sweep's rows, keyed by a column; a row cut short by a kill or damaged is measured again.
 
     Parameters
     ----------
@@ -160,5 +160,6 @@ class ResultsCSV(CSVLog):
         self.key = key
 
     def done(self) -> set[str]:
-        """Keys already measured."""
+        """Keys already measured, after moving a torn or unreadable row aside (it is measured again)."""
+        self.repair()
         return {r[self.key] for r in self.rows()}
