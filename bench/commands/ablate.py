@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from bench.commands.cluster_option import cluster_option
-from bench.commands.options import MASKS_HELP, check_mask_spec, split_specs
+from bench.commands.options import MASKS_HELP, check_mask_spec, max_pixels_option, split_specs
 from bench.inputs.masks import MaskError
 from bench.metrics.registry import metric_names
 
@@ -22,6 +22,7 @@ _data_options = [
     click.option(
         "--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec, help=MASKS_HELP
     ),
+    max_pixels_option,
     click.option("--fid-features", type=click.Path(dir_okay=False, exists=True), default=None),
     click.option("--progress/--no-progress", default=True, show_default=True),
 ]

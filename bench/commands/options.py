@@ -40,6 +40,25 @@ def check_mask_spec(ctx, param, value: str) -> str:
         raise click.BadParameter(str(err)) from None
 
 
+def _set_max_pixels(ctx, param, value: int | None) -> None:
+    import os
+
+    from bench.inputs.data.io import MAX_PIXELS_ENV
+
+    if value is not None:
+        os.environ[MAX_PIXELS_ENV] = str(value)  # worker processes inherit it
+
+
+max_pixels_option = click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    expose_value=False,
+    callback=_set_max_pixels,
+    help="Skip images larger than this many pixels before decoding them (default 100,000,000).",
+)
+
+
 def protocol_options(fn):
     """Decorate a command with the options that fix a protocol: data, size, n, seed and masks.
 
@@ -79,6 +98,7 @@ def protocol_options(fn):
         click.option(
             "--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec, help=MASKS_HELP
         ),
+        max_pixels_option,
     ]
     for option in reversed(options):
         fn = option(fn)

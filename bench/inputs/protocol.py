@@ -16,8 +16,9 @@ import numpy as np
 from bench.core.images import quantize
 from bench.core.stats import count_units
 from bench.inputs.data import Sample, Source, get_source
-from bench.inputs.data.io import IMAGE_SUFFIXES
+from bench.inputs.data.io import IMAGE_SUFFIXES, printable
 from bench.inputs.masks import Rect, get_family, manifest
+from bench.inputs.masks.files import unmatched_mask_files
 
 log = logging.getLogger("bench")
 
@@ -76,6 +77,21 @@ def ids_hash(ids: list[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
 
+def _warn_unmatched(folder: str, ids: list[str]) -> None:
+    stray = unmatched_mask_files(folder, ids)
+    if stray:
+        names = ", ".join(printable(p.name) for p in stray[:5]) + (", ..." if len(stray) > 5 else "")
+        log.warning(
+            "%s: %d mask file%s match%s no image of the data source and %s ignored: %s",
+            folder,
+            len(stray),
+            "s" if len(stray) > 1 else "",
+            "" if len(stray) > 1 else "es",
+            "are" if len(stray) > 1 else "is",
+            names,
+        )
+
+
 def load_protocol(
     dataset: str = "builtin",
     data_root: str | None = None,
@@ -108,6 +124,8 @@ def load_protocol(
         log.warning("only %d usable images in %s (asked for %d)", len(samples), dataset, n)
     warn_large_images(samples)
     masks = {s.id: family(seed, s.id, s.image.shape[:2]) for s in samples}
+    if family.name == "file":
+        _warn_unmatched(family.options["dir"], source.ids())
     mask_manifest = manifest(seed, family.spec, masks)
     identity = {
         "dataset": source.describe(),

@@ -54,14 +54,25 @@ def load_weights(path: str | Path, variant: str = "full") -> dict[str, Any]:
             f"`bench train --variant {variant} --out runs/glcic-{variant}` and pass "
             f"`iizuka:ckpt=runs/glcic-{variant}/glcic-{variant}.pt` (or copy it to {path})"
         )
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as err:  # garbage bytes fail anywhere inside the unpickler, with any error type
+        raise ValueError(
+            f"{path} is not a GLCIC weights file: torch.load cannot read it ({type(err).__name__}; not a "
+            "PyTorch file, or one holding objects other than tensors and plain values)"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != WEIGHTS_FORMAT:
         hint = ""
-        if isinstance(ckpt, dict) and ckpt.get("format", "").startswith("glcic-train"):
+        if isinstance(ckpt, dict) and str(ckpt.get("format", "")).startswith("glcic-train"):
             hint = (
                 " (it is a training checkpoint: use the run's glcic-VARIANT.pt, or methods.glcic.train.export_weights)"
             )
         raise ValueError(f"{path} is not a GLCIC weights file{hint}")
+    missing = [k for k in ("width", "state_dict", "mean_pixel") if k not in ckpt]
+    if missing:
+        raise ValueError(f"{path} is a GLCIC weights file without {', '.join(missing)}: it cannot be used")
     return ckpt
 
 
@@ -212,4 +223,10 @@ def create_glcic(
     path = Path(ckpt) if ckpt else default
     weights = load_weights(path, disc)
     layers = tuple(filter(None, (p.strip() for p in identity.split("+"))))
-    return GLCIC(weights, post=post, drops=parse_drop(drop), identity=layers, batch_size=batch)
+    try:
+        return GLCIC(weights, post=post, drops=parse_drop(drop), identity=layers, batch_size=batch)
+    except (RuntimeError, TypeError) as err:  # load_state_dict: weights of another width or architecture
+        detail = "; ".join(line.strip() for line in str(err).strip().splitlines()[1:3]) or str(err)
+        raise ValueError(
+            f"{path}: its weights do not fit the width-{weights['width']} completion net they claim ({detail[:300]})"
+        ) from None

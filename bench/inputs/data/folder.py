@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.inputs.data.base import Source
-from bench.inputs.data.io import IMAGE_SUFFIXES, list_images, read_image
+from bench.inputs.data.base import ImageLoadError, Source
+from bench.inputs.data.io import IMAGE_SUFFIXES, list_images, printable, read_image
 from bench.inputs.data.preprocess import Preprocess
 
 GROUPS_FILE = "groups.csv"
@@ -42,15 +42,25 @@ class Folder(Source):
         if not self.root.is_dir():
             raise FileNotFoundError(f"--data-root {self.root} is not a directory")
         self.preprocess = preprocess or Preprocess()
-        self._files = {p.stem: p for p in list_images(self.root)}
-        if len(self._files) != len(list_images(self.root)):
-            raise ValueError(f"{self.root}: two files share a name with different suffixes; ids would clash")
+        listed = list_images(self.root)
+        self._files = {p.stem: p for p in listed}
+        if len(self._files) != len(listed):
+            clashes = [p for p in listed if sum(q.stem == p.stem for q in listed) > 1]
+            names = ", ".join(printable(p.name) for p in clashes[:6])
+            raise ValueError(
+                f"{self.root}: files share a name with different suffixes ({names}); ids would clash: "
+                "rename or remove all but one of each"
+            )
 
     def ids(self) -> list[str]:
         return list(self._files)
 
     def load(self, image_id: str) -> np.ndarray:
-        return self.preprocess(read_image(self._files[image_id]))
+        path = self._files[image_id]
+        if printable(path.name) != path.name:
+            # Ids travel into JSON, CSV and LaTeX tables as text; undecodable bytes cannot.
+            raise ImageLoadError(printable(path), "the file name is not valid UTF-8: rename the file to use it")
+        return self.preprocess(read_image(path))
 
     @property
     def groups_file(self) -> Path:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +13,24 @@ import numpy as np
 from bench.inputs.data.base import ImageLoadError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+# Images larger than this are skipped before their pixels are decoded (a decompression bomb decodes
+# a few kilobytes into gigabytes). ``--max-pixels`` sets the environment variable, which worker
+# processes inherit.
+DEFAULT_MAX_PIXELS = 100_000_000
+MAX_PIXELS_ENV = "INPAINT_BENCH_MAX_PIXELS"
+
+
+def max_pixels() -> int:
+    """The largest image (width x height) read: ``$INPAINT_BENCH_MAX_PIXELS``, else :data:`DEFAULT_MAX_PIXELS`."""
+    value = os.environ.get(MAX_PIXELS_ENV, "")
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_PIXELS
+
+
+def printable(path: str | Path) -> str:
+    """A path as text that can always be printed and written to JSON (undecodable bytes as ``\\xNN``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
 
 EXIF_ORIENTATION = 0x0112
 # EXIF orientation -> the transform that shows the stored pixels upright, as PIL's
@@ -47,17 +69,28 @@ def read_image(path: str | Path, min_size: int = 16) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    where = str(path)
+    where = printable(path)
     if not path.is_file():
-        raise ImageLoadError(where, "no such file")
+        raise ImageLoadError(where, _why_not_a_file(path))
     if path.stat().st_size == 0:
         raise ImageLoadError(where, "empty file")
+    limit = max_pixels()
     # PIL checks integrity (truncated JPEG/PNG data raises on load); OpenCV then
     # decodes at the file's real bit depth, which PIL does not do for 16-bit RGB.
     try:
-        with Image.open(path) as probe:
-            probe.load()
-            orientation = _orientation(probe)
+        with warnings.catch_warnings():
+            # The size is checked here, against the user's limit, before any pixel is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = limit
+            with Image.open(path) as probe:
+                width, height = probe.size
+                if width * height > limit:
+                    raise ImageLoadError(where, _too_large(f"{width} x {height} = {width * height:,}", limit))
+                probe.load()
+                orientation = _orientation(probe)
+    except Image.DecompressionBombError as err:  # PIL refuses sizes over twice the limit in open()
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        raise ImageLoadError(where, _too_large(f"{int(found.group(1)):,}" if found else "more", limit)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         kind = "truncated" if "truncated" in str(err).lower() else "corrupt or not an image"
         raise ImageLoadError(where, f"{kind} ({err})") from None
@@ -70,6 +103,27 @@ def read_image(path: str | Path, min_size: int = 16) -> np.ndarray:
     # IMREAD_UNCHANGED keeps the stored pixel order; the orientation tag is applied here.
     raw = _UPRIGHT.get(orientation, lambda a: a)(raw)
     return _to_contract(raw, where, min_size)
+
+
+def _too_large(pixels: str, limit: int) -> str:
+    return (
+        f"{pixels} pixels, over the limit of {limit:,} (a decompression bomb, or a larger photo than "
+        "expected: raise the limit with --max-pixels)"
+    )
+
+
+def _why_not_a_file(path: Path) -> str:
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return "a symbolic link loop"
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return "a symbolic link loop"
+            return f"a symbolic link to {printable(os.readlink(path))}, which does not exist"
+        return "a symbolic link to something that is not a file"
+    return "no such file" if not path.exists() else "not a regular file"
 
 
 def _orientation(image) -> int:
@@ -142,5 +196,9 @@ def read_integer_pixels(path: str | Path, what: str, error: type[Exception] = Va
 
 
 def list_images(root: Path) -> list[Path]:
-    """Image files directly under ``root`` (sorted by name)."""
-    return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Image files directly under ``root`` (sorted by name), without descending into folders.
+
+    A symbolic link with an image suffix is listed even when it leads nowhere (broken, or a
+    loop), so :func:`read_image` skips it with that reason instead of it vanishing unexplained.
+    """
+    return sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and (p.is_file() or p.is_symlink()))

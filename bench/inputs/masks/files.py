@@ -50,6 +50,14 @@ def find_mask_file(folder: Path, image_id: str) -> Path:
     return found[0]
 
 
+def unmatched_mask_files(folder: str | Path, ids: list[str]) -> list[Path]:
+    """Mask images in ``folder`` whose name is no image id of the data source (a typo, or another dataset's)."""
+    from bench.inputs.data.io import IMAGE_SUFFIXES
+
+    known = set(ids)
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem not in known)
+
+
 def _glob_escape(text: str) -> str:
     # Image ids are file stems and may hold glob characters ("[1]"); match them literally.
     return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
