@@ -33,3 +33,10 @@ def test_every_relative_link_exists():
     assert links
     missing = [link for link in links if not (REPO / link).exists()]
     assert not missing
+
+
+def test_the_reliability_line_counts_the_hostile_input_table():
+    from tests.commands.test_hostile_inputs import CASES
+
+    claimed = re.search(r"(\d+) hostile inputs", README)
+    assert claimed and int(claimed.group(1)) == len(CASES)

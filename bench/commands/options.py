@@ -45,8 +45,18 @@ def _set_max_pixels(ctx, param, value: int | None) -> None:
 
     from bench.inputs.data.io import MAX_PIXELS_ENV
 
-    if value is not None:
-        os.environ[MAX_PIXELS_ENV] = str(value)  # worker processes inherit it
+    if value is None:
+        return
+    before = os.environ.get(MAX_PIXELS_ENV)
+    os.environ[MAX_PIXELS_ENV] = str(value)  # worker processes inherit it
+
+    def restore() -> None:  # a command run in-process (tests, notebooks) leaves no limit behind
+        if before is None:
+            os.environ.pop(MAX_PIXELS_ENV, None)
+        else:
+            os.environ[MAX_PIXELS_ENV] = before
+
+    ctx.call_on_close(restore)
 
 
 max_pixels_option = click.option(

@@ -1,0 +1,556 @@
+"""Every bad input tried on the suite, and what the user sees: a message naming it, never a traceback.
+
+Each entry of :data:`CASES` builds one hostile input in a fresh folder and runs one command on
+it. The table is the record: ``what`` says what was tried, ``exit_code`` how the command ends
+(0: it goes on, skipping or warning; 1: a refusal; 2: click rejects an option), and
+``says`` what the output must contain, with ``{tmp}`` standing for the folder, so the
+message names the bad file or value. README.md's reliability line quotes the number of cases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from bench.cli import cli
+
+CHEAP = ["run", "--methods", "mean", "--n", "2", "--metrics", "mse", "--no-progress"]
+WEIGHTS = Path(__file__).resolve().parents[2] / "methods" / "glcic" / "weights" / "builtin" / "iizuka.pt"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile input: how to make it, the command run on it, and what the user must see."""
+
+    id: str
+    what: str
+    make: Callable[[Path], list[str]]  # builds the input under the folder, returns the command line
+    exit_code: int
+    says: tuple[str, ...]
+
+
+# ---------------------------------------------------------------- builders
+
+
+def _photo(path: Path, size: int = 48, mode: str = "RGB", seed: int = 0) -> Path:
+    pixels = (np.random.default_rng(seed).random((size, size, 3)) * 255).astype(np.uint8)
+    image = Image.fromarray(pixels)
+    if mode == "P":
+        image = image.quantize(16)
+    elif mode != "RGB":
+        image = image.convert(mode)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def _folder(tmp: Path, *extra: Callable[[Path], object]) -> Path:
+    """Two good photos plus whatever ``extra`` writes into the folder."""
+    folder = tmp / "photos"
+    _photo(folder / "good-a.png", seed=1)
+    _photo(folder / "good-b.png", seed=2)
+    for write in extra:
+        write(folder)
+    return folder
+
+
+def _run_folder(tmp: Path, *extra, options: tuple[str, ...] = ()) -> list[str]:
+    folder = _folder(tmp, *extra)
+    return [*CHEAP, "--n", "3", "--dataset", "folder", "--data-root", str(folder), *options, "--out", str(tmp / "run")]
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width x height`` (a decompression bomb's few bytes; the data is cut short)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (3 * width + 1) * 4)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+def _bomb(folder: Path) -> None:
+    (folder / "bomb.png").write_bytes(_png_header(20000, 12000))  # 240 megapixels in a few kB
+
+
+def _big(folder: Path) -> None:
+    (folder / "big.png").write_bytes(_png_header(12000, 10000))
+
+
+def _truncated(folder: Path) -> None:
+    data = _photo(folder / "cut.png", seed=3).read_bytes()
+    (folder / "cut.png").write_bytes(data[: len(data) // 2])
+
+
+def _ckpt(tmp: Path, obj=None, raw: bytes | None = None, name: str = "weights.pt") -> list[str]:
+    path = tmp / name
+    if raw is not None:
+        path.write_bytes(raw)
+    else:
+        torch.save(obj, path)
+    return [*CHEAP, "--methods", f"iizuka:ckpt={path}", "--out", str(tmp / "run")]
+
+
+def _weights(change: Callable[[dict], None]) -> Callable[[Path], list[str]]:
+    def make(tmp: Path) -> list[str]:
+        weights = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+        change(weights)
+        return _ckpt(tmp, weights)
+
+    return make
+
+
+def _mask_folder(tmp: Path, ids=("astronaut-000", "coffee-000"), shape=(160, 160), fill=None) -> Path:
+    folder = tmp / "masks"
+    folder.mkdir()
+    for image_id in ids:
+        mask = np.zeros(shape, np.uint8)
+        mask[40:80, 40:80] = 255
+        if fill is not None:
+            mask[:] = fill
+        Image.fromarray(mask).save(folder / f"{image_id}.png")
+    return folder
+
+
+def _run_masks(tmp: Path, **kwargs) -> list[str]:
+    folder = _mask_folder(tmp, **kwargs)
+    return [*CHEAP, "--masks", f"file:dir={folder}", "--out", str(tmp / "run")]
+
+
+def _with(make: Callable[[Path], list[str]], then: Callable[[Path], object]) -> Callable[[Path], list[str]]:
+    def both(tmp: Path) -> list[str]:
+        args = make(tmp)
+        then(tmp)
+        return args
+
+    return both
+
+
+def _finished_run(tmp: Path) -> list[str]:
+    args = [*CHEAP, "--out", str(tmp / "run")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    return args
+
+
+def _garbage_line(tmp: Path) -> None:
+    records = tmp / "run" / "records.jsonl"
+    first, *rest = records.read_bytes().splitlines(keepends=True)
+    records.write_bytes(b"\x00garbage\n" + b"".join(rest))
+
+
+def _non_utf8(folder: Path) -> None:
+    try:
+        with open(os.fsencode(folder) + b"/\xff\xfe.png", "wb") as fh:
+            fh.write((folder / "good-a.png").read_bytes())
+    except OSError:
+        pytest.skip("this file system refuses file names that are not UTF-8")
+
+
+# ---------------------------------------------------------------- the table
+
+CASES = [
+    # Data folders and the files in them
+    Case(
+        "folder-missing",
+        "--data-root that does not exist",
+        lambda t: [*CHEAP, "--dataset", "folder", "--data-root", str(t / "nope"), "--out", str(t / "run")],
+        1,
+        ("{tmp}/nope is not a directory",),
+    ),
+    Case(
+        "data-root-is-a-file",
+        "--data-root naming a file",
+        lambda t: [*CHEAP, "--dataset", "folder", "--data-root", str(_photo(t / "x.png")), "--out", str(t / "r")],
+        2,
+        ("{tmp}/x.png", "is a file"),
+    ),
+    Case(
+        "celeba-root-empty",
+        "--dataset celeba on a folder without img_align_celeba/",
+        lambda t: [*CHEAP, "--dataset", "celeba", "--data-root", str(t), "--out", str(t / "run")],
+        1,
+        ("{tmp}", "img_align_celeba"),
+    ),
+    Case(
+        "folder-empty",
+        "a folder with no image files",
+        lambda t: [*CHEAP, "--dataset", "folder", "--data-root", str(_folder(t) / "sub"), "--out", str(t / "r")],
+        1,
+        ("{tmp}/photos/sub is not a directory",),
+    ),
+    Case(
+        "only-broken-images",
+        "a folder whose every file is unusable",
+        lambda t: [
+            *CHEAP,
+            "--dataset",
+            "folder",
+            "--data-root",
+            str(_only_broken(t)),
+            "--out",
+            str(t / "run"),
+        ],
+        1,
+        ("{tmp}/broken/empty.png: empty file", "{tmp}/broken/text.jpg: corrupt or not an image"),
+    ),
+    Case(
+        "truncated-png",
+        "a PNG cut in half beside good photos",
+        lambda t: _run_folder(t, _truncated),
+        0,
+        ("skipping {tmp}/photos/cut.png: truncated",),
+    ),
+    Case(
+        "empty-file",
+        "a zero-byte .png",
+        lambda t: _run_folder(t, lambda f: (f / "zero.png").write_bytes(b"")),
+        0,
+        ("skipping {tmp}/photos/zero.png: empty file",),
+    ),
+    Case(
+        "not-an-image",
+        "a text file named .jpg",
+        lambda t: _run_folder(t, lambda f: (f / "notes.jpg").write_text("not a photo")),
+        0,
+        ("skipping {tmp}/photos/notes.jpg: corrupt or not an image",),
+    ),
+    Case(
+        "decompression-bomb",
+        "a PNG claiming 240 megapixels",
+        lambda t: _run_folder(t, _bomb),
+        0,
+        ("skipping {tmp}/photos/bomb.png: 240,000,000 pixels, over the limit of 100,000,000", "--max-pixels"),
+    ),
+    Case(
+        "over-max-pixels",
+        "ordinary photos over a lowered --max-pixels",
+        lambda t: _run_folder(t, options=("--max-pixels", "1000")),
+        1,
+        ("{tmp}/photos/good-a.png: 2,304 pixels, over the limit of 1,000",),
+    ),
+    Case(
+        "max-pixels-zero",
+        "--max-pixels 0",
+        lambda t: _run_folder(t, options=("--max-pixels", "0")),
+        2,
+        ("--max-pixels", "0"),
+    ),
+    Case(
+        "large-under-a-raised-limit",
+        "a 120-megapixel header with --max-pixels raised above it: decoded, then found cut short",
+        lambda t: _run_folder(t, _big, options=("--max-pixels", "200000000")),
+        0,
+        ("skipping {tmp}/photos/big.png: ",),
+    ),
+    Case(
+        "large-under-the-default-limit",
+        "the same 120-megapixel header under the default limit",
+        lambda t: _run_folder(t, _big),
+        0,
+        ("skipping {tmp}/photos/big.png: 12000 x 10000 = 120,000,000 pixels, over the limit of 100,000,000",),
+    ),
+    Case(
+        "too-small",
+        "an 8 x 8 image",
+        lambda t: _run_folder(t, lambda f: _photo(f / "tiny.png", size=8)),
+        0,
+        ("skipping {tmp}/photos/tiny.png: too small (8x8",),
+    ),
+    Case(
+        "same-stem-two-suffixes",
+        "dup.png and dup.jpg in one folder",
+        lambda t: _run_folder(t, lambda f: _photo(f / "dup.png"), lambda f: _photo(f / "dup.jpg")),
+        1,
+        ("{tmp}/photos: files share a name with different suffixes (dup.jpg, dup.png)",),
+    ),
+    Case(
+        "symlink-loop",
+        "a symbolic link pointing at itself",
+        lambda t: _run_folder(t, lambda f: os.symlink("loop.png", f / "loop.png")),
+        0,
+        ("skipping {tmp}/photos/loop.png: a symbolic link loop",),
+    ),
+    Case(
+        "broken-symlink",
+        "a symbolic link to a file that does not exist",
+        lambda t: _run_folder(t, lambda f: os.symlink("gone.png", f / "link.png")),
+        0,
+        ("skipping {tmp}/photos/link.png: a symbolic link to gone.png, which does not exist",),
+    ),
+    Case(
+        "folder-symlink-to-parent",
+        "a symbolic link named like an image, pointing at the folder itself",
+        lambda t: _run_folder(t, lambda f: os.symlink(".", f / "again.png")),
+        0,
+        ("skipping {tmp}/photos/again.png: a symbolic link to something that is not a file",),
+    ),
+    Case(
+        "non-utf8-name",
+        "a file name whose bytes are not UTF-8",
+        lambda t: _run_folder(t, _non_utf8),
+        0,
+        ("skipping {tmp}/photos/\\xff\\xfe.png: the file name is not valid UTF-8",),
+    ),
+    Case(
+        "16-bit-palette-cmyk-rgba",
+        "16-bit grey, palette, CMYK and RGBA images: converted and used",
+        lambda t: _run_folder(
+            t,
+            lambda f: Image.fromarray(np.full((48, 48), 40000, np.uint16)).save(f / "deep.png"),
+            lambda f: _photo(f / "palette.png", mode="P"),
+            lambda f: _photo(f / "cmyk.jpg", mode="CMYK"),
+            lambda f: _photo(f / "alpha.png", mode="RGBA"),
+            options=("--n", "6"),
+        ),
+        0,
+        ("6 rows (6 computed now, 0 resumed), 0 errors, 0 images skipped",),
+    ),
+    # Method specs and checkpoints
+    Case(
+        "unknown-method",
+        "a misspelt method",
+        lambda t: [*CHEAP, "--methods", "teela", "--out", str(t / "run")],
+        1,
+        ("teela", "telea"),
+    ),
+    Case(
+        "bad-option-value",
+        "patch:size=abc",
+        lambda t: [*CHEAP, "--methods", "patch:size=abc", "--out", str(t / "run")],
+        1,
+        ("size", "abc"),
+    ),
+    Case(
+        "unknown-option",
+        "patch:bogus=1",
+        lambda t: [*CHEAP, "--methods", "patch:bogus=1", "--out", str(t / "run")],
+        1,
+        ("bogus",),
+    ),
+    Case(
+        "method-twice",
+        "the same method listed twice",
+        lambda t: [*CHEAP, "--methods", "mean,mean", "--out", str(t / "run")],
+        1,
+        ("a method is listed twice: mean, mean",),
+    ),
+    Case(
+        "ckpt-missing",
+        "iizuka:ckpt= naming no file",
+        lambda t: [*CHEAP, "--methods", f"iizuka:ckpt={t / 'none.pt'}", "--out", str(t / "run")],
+        1,
+        ("GLCIC checkpoint not found: {tmp}/none.pt",),
+    ),
+    Case(
+        "ckpt-random-bytes",
+        "a checkpoint of random bytes",
+        lambda t: _ckpt(t, raw=np.random.default_rng(0).bytes(4096)),
+        1,
+        ("{tmp}/weights.pt is not a GLCIC weights file: torch.load cannot read it",),
+    ),
+    Case(
+        "ckpt-empty",
+        "an empty checkpoint file",
+        lambda t: _ckpt(t, raw=b""),
+        1,
+        ("{tmp}/weights.pt is not a GLCIC weights file: torch.load cannot read it",),
+    ),
+    Case(
+        "ckpt-text",
+        "a text file as checkpoint",
+        lambda t: _ckpt(t, raw=b"hello\n"),
+        1,
+        ("{tmp}/weights.pt is not a GLCIC weights file: torch.load cannot read it",),
+    ),
+    Case(
+        "ckpt-other-object",
+        "a torch file holding a list",
+        lambda t: _ckpt(t, [1, 2, 3]),
+        1,
+        ("{tmp}/weights.pt is not a GLCIC weights file",),
+    ),
+    Case(
+        "ckpt-training-format",
+        "a training checkpoint instead of exported weights",
+        lambda t: _ckpt(t, {"format": "glcic-train-v1"}),
+        1,
+        ("{tmp}/weights.pt is not a GLCIC weights file (it is a training checkpoint",),
+    ),
+    Case(
+        "ckpt-wrong-width",
+        "weights claiming another width than their tensors have",
+        _weights(lambda w: w.update(width=1.0)),
+        1,
+        ("{tmp}/weights.pt: its weights do not fit the width-1.0 completion net", "size mismatch"),
+    ),
+    Case(
+        "ckpt-missing-tensor",
+        "weights with a layer's tensor removed",
+        _weights(lambda w: w["state_dict"].pop("conv1.conv.weight")),
+        1,
+        ("{tmp}/weights.pt: its weights do not fit", "conv1.conv.weight"),
+    ),
+    Case(
+        "ckpt-no-mean-pixel",
+        "weights without their mean pixel",
+        _weights(lambda w: w.pop("mean_pixel")),
+        1,
+        ("{tmp}/weights.pt is a GLCIC weights file without mean_pixel",),
+    ),
+    Case(
+        "unknown-metric",
+        "a misspelt metric",
+        lambda t: [*CHEAP, "--metrics", "mse,psnx", "--out", str(t / "run")],
+        1,
+        ("psnx",),
+    ),
+    # Masks
+    Case(
+        "unknown-mask-family",
+        "--masks of a family that does not exist",
+        lambda t: [*CHEAP, "--masks", "rectangles", "--out", str(t / "run")],
+        2,
+        ("rectangles",),
+    ),
+    Case(
+        "mask-folder-missing",
+        "--masks file:dir= naming no folder",
+        lambda t: [*CHEAP, "--masks", f"file:dir={t / 'nope'}", "--out", str(t / "run")],
+        2,
+        ("file:dir={tmp}/nope: no such folder of mask images",),
+    ),
+    Case(
+        "mask-file-missing",
+        "a mask folder lacking one image's mask",
+        lambda t: _run_masks(t, ids=("astronaut-000",)),
+        1,
+        ("no mask for image 'coffee-000' in {tmp}/masks",),
+    ),
+    Case(
+        "mask-file-extra",
+        "a mask folder with a file that matches no image",
+        lambda t: _run_masks(t, ids=("astronaut-000", "coffee-000", "stranger")),
+        0,
+        ("{tmp}/masks: 1 mask file matches no image of the data source and is ignored: stranger.png",),
+    ),
+    Case(
+        "mask-wrong-size",
+        "masks of another size than the images",
+        lambda t: _run_masks(t, shape=(100, 120)),
+        1,
+        ("{tmp}/masks/astronaut-000.png", "resize=1"),
+    ),
+    Case(
+        "mask-empty",
+        "a mask with no missing pixel",
+        lambda t: _run_masks(t, fill=0),
+        1,
+        ("{tmp}/masks/astronaut-000.png",),
+    ),
+    Case(
+        "mask-full",
+        "a mask with every pixel missing",
+        lambda t: _run_masks(t, fill=255),
+        1,
+        ("{tmp}/masks/astronaut-000.png",),
+    ),
+    Case(
+        "mask-not-an-image",
+        "a mask file that is not an image",
+        _with(lambda t: _run_masks(t), lambda t: (t / "masks" / "coffee-000.png").write_text("no")),
+        1,
+        ("{tmp}/masks/coffee-000.png: not a readable mask image",),
+    ),
+    # Run directories
+    Case(
+        "out-is-a-file",
+        "--out naming a file",
+        lambda t: [*CHEAP, "--out", str(_photo(t / "taken.png"))],
+        2,
+        ("{tmp}/taken.png", "is a file"),
+    ),
+    Case(
+        "negative-n",
+        "--n -1",
+        lambda t: [*CHEAP, "--n", "-1", "--out", str(t / "run")],
+        2,
+        ("--n", "-1"),
+    ),
+    Case(
+        "garbage-record-line",
+        "a garbage line in records.jsonl",
+        _with(_finished_run, _garbage_line),
+        0,
+        ("{tmp}/run/records.jsonl: unreadable line 1", "moved to {tmp}/run/records.jsonl.damaged-1"),
+    ),
+    Case(
+        "resume-other-masks",
+        "resuming a run with other masks",
+        lambda t: [*_finished_run(t), "--seed", "7"],
+        1,
+        ("{tmp}/run holds a run with different masks",),
+    ),
+    Case(
+        "corrupt-baseline",
+        "bench check against a baseline that is not JSON",
+        lambda t: ["check", str(_finished_dir(t)), "--baseline", str(_write(t / "base.json", "{not json"))],
+        2,
+        ("{tmp}/base.json",),
+    ),
+]
+
+
+def _only_broken(tmp: Path) -> Path:
+    folder = tmp / "broken"
+    folder.mkdir()
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.jpg").write_text("not a photo")
+    return folder
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _finished_dir(tmp: Path) -> Path:
+    _finished_run(tmp)
+    return tmp / "run"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_a_hostile_input_gets_a_message_naming_it(case, tmp_path, caplog):
+    result = CliRunner().invoke(cli, case.make(tmp_path))
+    said = result.output + caplog.text
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"{case.id}: {type(result.exception).__name__}: {result.exception}\n{said}")
+    assert "Traceback" not in said, said
+    assert result.exit_code == case.exit_code, f"{case.id}: exit {result.exit_code}\n{said}"
+    for text in case.says:
+        assert text.format(tmp=tmp_path) in said, f"{case.id}: {text!r} not in\n{said}"
+
+
+def test_the_table_has_every_case_once():
+    assert len({c.id for c in CASES}) == len(CASES) >= 30
+
+
+def test_skipped_reasons_are_written_as_json(tmp_path):
+    result = CliRunner().invoke(cli, _run_folder(tmp_path, _bomb, _non_utf8))
+    assert result.exit_code == 0, result.output
+    skipped = json.loads((tmp_path / "run" / "skipped.json").read_text())
+    assert {s["reason"].split(":")[0] for s in skipped} == {
+        f"{tmp_path}/photos/bomb.png",
+        f"{tmp_path}/photos/\\xff\\xfe.png",
+    }
