@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -238,16 +239,13 @@ def test_a_full_disk_writing_outputs_fails_cleanly_and_resumes(tmp_path, monkeyp
 def _tmpfs_available() -> bool:
     if shutil.which("unshare") is None or sys.platform != "linux":
         return False
-    probe = "d=$(mktemp -d) && mount -t tmpfs -o size=1m tmpfs $d && umount $d"
-    try:
-        return (
-            subprocess.run(
-                ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", probe], capture_output=True, timeout=20
-            ).returncode
-            == 0
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    with tempfile.TemporaryDirectory() as mnt:
+        probe = f"mount -t tmpfs -o size=1m tmpfs {mnt} && umount {mnt}"
+        try:
+            command = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", probe]
+            return subprocess.run(command, capture_output=True, timeout=20).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
 
 
 @pytest.mark.skipif(not _tmpfs_available(), reason="no user namespaces to mount a small tmpfs in")
@@ -261,7 +259,8 @@ def test_a_real_full_disk_mid_run_then_a_resume_once_space_is_back(tmp_path):
     # A tmpfs with room for about half the run, grown once the first attempt has failed on it.
     script = f"""
         set -u
-        mnt=$(mktemp -d)
+        mnt={tmp_path}/mnt
+        mkdir -p "$mnt"
         mount -t tmpfs -o size=900k tmpfs "$mnt"
         {command} --out "$mnt/run" --cache-dir "$mnt/cache" > {tmp_path}/full.log 2>&1
         echo "first attempt: $?"
