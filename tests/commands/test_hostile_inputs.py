@@ -235,8 +235,8 @@ CASES = [
     ),
     Case(
         "over-max-pixels",
-        "ordinary photos over a lowered --max-pixels",
-        lambda t: _run_folder(t, options=("--max-pixels", "1000")),
+        "ordinary photos over a lowered --max-pixels (native size, so the files meet the limit)",
+        lambda t: _run_folder(t, options=("--max-pixels", "1000", "--size", "0")),
         1,
         ("{tmp}/photos/good-a.png: 2,304 pixels, over the limit of 1,000",),
     ),

@@ -63,8 +63,9 @@ def read_image(path: str | Path, min_size: int = 16) -> np.ndarray:
     Raises
     ------
     ImageLoadError
-        Missing, empty, corrupt or truncated files, unsupported bit depths, and
-        images smaller than ``min_size``; the message names the file.
+        Missing, empty, corrupt or truncated files, unsupported bit depths, images
+        smaller than ``min_size`` and larger than :func:`max_pixels` (checked before
+        decoding); the message names the file.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -75,22 +76,18 @@ def read_image(path: str | Path, min_size: int = 16) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ImageLoadError(where, "empty file")
     limit = max_pixels()
+    too_large = _oversize(path, limit)
+    if too_large:
+        raise ImageLoadError(where, too_large)
     # PIL checks integrity (truncated JPEG/PNG data raises on load); OpenCV then
     # decodes at the file's real bit depth, which PIL does not do for 16-bit RGB.
     try:
         with warnings.catch_warnings():
-            # The size is checked here, against the user's limit, before any pixel is decoded.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = limit
+            Image.MAX_IMAGE_PIXELS = limit  # PIL's own default limit would refuse what the user allowed
             with Image.open(path) as probe:
-                width, height = probe.size
-                if width * height > limit:
-                    raise ImageLoadError(where, _too_large(f"{width} x {height} = {width * height:,}", limit))
                 probe.load()
                 orientation = _orientation(probe)
-    except Image.DecompressionBombError as err:  # PIL refuses sizes over twice the limit in open()
-        found = re.search(r"\((\d+) pixels\)", str(err))
-        raise ImageLoadError(where, _too_large(f"{int(found.group(1)):,}" if found else "more", limit)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         kind = "truncated" if "truncated" in str(err).lower() else "corrupt or not an image"
         raise ImageLoadError(where, f"{kind} ({err})") from None
@@ -103,6 +100,30 @@ def read_image(path: str | Path, min_size: int = 16) -> np.ndarray:
     # IMREAD_UNCHANGED keeps the stored pixel order; the orientation tag is applied here.
     raw = _UPRIGHT.get(orientation, lambda a: a)(raw)
     return _to_contract(raw, where, min_size)
+
+
+def _oversize(path: Path, limit: int) -> str:
+    """Why the image in ``path`` has more than ``limit`` pixels, from its header alone; ``""`` if it has not.
+
+    A decompression bomb's header is a few bytes; its pixels would be gigabytes, so this is
+    asked before any decoder (PIL's or OpenCV's) allocates them.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = limit
+            with Image.open(path) as probe:
+                width, height = probe.size
+    except Image.DecompressionBombError as err:  # PIL refuses sizes over twice the limit in open()
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        return _too_large(f"{int(found.group(1)):,}" if found else "more", limit)
+    except Exception:  # no header PIL can read: the decoder that follows names the problem
+        return ""
+    if width * height > limit:
+        return _too_large(f"{width} x {height} = {width * height:,}", limit)
+    return ""
 
 
 def _too_large(pixels: str, limit: int) -> str:
@@ -165,7 +186,8 @@ def read_integer_pixels(path: str | Path, what: str, error: type[Exception] = Va
     """The stored pixels of an 8- or 16-bit image file, as OpenCV decodes them, and their top value.
 
     For files whose exact values matter (masks, a tool's predictions): no orientation, alpha or
-    grey conversion, which the callers decide on themselves.
+    grey conversion, which the callers decide on themselves. Images over :func:`max_pixels` are
+    refused before decoding, as by :func:`read_image`.
 
     Parameters
     ----------
@@ -185,14 +207,23 @@ def read_integer_pixels(path: str | Path, what: str, error: type[Exception] = Va
     """
     import cv2
 
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    path = Path(path)
+    where = printable(path)
+    if not path.is_file():
+        raise error(f"{where}: {_why_not_a_file(path)}")
+    if path.stat().st_size == 0:
+        raise error(f"{where}: an empty file, not a {what}")
+    too_large = _oversize(path, max_pixels())
+    if too_large:
+        raise error(f"{where}: {too_large}")
+    raw = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        raise error(f"{path}: not a readable {what}")
+        raise error(f"{where}: not a readable {what}")
     if raw.dtype == np.uint8:
         return raw, 255
     if raw.dtype == np.uint16:
         return raw, 65535
-    raise error(f"{path}: {what}s must be 8- or 16-bit, got {raw.dtype}")
+    raise error(f"{where}: {what}s must be 8- or 16-bit, got {raw.dtype}")
 
 
 def list_images(root: Path) -> list[Path]:
