@@ -97,6 +97,8 @@ def read_baseline(path: str | Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise BaselineError(f"baseline {path}: not valid JSON ({err})") from None
+    except UnicodeDecodeError as err:
+        raise BaselineError(f"baseline {path}: not valid JSON (byte {err.start} is not UTF-8 text)") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise BaselineError(
             f"baseline {path}: expected schema {SCHEMA}, got {data.get('schema') if isinstance(data, dict) else data!r}"

@@ -63,11 +63,7 @@ class CelebA(Source):
             return present
         wanted = SPLITS[self.split]
         if self.partition_file.is_file():
-            part = {}
-            for line in self.partition_file.read_text().split("\n"):
-                fields = line.split()
-                if len(fields) == 2:
-                    part[Path(fields[0]).stem] = int(fields[1])
+            part = read_partition(self.partition_file)
             return [i for i in present if part.get(i) == wanted]
         lo, hi = OFFICIAL_RANGES[wanted]
         return [i for i in present if i.isdigit() and lo <= int(i) <= hi]
@@ -123,3 +119,30 @@ class CelebA(Source):
             "available": len(self._ids),
             "preprocess": self.preprocess.describe(),
         }
+
+
+def read_partition(path: Path) -> dict[str, int]:
+    """Parse ``list_eval_partition.txt``: lines ``NNNNNN.jpg PARTITION`` (0 train, 1 val, 2 test).
+
+    Raises
+    ------
+    ValueError
+        The file is not ASCII text, or a two-field line has no integer partition; the message
+        names the file and the line.
+    """
+    try:
+        text = path.read_bytes().decode("ascii")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path}: not the CelebA partition list (byte {err.start} is not ASCII text; "
+            "expected lines 'NNNNNN.jpg PARTITION'): replace it, or remove it to use the official ranges"
+        ) from None
+    part = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if len(fields) != 2:
+            continue  # blank lines, headers of other releases
+        if not fields[1].lstrip("-").isdigit():
+            raise ValueError(f"{path}, line {number}: partition {fields[1]!r} is not 0, 1 or 2")
+        part[Path(fields[0]).stem] = int(fields[1])
+    return part

@@ -123,8 +123,15 @@ def read_groups_csv(path: Path) -> dict[str, str]:
     Raises
     ------
     ValueError
-        Missing header columns, an empty id or group, or one id given two groups.
+        Not UTF-8 text, missing header columns, an empty id or group, or one id given two groups.
     """
+    try:
+        return _parse_groups(path)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}); save it as a UTF-8 CSV") from None
+
+
+def _parse_groups(path: Path) -> dict[str, str]:
     table: dict[str, str] = {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
