@@ -45,9 +45,12 @@ def load_weights(path: str | Path, variant: str = "full") -> dict[str, Any]:
     FileNotFoundError
         With the command that trains one.
     ValueError
-        If the file is not a GLCIC weights file (e.g. a training ``latest.pt``).
+        If the path is a folder or not a GLCIC weights file (e.g. a training ``latest.pt``), or its
+        width, tensors or mean pixel are unusable; the message names the file.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a GLCIC weights file (pass ckpt=FOLDER/glcic-{variant}.pt)")
     if not path.is_file():
         raise FileNotFoundError(
             f"GLCIC checkpoint not found: {path}. Train one with "
@@ -73,7 +76,32 @@ def load_weights(path: str | Path, variant: str = "full") -> dict[str, Any]:
     missing = [k for k in ("width", "state_dict", "mean_pixel") if k not in ckpt]
     if missing:
         raise ValueError(f"{path} is a GLCIC weights file without {', '.join(missing)}: it cannot be used")
+    problem = _contents_problem(ckpt)
+    if problem:
+        raise ValueError(f"{path} is a GLCIC weights file that cannot be used: {problem}")
     return ckpt
+
+
+def _contents_problem(ckpt: dict[str, Any]) -> str:
+    """What is wrong with the fields of a weights file, or ``""`` (they reach the network unchecked otherwise)."""
+    width = ckpt["width"]
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not (0 < width < float("inf")):
+        return f"width={width!r} is not a positive number"
+    state = ckpt["state_dict"]
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        return f"state_dict is a {type(state).__name__}, not a mapping of layer names to tensors"
+    broken = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        return f"NaN or infinite values in {', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}"
+    mean = ckpt["mean_pixel"]
+    numbers = isinstance(mean, (list, tuple)) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in mean
+    )
+    if not numbers or len(mean) != 3 or not np.isfinite(np.asarray(mean, dtype=np.float64)).all():
+        return f"mean_pixel={mean!r} is not three finite numbers (the training set's mean colour)"
+    return ""
 
 
 def build_model(ckpt: dict[str, Any]) -> CompletionNet:
