@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import os
+import sys
 
 import click
 
@@ -56,6 +58,28 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="inpaint-bench")
 def cli() -> None:
     """inpaint-bench: compare inpainting methods on identical images, masks and metrics."""
+    _escape_undecodable_output()
+
+
+def _escape_undecodable_output() -> None:
+    # A path that is not UTF-8 (an --out, a file in a data folder) arrives as lone surrogates,
+    # which a strict stdout refuses to print: print its bytes as \xNN, as printable() writes them.
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) in ("strict", "backslashreplace") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=ESCAPE)
+
+
+def _escape(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    bad = err.object[err.start : err.end]
+    # os.fsdecode maps an undecodable byte b to the surrogate U+DC00 + b.
+    text = "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}" for c in bad)
+    return text, err.end
+
+
+ESCAPE = "inpaint-bench-escape"
+codecs.register_error(ESCAPE, _escape)
 
 
 def main() -> None:
