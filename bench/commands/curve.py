@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from bench.commands.options import max_pixels_option
+
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True))
@@ -25,6 +27,7 @@ import click
     show_default=True,
     help="Probe split (validation: never trained on, never in the test tables).",
 )
+@max_pixels_option
 @click.option("--n", "n", default=64, show_default=True, help="Probe size (the first N images of the split).")
 @click.option("--seed", default=0, show_default=True, help="Mask seed of the probe.")
 @click.option(

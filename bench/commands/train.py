@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from bench.commands.options import max_pixels_option
+
 BUDGET_CONFIG = Path(__file__).resolve().parents[2] / "methods" / "glcic" / "configs" / "celeba-gpu.toml"
 
 
@@ -44,6 +46,7 @@ BUDGET_CONFIG = Path(__file__).resolve().parents[2] / "methods" / "glcic" / "con
     help="CelebA root (containing img_align_celeba/) or an image folder.",
 )
 @click.option("--split", default=None, help="Split to train on (default: config's, else train).")
+@max_pixels_option
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--steps-phase1", type=int, default=None, help="Tc: completion-net steps (MSE).")
 @click.option("--steps-phase2", type=int, default=None, help="Td: discriminator-only steps.")
