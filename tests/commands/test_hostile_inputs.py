@@ -158,6 +158,54 @@ def _non_utf8(folder: Path) -> None:
         pytest.skip("this file system refuses file names that are not UTF-8")
 
 
+def _undecodable(tmp: Path, name: bytes) -> str:
+    """``tmp/NAME`` for a name whose bytes are not UTF-8, as Python hands such a path to the CLI."""
+    return os.fsdecode(os.fsencode(tmp) + b"/" + name)
+
+
+def _non_utf8_mask(folder: Path) -> None:
+    try:
+        with open(os.fsencode(folder) + b"/\xff.png", "wb") as fh:
+            fh.write((folder / "coffee-000.png").read_bytes())
+    except OSError:
+        pytest.skip("this file system refuses file names that are not UTF-8")
+
+
+def _non_utf8_out(tmp: Path) -> list[str]:
+    out = _undecodable(tmp, b"\xffrun")
+    try:
+        os.mkdir(out)
+        os.rmdir(out)
+    except OSError:
+        pytest.skip("this file system refuses file names that are not UTF-8")
+    return [*CHEAP, "--out", out]
+
+
+def _in_masks(write: Callable[[Path], object]) -> Callable[[Path], list[str]]:
+    """Good masks for both builtin images, then ``write`` spoils the folder."""
+    return _with(lambda t: _run_masks(t), lambda t: write(t / "masks"))
+
+
+def _half_of(source: Path, target: Path) -> Path:
+    data = source.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    return target
+
+
+def _predictions(tmp: Path, spoil: Callable[[Path], object]) -> list[str]:
+    folder = tmp / "predicted"
+    _photo(folder / "astronaut-000.png", size=160, seed=4)
+    _photo(folder / "coffee-000.png", size=160, seed=5)
+    spoil(folder)
+    return [*CHEAP, "--methods", f"predictions:dir={folder}", "--out", str(tmp / "run")]
+
+
+def _celeba_root(tmp: Path, partition: bytes) -> Path:
+    _photo(tmp / "celeba" / "img_align_celeba" / "182638.jpg", size=64)
+    (tmp / "celeba" / "list_eval_partition.txt").write_bytes(partition)
+    return tmp / "celeba"
+
+
 # ---------------------------------------------------------------- the table
 
 CASES = [
@@ -304,6 +352,82 @@ CASES = [
         ("skipping {tmp}/photos/\\xff\\xfe.png: the file name is not valid UTF-8",),
     ),
     Case(
+        "non-utf8-data-root",
+        "--data-root whose name is not UTF-8 (and does not exist)",
+        lambda t: [*CHEAP, "--dataset", "folder", "--data-root", _undecodable(t, b"\xffdir"), "--out", str(t / "r")],
+        1,
+        ("{tmp}/\\xffdir is not a directory",),
+    ),
+    Case(
+        "data-root-symlink-loop",
+        "--data-root a symbolic link pointing at itself",
+        lambda t: [
+            *CHEAP,
+            "--dataset",
+            "folder",
+            "--data-root",
+            str(_link(t / "loop", "loop")),
+            "--out",
+            str(t / "run"),
+        ],
+        1,
+        ("{tmp}/loop is not a directory",),
+    ),
+    Case(
+        "groups-csv-not-utf8",
+        "a groups.csv of bytes that are not UTF-8 text",
+        lambda t: _run_folder(t, lambda f: (f / "groups.csv").write_bytes(b"\xff\xfe\x00image_id")),
+        1,
+        ("{tmp}/photos/groups.csv: not UTF-8 text",),
+    ),
+    Case(
+        "celeba-partition-not-text",
+        "a CelebA list_eval_partition.txt of binary bytes",
+        lambda t: [
+            *CHEAP,
+            "--dataset",
+            "celeba",
+            "--data-root",
+            str(_celeba_root(t, b"\x89PNG\x00\xff")),
+            "--out",
+            str(t / "run"),
+        ],
+        1,
+        ("{tmp}/celeba/list_eval_partition.txt: not the CelebA partition list",),
+    ),
+    Case(
+        "celeba-partition-bad-number",
+        "a CelebA partition line whose partition is not a number",
+        lambda t: [
+            *CHEAP,
+            "--dataset",
+            "celeba",
+            "--data-root",
+            str(_celeba_root(t, b"182638.jpg 2\n182639.jpg test\n")),
+            "--out",
+            str(t / "run"),
+        ],
+        1,
+        ("{tmp}/celeba/list_eval_partition.txt, line 2: partition 'test' is not 0, 1 or 2",),
+    ),
+    Case(
+        "size-over-max-pixels",
+        "--size 100000 (a 10-gigapixel resize of every image)",
+        lambda t: [*CHEAP, "--size", "100000", "--out", str(t / "run")],
+        1,
+        ("--size 100000: 10,000,000,000 pixels per image, over the limit of 100,000,000", "--max-pixels"),
+    ),
+    Case(
+        "export-decompression-bomb",
+        "bench export of a folder holding a 240-megapixel PNG",
+        lambda t: (
+            ["export", "--dataset", "folder", "--data-root", str(_folder(t, _bomb)), "--n", "3"]
+            + ["--out", str(t / "exported"), "--no-progress"]
+        ),
+        0,
+        ("skipping {tmp}/photos/bomb.png: 240,000,000 pixels, over the limit", "exported 2 images"),
+    ),
+    Case(
         "16-bit-palette-cmyk-rgba",
         "16-bit grey, palette, CMYK and RGBA images: converted and used",
         lambda t: _run_folder(
@@ -410,6 +534,62 @@ CASES = [
         ("{tmp}/weights.pt is a GLCIC weights file without mean_pixel",),
     ),
     Case(
+        "ckpt-folder",
+        "iizuka:ckpt= naming a folder",
+        lambda t: [*CHEAP, "--methods", f"iizuka:ckpt={t}", "--out", str(t / "run")],
+        1,
+        ("{tmp} is a folder, not a GLCIC weights file",),
+    ),
+    Case(
+        "ckpt-truncated",
+        "the first half of a real weights file",
+        lambda t: _ckpt(t, raw=_half_of(WEIGHTS, t / "half.pt").read_bytes()),
+        1,
+        ("{tmp}/weights.pt is not a GLCIC weights file: torch.load cannot read it",),
+    ),
+    Case(
+        "ckpt-pickled-object",
+        "a torch file holding a Python object (refused by weights_only loading)",
+        lambda t: _ckpt(t, {"format": "glcic-weights-v1", "path": Path("/")}),
+        1,
+        ("{tmp}/weights.pt is not a GLCIC weights file: torch.load cannot read it",),
+    ),
+    Case(
+        "ckpt-extra-tensor",
+        "weights with a tensor no layer of the net has",
+        _weights(lambda w: w["state_dict"].update({"conv99.conv.weight": torch.zeros(1)})),
+        1,
+        ("{tmp}/weights.pt: its weights do not fit", "conv99.conv.weight"),
+    ),
+    Case(
+        "ckpt-state-dict-not-a-dict",
+        "weights whose state_dict is a list",
+        _weights(lambda w: w.update(state_dict=[1, 2])),
+        1,
+        ("{tmp}/weights.pt is a GLCIC weights file that cannot be used: state_dict is a list",),
+    ),
+    Case(
+        "ckpt-width-text",
+        "weights whose width is a string",
+        _weights(lambda w: w.update(width="wide")),
+        1,
+        ("{tmp}/weights.pt is a GLCIC weights file that cannot be used: width='wide' is not a positive number",),
+    ),
+    Case(
+        "ckpt-mean-pixel-short",
+        "weights whose mean pixel has one channel",
+        _weights(lambda w: w.update(mean_pixel=[0.5])),
+        1,
+        ("{tmp}/weights.pt is a GLCIC weights file that cannot be used: mean_pixel=[0.5] is not three",),
+    ),
+    Case(
+        "ckpt-nan",
+        "weights with a NaN in a tensor",
+        _weights(lambda w: w["state_dict"]["conv1.conv.bias"].fill_(float("nan"))),
+        1,
+        ("{tmp}/weights.pt is a GLCIC weights file that cannot be used: NaN or infinite values in conv1.conv.bias",),
+    ),
+    Case(
         "unknown-metric",
         "a misspelt metric",
         lambda t: [*CHEAP, "--metrics", "mse,psnx", "--out", str(t / "run")],
@@ -473,6 +653,70 @@ CASES = [
         1,
         ("{tmp}/masks/coffee-000.png: not a readable mask image",),
     ),
+    Case(
+        "mask-empty-file",
+        "a zero-byte mask file",
+        _in_masks(lambda m: (m / "coffee-000.png").write_bytes(b"")),
+        1,
+        ("{tmp}/masks/coffee-000.png: an empty file, not a mask image",),
+    ),
+    Case(
+        "mask-decompression-bomb",
+        "a mask PNG claiming 240 megapixels",
+        _in_masks(lambda m: (m / "coffee-000.png").write_bytes(_png_header(20000, 12000))),
+        1,
+        ("{tmp}/masks/coffee-000.png: 240,000,000 pixels, over the limit of 100,000,000",),
+    ),
+    Case(
+        "mask-symlink-loop",
+        "a mask that is a symbolic link pointing at itself",
+        _in_masks(lambda m: ((m / "coffee-000.png").unlink(), os.symlink("coffee-000.png", m / "coffee-000.png"))),
+        1,
+        ("{tmp}/masks/coffee-000.png: a symbolic link loop",),
+    ),
+    Case(
+        "mask-two-suffixes",
+        "coffee-000.png and coffee-000.bmp in the mask folder",
+        _in_masks(lambda m: Image.open(m / "coffee-000.png").save(m / "coffee-000.bmp")),
+        1,
+        ("several masks for image 'coffee-000' in {tmp}/masks: coffee-000.bmp, coffee-000.png",),
+    ),
+    Case(
+        "mask-non-utf8-name",
+        "an extra mask file whose name is not UTF-8",
+        _in_masks(_non_utf8_mask),
+        0,
+        ("{tmp}/masks: 1 mask file matches no image of the data source and is ignored: \\xff.png",),
+    ),
+    Case(
+        "mask-dir-is-a-file",
+        "--masks file:dir= naming a file",
+        lambda t: [*CHEAP, "--masks", f"file:dir={_photo(t / 'm.png')}", "--out", str(t / "run")],
+        2,
+        ("file:dir={tmp}/m.png: no such folder of mask images",),
+    ),
+    # Another tool's outputs
+    Case(
+        "predictions-missing-dir",
+        "predictions:dir= naming no folder",
+        lambda t: [*CHEAP, "--methods", f"predictions:dir={t / 'nope'}", "--out", str(t / "run")],
+        1,
+        ("predictions:dir={tmp}/nope: no such folder",),
+    ),
+    Case(
+        "predictions-decompression-bomb",
+        "a predicted PNG claiming 240 megapixels: that row is an error, the run goes on",
+        lambda t: _predictions(t, lambda p: (p / "astronaut-000.png").write_bytes(_png_header(20000, 12000))),
+        0,
+        ("{tmp}/predicted/astronaut-000.png: 240,000,000 pixels, over the limit", "1 errors"),
+    ),
+    Case(
+        "predictions-not-an-image",
+        "a predicted PNG that is text",
+        lambda t: _predictions(t, lambda p: (p / "coffee-000.png").write_text("no")),
+        0,
+        ("{tmp}/predicted/coffee-000.png: not a readable prediction PNG", "1 errors"),
+    ),
     # Run directories
     Case(
         "out-is-a-file",
@@ -480,6 +724,13 @@ CASES = [
         lambda t: [*CHEAP, "--out", str(_photo(t / "taken.png"))],
         2,
         ("{tmp}/taken.png", "is a file"),
+    ),
+    Case(
+        "non-utf8-out",
+        "--out whose name is not UTF-8: the run works, its folder is printed with \\xNN escapes",
+        _non_utf8_out,
+        0,
+        ("run directory: {tmp}/\\xffrun",),
     ),
     Case(
         "negative-n",
@@ -509,6 +760,20 @@ CASES = [
         2,
         ("{tmp}/base.json",),
     ),
+    Case(
+        "baseline-not-utf8",
+        "bench check against a baseline of binary bytes",
+        lambda t: ["check", str(_finished_dir(t)), "--baseline", str(_write_bytes(t / "base.json", b"\xff\xfe\x00"))],
+        2,
+        ("baseline {tmp}/base.json: not valid JSON (byte 0 is not UTF-8 text)",),
+    ),
+    Case(
+        "baseline-wrong-schema",
+        "bench check against a JSON list",
+        lambda t: ["check", str(_finished_dir(t)), "--baseline", str(_write(t / "base.json", "[1, 2]"))],
+        2,
+        ("baseline {tmp}/base.json: expected schema",),
+    ),
 ]
 
 
@@ -522,6 +787,16 @@ def _only_broken(tmp: Path) -> Path:
 
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
+    return path
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _link(path: Path, target: str) -> Path:
+    os.symlink(target, path)
     return path
 
 
