@@ -83,8 +83,11 @@ def run(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     out = Path(out or f"runs/{dataset}-n{n}-s{seed}")
     metric_list = metric_names(metrics)
+    specs = split_specs(methods_)
+    if not specs:
+        raise click.BadParameter(f"no method in {methods_!r}", param_hint="--methods")
     cfg = RunConfig(
-        methods=split_specs(methods_),
+        methods=specs,
         out=out,
         dataset=dataset,
         data_root=data_root,

@@ -128,7 +128,12 @@ def compute_set_metrics(
 
     if not metrics:
         return {}
-    stored = rundir.read_json(rundir.set_metrics) if rundir.set_metrics.is_file() else {}
+    stored = {}
+    if rundir.set_metrics.is_file():
+        try:
+            stored = rundir.read_json(rundir.set_metrics)
+        except ValueError as err:  # stored results only save time: recomputed from the outputs
+            log.warning("%s: computing the set metrics again", str(err).split("; restore")[0])
     ctx = SetMetricContext(
         reference_key=dict(identity),
         cache_dir=cfg.cache_dir or default_cache_dir(),

@@ -86,8 +86,17 @@ class RunDir:
         return self.path / "outputs" / method_dirname(spec) / f"{image_id}.png"
 
     def read_json(self, which: Path) -> Any:
-        """Parse one of the JSON files of the run."""
-        return json.loads(Path(which).read_text())
+        """Parse one of the JSON files of the run.
+
+        Raises
+        ------
+        ValueError
+            The file is not valid JSON text (the message names it).
+        """
+        try:
+            return json.loads(Path(which).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{which}: not valid JSON ({err}); restore it or use another --out") from None
 
     def read_groups(self) -> tuple[str, dict[str, str] | None]:
         """The resampling unit of the run's intervals and each image's group.

@@ -138,8 +138,8 @@ def _with(make: Callable[[Path], list[str]], then: Callable[[Path], object]) -> 
     return both
 
 
-def _finished_run(tmp: Path) -> list[str]:
-    args = [*CHEAP, "--out", str(tmp / "run")]
+def _finished_run(tmp: Path, *options: str) -> list[str]:
+    args = [*CHEAP, *options, "--out", str(tmp / "run")]
     assert CliRunner().invoke(cli, args).exit_code == 0
     return args
 
@@ -745,6 +745,37 @@ CASES = [
         _with(_finished_run, _garbage_line),
         0,
         ("{tmp}/run/records.jsonl: unreadable line 1", "moved to {tmp}/run/records.jsonl.damaged-1"),
+    ),
+    Case(
+        "corrupt-config-json",
+        "resuming a run whose config.json is not JSON",
+        _with(_finished_run, lambda t: (t / "run" / "config.json").write_text("{oops")),
+        1,
+        ("{tmp}/run/config.json: not valid JSON",),
+    ),
+    Case(
+        "masks-json-not-text",
+        "resuming a run whose masks.json holds bytes that are not text",
+        _with(_finished_run, lambda t: (t / "run" / "masks.json").write_bytes(b"\xff\xfe\x00")),
+        1,
+        ("{tmp}/run/masks.json: not valid JSON",),
+    ),
+    Case(
+        "corrupt-set-metrics-json",
+        "resuming a run whose set_metrics.json is cut short: recomputed",
+        _with(
+            lambda t: _finished_run(t, "--metrics", "mse,kid"),
+            lambda t: (t / "run" / "set_metrics.json").write_text('{"mean": {"kid'),
+        ),
+        0,
+        ("{tmp}/run/set_metrics.json: not valid JSON", "computing the set metrics again"),
+    ),
+    Case(
+        "no-method",
+        "--methods with no method in it",
+        lambda t: [*CHEAP, "--methods", ",", "--out", str(t / "run")],
+        2,
+        ("--methods", "no method"),
     ),
     Case(
         "resume-other-masks",
