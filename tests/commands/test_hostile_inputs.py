@@ -43,6 +43,11 @@ class Case:
 # ---------------------------------------------------------------- builders
 
 
+def _cheap(tmp: Path, *options: str) -> list[str]:
+    """The cheap run with ``options``, writing into ``tmp/run``."""
+    return [*CHEAP, *options, "--out", str(tmp / "run")]
+
+
 def _photo(path: Path, size: int = 48, mode: str = "RGB", seed: int = 0) -> Path:
     pixels = (np.random.default_rng(seed).random((size, size, 3)) * 255).astype(np.uint8)
     image = Image.fromarray(pixels)
@@ -213,7 +218,7 @@ CASES = [
     Case(
         "folder-missing",
         "--data-root that does not exist",
-        lambda t: [*CHEAP, "--dataset", "folder", "--data-root", str(t / "nope"), "--out", str(t / "run")],
+        lambda t: _cheap(t, "--dataset", "folder", "--data-root", str(t / "nope")),
         1,
         ("{tmp}/nope is not a directory",),
     ),
@@ -227,7 +232,7 @@ CASES = [
     Case(
         "celeba-root-empty",
         "--dataset celeba on a folder without img_align_celeba/",
-        lambda t: [*CHEAP, "--dataset", "celeba", "--data-root", str(t), "--out", str(t / "run")],
+        lambda t: _cheap(t, "--dataset", "celeba", "--data-root", str(t)),
         1,
         ("{tmp}", "img_align_celeba"),
     ),
@@ -413,7 +418,7 @@ CASES = [
     Case(
         "size-over-max-pixels",
         "--size 100000 (a 10-gigapixel resize of every image)",
-        lambda t: [*CHEAP, "--size", "100000", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--size", "100000"),
         1,
         ("--size 100000: 10,000,000,000 pixels per image, over the limit of 100,000,000", "--max-pixels"),
     ),
@@ -445,35 +450,35 @@ CASES = [
     Case(
         "unknown-method",
         "a misspelt method",
-        lambda t: [*CHEAP, "--methods", "teela", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--methods", "teela"),
         1,
         ("teela", "telea"),
     ),
     Case(
         "bad-option-value",
         "patch:size=abc",
-        lambda t: [*CHEAP, "--methods", "patch:size=abc", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--methods", "patch:size=abc"),
         1,
         ("size", "abc"),
     ),
     Case(
         "unknown-option",
         "patch:bogus=1",
-        lambda t: [*CHEAP, "--methods", "patch:bogus=1", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--methods", "patch:bogus=1"),
         1,
         ("bogus",),
     ),
     Case(
         "method-twice",
         "the same method listed twice",
-        lambda t: [*CHEAP, "--methods", "mean,mean", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--methods", "mean,mean"),
         1,
         ("a method is listed twice: mean, mean",),
     ),
     Case(
         "ckpt-missing",
         "iizuka:ckpt= naming no file",
-        lambda t: [*CHEAP, "--methods", f"iizuka:ckpt={t / 'none.pt'}", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--methods", f"iizuka:ckpt={t / 'none.pt'}"),
         1,
         ("GLCIC checkpoint not found: {tmp}/none.pt",),
     ),
@@ -536,7 +541,7 @@ CASES = [
     Case(
         "ckpt-folder",
         "iizuka:ckpt= naming a folder",
-        lambda t: [*CHEAP, "--methods", f"iizuka:ckpt={t}", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--methods", f"iizuka:ckpt={t}"),
         1,
         ("{tmp} is a folder, not a GLCIC weights file",),
     ),
@@ -592,7 +597,7 @@ CASES = [
     Case(
         "unknown-metric",
         "a misspelt metric",
-        lambda t: [*CHEAP, "--metrics", "mse,psnx", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--metrics", "mse,psnx"),
         1,
         ("psnx",),
     ),
@@ -600,14 +605,14 @@ CASES = [
     Case(
         "unknown-mask-family",
         "--masks of a family that does not exist",
-        lambda t: [*CHEAP, "--masks", "rectangles", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--masks", "rectangles"),
         2,
         ("rectangles",),
     ),
     Case(
         "mask-folder-missing",
         "--masks file:dir= naming no folder",
-        lambda t: [*CHEAP, "--masks", f"file:dir={t / 'nope'}", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--masks", f"file:dir={t / 'nope'}"),
         2,
         ("file:dir={tmp}/nope: no such folder of mask images",),
     ),
@@ -691,7 +696,7 @@ CASES = [
     Case(
         "mask-dir-is-a-file",
         "--masks file:dir= naming a file",
-        lambda t: [*CHEAP, "--masks", f"file:dir={_photo(t / 'm.png')}", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--masks", f"file:dir={_photo(t / 'm.png')}"),
         2,
         ("file:dir={tmp}/m.png: no such folder of mask images",),
     ),
@@ -699,7 +704,7 @@ CASES = [
     Case(
         "predictions-missing-dir",
         "predictions:dir= naming no folder",
-        lambda t: [*CHEAP, "--methods", f"predictions:dir={t / 'nope'}", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--methods", f"predictions:dir={t / 'nope'}"),
         1,
         ("predictions:dir={tmp}/nope: no such folder",),
     ),
@@ -735,7 +740,7 @@ CASES = [
     Case(
         "negative-n",
         "--n -1",
-        lambda t: [*CHEAP, "--n", "-1", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--n", "-1"),
         2,
         ("--n", "-1"),
     ),
@@ -773,7 +778,7 @@ CASES = [
     Case(
         "no-method",
         "--methods with no method in it",
-        lambda t: [*CHEAP, "--methods", ",", "--out", str(t / "run")],
+        lambda t: _cheap(t, "--methods", ","),
         2,
         ("--methods", "no method"),
     ),

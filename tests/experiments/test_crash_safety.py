@@ -222,15 +222,11 @@ def test_a_full_disk_writing_outputs_fails_cleanly_and_resumes(tmp_path, monkeyp
 
     monkeypatch.setattr(files, "atomic_write", atomic_write)
     args = ["run", "--methods", "telea,mean", "--n", "6", "--metrics", "mse,psnr", "--no-progress", "--out", str(out)]
-    from click.testing import CliRunner
-
-    from bench.cli import cli
-
-    failed = CliRunner().invoke(cli, args)
+    failed = _invoke(*args)
     assert failed.exit_code == 1 and "No space left on device" in failed.output, failed.output
     assert "Traceback" not in failed.output and str(out) in failed.output
     monkeypatch.undo()
-    resumed = CliRunner().invoke(cli, args)
+    resumed = _invoke(*args)
     assert resumed.exit_code == 0, resumed.output
     assert _rows_without_timing(out) == _rows_without_timing(reference)
     assert _pngs(out) == _pngs(reference)
