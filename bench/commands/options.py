@@ -4,30 +4,13 @@ from __future__ import annotations
 
 import click
 
+from bench.core.spec import split_specs as split_specs  # the commands parse specs from here
+
 MASKS_HELP = (
     "Mask family spec, e.g. rects (the study: 1-3 rectangles <= 25 %), center, thin, medium, thick "
     "(LaMa), freeform (DeepFill v2), file:dir=PATH; see `bench list masks`."
 )
 DATASETS = ["builtin", "celeba", "folder"]
-
-
-def split_specs(value: str) -> list[str]:
-    """Split ``telea,patch:size=9,features=0,mean`` into specs.
-
-    A comma starts a new spec unless the text after it is a ``key=value`` option
-    of the current spec (it contains ``=`` before any ``:``).
-    """
-    specs: list[str] = []
-    for part in value.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        head = part.split(":", 1)[0]
-        if specs and "=" in head and ":" in specs[-1]:
-            specs[-1] += "," + part
-        else:
-            specs.append(part)
-    return specs
 
 
 def check_mask_spec(ctx, param, value: str) -> str:

@@ -103,3 +103,22 @@ def canonical_spec(name: str, options: dict[str, Any]) -> str:
     if not options:
         return name
     return name + ":" + ",".join(f"{k}={options[k]}" for k in sorted(options))
+
+
+def split_specs(value: str) -> list[str]:
+    """Split ``telea,patch:size=9,features=0,mean`` into specs.
+
+    A comma starts a new spec unless the text after it is a ``key=value`` option
+    of the current spec (it contains ``=`` before any ``:``).
+    """
+    specs: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        head = part.split(":", 1)[0]
+        if specs and "=" in head and ":" in specs[-1]:
+            specs[-1] += "," + part
+        else:
+            specs.append(part)
+    return specs
