@@ -21,6 +21,9 @@ import numpy as np
 
 log = logging.getLogger("bench")
 
+# Ends the name of every temporary this suite writes, so a cleanup removes its own and nothing else.
+TEMP_SUFFIX = ".inpaint-bench.tmp"
+
 
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], *, fsync: bool = True) -> None:
     """Write a file through ``write(handle)`` so readers see the old or the new file, never half of one.
@@ -36,7 +39,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], *, fsync: 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -48,6 +51,11 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], Any], *, fsync: 
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         raise _naming(err, path) from None
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of :func:`atomic_write`'s temporaries (``.NAME.XXXXXXXX.inpaint-bench.tmp``)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

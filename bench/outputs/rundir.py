@@ -14,15 +14,22 @@
       summary.csv        long table: method, metric, value, low, high, n
       summary.md         wide Markdown table of the same
       images/ID.png      ground-truth images (8-bit PNG) as the methods' targets
-      outputs/METHOD/ID.png  composited outputs of each method (METHOD = method_dirname(spec))
+      outputs.json       {spec: folder under outputs/}: each method's own folder, recorded before
+                         the first output goes into it (absent in older runs: see below)
+      outputs/METHOD/ID.png  composited outputs of each method (METHOD from outputs.json; method_dirname)
+      .inpaint-bench     marks the directory as a run's ({"tool": "inpaint-bench", "kind": "run"})
       .lock              held (flock) by the one ``bench run`` writing the directory; holds its pid
+
+A directory without the marker is taken as a run when it has the ``config.json`` and
+``masks.json`` of one (written before the marker existed); its ``outputs/`` folders were named
+by the readable spec alone, and a folder two of its methods shared is used by neither.
+See :mod:`bench.core.outdir` for the claim every writer makes first.
 """
 
 from __future__ import annotations
 
-import errno
+import hashlib
 import json
-import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.files import JSONLog
+from bench.core.files import JSONLog, update_json
+from bench.core.outdir import OutDirBusyError, OutDirError, claim_dir, writer_pid
 
 # Keys every line of records.jsonl has; a line without them is damage, not a row.
 RECORD_KEYS = ("method", "image_id", "status")
@@ -39,18 +47,63 @@ RECORD_KEYS = ("method", "image_id", "status")
 NO_GROUPS_UNIT = "images (the run has no groups.json, so each image is its own unit)"
 
 
-def method_dirname(spec: str) -> str:
-    """File-system-safe folder name for a method spec (``patch:size=9`` -> ``patch__size-9``)."""
+# Specs whose readable folder name can be read back to them: a name without "_" (and not starting
+# with a dot), keys of letters and digits, values without "-", "_", ",", "=" or ":". The folder
+# name then splits uniquely at "__", "_" and the first "-" of each option.
+_READABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*(:[A-Za-z0-9]+=[A-Za-z0-9.+]*(,[A-Za-z0-9]+=[A-Za-z0-9.+]*)*)?")
+# Longest readable part kept in front of the hash of a spec that does not read back.
+_PREFIX_CHARS = 48
+
+
+def _readable_dirname(spec: str) -> str:
     safe = spec.replace(":", "__").replace("=", "-").replace(",", "_")
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", safe)
 
 
-class RunDirError(RuntimeError):
-    """A run directory cannot be written: another run holds it, or it is not writable."""
+def _hashed_dirname(spec: str) -> str:
+    digest = hashlib.sha256(spec.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{_readable_dirname(spec)[:_PREFIX_CHARS].lstrip('.')}~{digest}"
 
 
-class RunDirBusyError(RunDirError):
-    """Another process is writing the run directory."""
+def method_dirname(spec: str) -> str:
+    """A folder name for a method spec, different for every spec.
+
+    A spec that its readable name reads back to keeps it (``patch:size=9`` -> ``patch__size-9``,
+    as before); any other (a path, non-ASCII, ``_`` or ``-`` where they would be ambiguous) gets
+    its readable start followed by ``~`` and 16 hex digits of the SHA-256 of the whole spec
+    (``predictions:dir=/x/a_b`` -> ``predictions__dir-_x_a_b~...``). No readable name holds a ``~``.
+    """
+    if _READABLE.fullmatch(spec):
+        return _readable_dirname(spec)
+    return _hashed_dirname(spec)
+
+
+def _previous_layout_folders(path: Path, methods: list[str]) -> tuple[dict[str, str], set[str]]:
+    """Folders a run written before ``outputs.json`` used, where each is one method's, and the shared ones.
+
+    Those runs named folders by the readable name alone, so two methods could share one; such a
+    shared folder belongs to neither (their specs get folders of their own, and missing outputs).
+    """
+    names: dict[str, list[str]] = {}
+    for spec in methods:
+        names.setdefault(_readable_dirname(spec), []).append(spec)
+    own = {specs[0]: name for name, specs in names.items() if len(specs) == 1 and (path / "outputs" / name).is_dir()}
+    return own, {name for name, specs in names.items() if len(specs) > 1}
+
+
+# A run directory cannot be written: not a run's, another run holds it, or it is not writable.
+RunDirError = OutDirError
+# Another process is writing the run directory.
+RunDirBusyError = OutDirBusyError
+
+
+def is_legacy_run(path: Path) -> bool:
+    """Whether an unmarked directory is a run written before runs were marked (its config and masks)."""
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(config, dict) and "identity" in config and (path / "masks.json").is_file()
 
 
 class RunDir:
@@ -64,6 +117,9 @@ class RunDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._outputs: dict[str, str] | None = None
+        self._shared: set[str] = set()  # folders of the previous layout that two methods shared
+        self._writing = False
 
     config = property(lambda self: self.path / "config.json")
     masks = property(lambda self: self.path / "masks.json")
@@ -76,6 +132,7 @@ class RunDir:
     summary_md = property(lambda self: self.path / "summary.md")
     images_dir = property(lambda self: self.path / "images")
     lock_file = property(lambda self: self.path / ".lock")
+    outputs_json = property(lambda self: self.path / "outputs.json")
 
     def image_path(self, image_id: str) -> Path:
         """Ground-truth PNG of an image."""
@@ -83,7 +140,7 @@ class RunDir:
 
     def output_path(self, spec: str, image_id: str) -> Path:
         """Composited output PNG of a method on an image."""
-        return self.path / "outputs" / method_dirname(spec) / f"{image_id}.png"
+        return self.output_dir(spec) / f"{image_id}.png"
 
     def read_json(self, which: Path) -> Any:
         """Parse one of the JSON files of the run.
@@ -135,76 +192,73 @@ class RunDir:
 
     @contextmanager
     def writing(self):
-        """Create the directory and hold its writer lock for the duration of the block.
+        """Claim the directory as a run's and hold its writer lock for the duration of the block.
 
-        Two runs writing one directory would both compute everything and
-        interleave their rows, so the second is refused at once instead of waiting.
+        The directory must be new, empty or a run directory (:func:`bench.core.outdir.claim_dir`):
+        a folder of other files, or another command's directory, is refused before anything is
+        written. Two runs writing one directory would both compute everything and interleave
+        their rows, so the second is refused at once instead of waiting.
 
         Raises
         ------
         RunDirBusyError
             Another process holds the lock (the message names the directory and its pid).
         RunDirError
-            The directory cannot be created or the lock file cannot be opened.
+            The directory is not a run's, holds a link leading outside it, or cannot be created.
         """
-        import fcntl
-
-        fd = self._open_lock()
-        try:
+        with claim_dir(self.path, "run", legacy=is_legacy_run):
+            self._writing, self._outputs = True, None
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RunDirBusyError(
-                    f"{self.path} is being written by another bench run{self._holder()}: wait for it to finish, "
-                    "or use another --out"
-                ) from None
-            self._record_holder(fd)
-            self._remove_stale_temporaries()
-            yield self
-        finally:
-            os.close(fd)  # closing releases the lock; the file stays, so no one can lock a vanished inode
+                yield self
+            finally:
+                self._writing = False
 
-    def _open_lock(self) -> int:
-        if self.path.exists() and not self.path.is_dir():
-            raise RunDirError(f"--out {self.path} is a file, not a directory; choose another --out")
+    def being_written(self) -> str | None:
+        """The pid of the process writing the run now (``"?"`` if unknown), or None when none is."""
+        return writer_pid(self.path)
+
+    def output_folders(self) -> dict[str, str]:
+        """``{spec: folder under outputs/}`` of every method with a folder, as readers find them.
+
+        ``outputs.json`` when the run has one; for a run written before it existed, each
+        method of ``config.json`` whose readable folder name no other method shared and exists.
+        """
+        if self._outputs is None:
+            self._outputs = self._recorded_folders()
+        return dict(self._outputs)
+
+    def output_dir(self, spec: str) -> Path:
+        """Folder of a method's composited outputs, its own (see :func:`method_dirname`).
+
+        While the run is being written (:meth:`writing`), a spec seen for the first time gets
+        a folder no other method has, recorded in ``outputs.json`` before anything goes into it.
+        """
+        folders = self.output_folders()
+        if spec not in folders:
+            name = method_dirname(spec)
+            if name in set(folders.values()) | self._shared:
+                name = _hashed_dirname(spec)  # a folder of the previous layout already holds this name
+            folders[spec] = name
+            if self._writing:
+                update_json(self.outputs_json, folders)
+                self._outputs = folders
+        return self.path / "outputs" / folders[spec]
+
+    def _recorded_folders(self) -> dict[str, str]:
+        if self.outputs_json.is_file():
+            data = self.read_json(self.outputs_json)
+            if not isinstance(data, dict):
+                raise ValueError(
+                    f"{self.outputs_json}: not a mapping of specs to folders; restore it or use another --out"
+                )
+            return {str(k): str(v) for k, v in data.items()}
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            return os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            # A finished run in a read-only directory can still be re-opened: flock works on a read-only descriptor.
-            if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and self.lock_file.is_file():
-                try:
-                    return os.open(self.lock_file, os.O_RDONLY)
-                except OSError:
-                    pass
-            raise RunDirError(
-                f"cannot write the run directory {self.path}: {err.strerror or err} "
-                f"({err.filename or self.path}); choose a writable --out"
-            ) from None
-
-    def _remove_stale_temporaries(self) -> None:
-        """Delete what a killed writer's atomic writes left half-done (the lock says no writer is live)."""
-        for folder in [self.path, self.images_dir, *self.path.glob("outputs/*/")]:
-            for tmp in folder.glob(".*.tmp"):
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass  # read-only directory: a stray hidden file harms nothing
-
-    def _holder(self) -> str:
-        try:
-            pid = self.lock_file.read_text().strip()
-        except OSError:
-            return ""
-        return f" (pid {pid})" if pid.isdigit() else ""
-
-    @staticmethod
-    def _record_holder(fd: int) -> None:
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        except OSError:
-            pass  # read-only lock file: the pid only improves the message a second writer gets
+            config = self.read_json(self.config) if self.config.is_file() else {}
+        except (OSError, ValueError):
+            config = {}
+        methods = [str(m) for m in config.get("methods", [])] if isinstance(config, dict) else []
+        folders, self._shared = _previous_layout_folders(self.path, methods)
+        return folders
 
     def load_image(self, image_id: str) -> np.ndarray:
         """Ground truth as a contract image."""
