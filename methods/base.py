@@ -5,6 +5,8 @@ masks (True = missing). :class:`Method` is the full contract (batching, process 
 image id on request); a plain callable ``f(image, mask) -> image``, or any object with an
 ``inpaint(image, mask)`` method, is enough and is wrapped by :func:`as_method`. Every caller goes
 through :func:`inpaint_images`, so the image id reaches exactly the methods that ask for it.
+A method also says what its outputs depend on (:meth:`Method.fingerprint`,
+:meth:`Method.input_fingerprint`), so a resumed run reuses a result only when that is unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +16,23 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+from bench.core.digest import installed_versions, source_sha256
+
+# Distributions whose version can change a built-in method's output (OpenCV's inpainting, skimage's
+# biharmonic, numba kernels, torch networks) besides the suite itself; OpenCV under any of its names.
+LIBRARIES = (
+    "inpaint-bench",
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "opencv-python",
+    "opencv-python-headless",
+    "opencv-contrib-python",
+    "opencv-contrib-python-headless",
+    "numba",
+    "torch",
+)
 
 
 class Method:
@@ -41,6 +60,10 @@ class Method:
     batch_size: int = 1
     parallel_safe: bool = True
     needs_image_id: bool = False
+    # The module that named the factory (set by the registry): its code is part of the fingerprint.
+    factory_module: str = ""
+    # What :meth:`input_fingerprint` digests, in messages ("prediction file").
+    input_name: str = "input file"
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, **kwargs: Any) -> np.ndarray:
         """Fill the missing pixels of ``image``.
@@ -84,6 +107,50 @@ class Method:
             The method cannot be scored on this protocol; the message says why.
         """
 
+    def fingerprint(self) -> dict[str, str]:
+        """What this configured method's outputs depend on besides the image and its mask.
+
+        A resumed run reuses a row only when the digest of these parts is unchanged, and names
+        the parts that changed. The default, right for a deterministic method whose behaviour is
+        its spec and its code: the canonical spec, a digest of the source of the modules that
+        define it (:meth:`code_modules`; a built-in family's whole package) and the versions of
+        the suite and of the numerical libraries. Override it (calling ``super()``) to add what
+        else decides the output, e.g. the digest of a weights file.
+
+        Returns
+        -------
+        dict
+            ``{part name: value}``, all strings.
+        """
+        parts = {"spec": self.spec}
+        for module in self.code_modules():
+            family = _family_package(module)
+            name = family or module
+            parts[f"code {name}"] = source_sha256(name, whole_package=family is not None)
+        parts["versions"] = installed_versions(LIBRARIES)
+        return parts
+
+    def input_fingerprint(self, image_id: str) -> str | None:
+        """Digest of what this method reads for one image besides the image and mask, or None.
+
+        A folder of predictions returns the digest of the file it reads for ``image_id``, so a
+        rewritten file makes its row be computed again. The default (a method that reads nothing
+        per image) returns None.
+        """
+        return None
+
+    def code_modules(self) -> list[str]:
+        """Modules whose source decides the outputs: the one that named the factory and the class's."""
+        return list(dict.fromkeys(m for m in (self.factory_module, type(self).__module__) if m))
+
+
+def _family_package(module: str) -> str | None:
+    """``methods.patch`` for ``methods.patch.kernels``: a built-in family is hashed as a whole."""
+    parts = module.split(".")
+    if len(parts) >= 2 and parts[0] == __name__.split(".")[0] and parts[1] not in ("base", "registry", "external"):
+        return ".".join(parts[:2])
+    return None
+
 
 def inpaint_images(
     method: Method, images: list[np.ndarray], masks: list[np.ndarray], image_ids: list[str]
@@ -125,8 +192,10 @@ def _takes_image_id(fn: Callable) -> bool:
 class CallableMethod(Method):
     """A :class:`Method` around a plain callable or an object with an ``inpaint`` method.
 
-    The target's own ``batch_size``, ``parallel_safe``, ``needs_image_id`` and
-    ``inpaint_batch`` are used when it has them; a function that accepts ``image_id`` is given it.
+    The target's own ``batch_size``, ``parallel_safe``, ``needs_image_id``, ``inpaint_batch``,
+    ``check_protocol``, ``fingerprint`` (a dict of extra parts) and ``input_fingerprint`` are used
+    when it has them; a function that accepts ``image_id`` is given it. The fingerprint digests the
+    source of the target's module (a function's, or the class of an object).
 
     Parameters
     ----------
@@ -167,6 +236,21 @@ class CallableMethod(Method):
     def check_protocol(self, image_ids, mask_sha256):
         if self._check is not None:
             self._check(image_ids, mask_sha256)
+
+    def code_modules(self) -> list[str]:
+        target = self.target if inspect.isroutine(self.target) or inspect.isclass(self.target) else type(self.target)
+        return list(dict.fromkeys(m for m in (self.factory_module, getattr(target, "__module__", None)) if m))
+
+    def fingerprint(self) -> dict[str, str]:
+        parts = super().fingerprint()
+        extra = None if inspect.isclass(self.target) else getattr(self.target, "fingerprint", None)
+        if callable(extra):
+            parts.update({f"target {k}": str(v) for k, v in dict(extra()).items()})
+        return parts
+
+    def input_fingerprint(self, image_id: str) -> str | None:
+        own = None if inspect.isclass(self.target) else getattr(self.target, "input_fingerprint", None)
+        return own(image_id) if callable(own) else None
 
 
 def as_method(obj: Any) -> Method:

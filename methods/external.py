@@ -18,6 +18,12 @@ What the object may be (:func:`factory_of`):
 - any other callable (a :class:`~methods.base.Method` subclass, a plain class, a factory
   function): called with the options, it must return a Method, an object with
   ``inpaint(image, mask)``, or a callable ``(image, mask)``; its keyword defaults are the keys.
+
+The SHA-256 of the named module's source file (and of the module defining the object a factory
+returns) is part of the method's fingerprint (:meth:`methods.base.Method.fingerprint`): editing
+it makes a resumed ``bench run`` compute the method's rows again. Code elsewhere that decides the
+output (weights, a helper module) is added by giving the object a ``fingerprint()`` method
+returning ``{name: value}``.
 """
 
 from __future__ import annotations

@@ -78,6 +78,8 @@ class MethodInfo:
         ``built-in``, or ``plugin DISTRIBUTION VERSION``.
     open_keys : bool
         Whether options outside ``params`` are accepted too (the factory takes ``**kwargs``).
+    module : str
+        The module that defines the method (its source is part of the method's fingerprint).
     """
 
     name: str
@@ -87,6 +89,7 @@ class MethodInfo:
     params: dict[str, Any] = field(default_factory=dict)
     origin: str = BUILT_IN
     open_keys: bool = False
+    module: str = ""
 
 
 METHODS: Registry[MethodInfo] = Registry("method")
@@ -124,7 +127,8 @@ def register(name: str, *, family: str, summary: str = "") -> Callable:
             for p in inspect.signature(factory).parameters.values()
             if p.default is not inspect.Parameter.empty
         }
-        METHODS.add(name, MethodInfo(name, factory, family, summary or summary_of(factory), params))
+        info = MethodInfo(name, factory, family, summary or summary_of(factory), params, module=factory.__module__)
+        METHODS.add(name, info)
         return factory
 
     return deco
@@ -165,6 +169,7 @@ def create(spec: str) -> Method:
     kwargs = typed_options(raw, entry.params, "method", name, open_keys=entry.open_keys)
     method = entry.factory(**kwargs)
     method.spec = canonical_spec(name, raw)
+    method.factory_module = entry.module
     return method
 
 
@@ -177,6 +182,7 @@ def _create_object(spec: str) -> Method:
     kwargs = typed_options(raw, params, "method", PREFIX + parsed.reference, open_keys=open_keys)
     method = factory(**kwargs)
     method.spec = canonical_spec(PREFIX + parsed.reference, raw)
+    method.factory_module = parsed.module
     return method
 
 
@@ -247,6 +253,7 @@ def load_plugins() -> None:
                 params,
                 plugin.origin,
                 open_keys,
+                plugin.reference.partition(":")[0],
             ),
         )
         _PLUGIN_NAMES.append(plugin.name)

@@ -9,7 +9,6 @@ with a message instead of silently producing other numbers.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.digest import image_sha256
 from bench.core.images import from_uint8, quantize, to_uint8
 from bench.engine.evaluate import execute, measure_method, score, sweep_metrics
 from bench.inputs.data import Sample
@@ -55,12 +55,6 @@ def data_ref(dataset: str, data_root: str | os.PathLike | None, split: str, size
     """A :class:`DataRef` with the root made absolute."""
     root = None if data_root is None else os.path.abspath(os.fspath(data_root))
     return DataRef(dataset, root, split, int(size))
-
-
-def image_sha256(image: np.ndarray) -> str:
-    """SHA-256 of a contract image as saved (8-bit pixels and shape)."""
-    pixels = to_uint8(image)
-    return hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
 
 
 def _where() -> str:

@@ -2,9 +2,11 @@
 
 A local run with set metrics extracts Inception features in a pool of processes while the
 methods compute (:class:`~bench.engine.feature_prefetch.FeaturePrefetch`); a cluster run
-extracts them on the workers; otherwise the metrics extract them here. Results whose inputs
-are unchanged are reused from ``set_metrics.json``. ``cfg`` is the run's
-:class:`~bench.experiments.runner.RunConfig`.
+extracts them on the workers; otherwise the metrics extract them here. A result is reused from
+``set_metrics.json`` only when its key is unchanged: the provenance of every row it averages
+(image pixels, mask, method, input, scoring; :mod:`bench.engine.provenance`), the output files,
+and the feature extractor's file. ``set_metrics.json`` then holds exactly the results the
+summaries show. ``cfg`` is the run's :class:`~bench.experiments.runner.RunConfig`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.files import atomic_write_json
+from bench.core.digest import file_sha256, json_sha256
+from bench.core.files import atomic_write_json, update_json
 from bench.engine.feature_prefetch import REAL
+from bench.engine.provenance import FIELDS
 from bench.inputs.data import Sample
 from bench.inputs.protocol import ids_hash
 from bench.metrics import SetMetricContext
@@ -122,18 +126,23 @@ def compute_set_metrics(
 
     Features come from ``prefetch`` (a local pool) when it was started; with a distributed
     executor the outputs' features are extracted on the cluster in chunks; otherwise the
-    metrics extract them here. The metric maths always run here.
+    metrics extract them here. The metric maths always run here. ``set_metrics.json`` is left
+    holding exactly the returned results (an empty object when no set metric was asked for).
     """
     from bench.metrics.feature_memo import freeze
 
-    if not metrics:
-        return {}
     stored = {}
     if rundir.set_metrics.is_file():
         try:
             stored = rundir.read_json(rundir.set_metrics)
         except ValueError as err:  # stored results only save time: recomputed from the outputs
             log.warning("%s: computing the set metrics again", str(err).split("; restore")[0])
+    if not isinstance(stored, dict):
+        stored = {}
+    if not metrics:
+        if rundir.set_metrics.is_file():
+            update_json(rundir.set_metrics, {})
+        return {}
     ctx = SetMetricContext(
         reference_key=dict(identity),
         cache_dir=cfg.cache_dir or default_cache_dir(),
@@ -150,15 +159,20 @@ def compute_set_metrics(
             "comparable between runs of equal n; KID is unbiased",
             len(real),
         )
-    ok_ids = {(r["method"], r["image_id"]) for r in rows if r["status"] == "ok"}
-    # What each method still needs: its ids, the fingerprint of its outputs, the metrics not stored.
+    ok_rows = {(r["method"], r["image_id"]): r for r in rows if r["status"] == "ok"}
+    extractor_file = _extractor_digest(cfg.fid_features)
+    # What each method still needs: its ids, the key of its inputs, the metrics not stored.
     plan = []
     for spec in specs:
-        ids = [s.id for s in samples if (spec, s.id) in ok_ids]
-        # Fingerprint the outputs so a resumed run recomputes only what changed.
-        fingerprint = ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids])
-        key = {"fingerprint": fingerprint, "fid_features": cfg.fid_features}
-        todo = [m for m in metrics if (stored.get(spec, {}).get(m.name) or {}).get("details", {}).get("key") != key]
+        ids = [s.id for s in samples if (spec, s.id) in ok_rows]
+        key = {
+            # What every averaged row was computed from (ground truth included), then the files as they are now.
+            "rows": json_sha256([[i, *(ok_rows[(spec, i)].get(f) for f in FIELDS)] for i in ids]),
+            "outputs": ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids]),
+            "fid_features": cfg.fid_features,
+            "fid_features_sha256": extractor_file,
+        }
+        todo = [m for m in metrics if _stored_key(stored, spec, m.name) != key]
         plan.append((spec, ids, key, todo))
     extractor = None
     offered: set = set()
@@ -173,6 +187,7 @@ def compute_set_metrics(
     results: dict[str, dict[str, Any]] = {}
     for spec, ids, key, todo in plan:
         results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
+        stored[spec] = dict(results[spec])  # a result of other inputs is never left beside a current one
         if todo and len(ids) < 2:
             log.warning("%s: too few successful outputs for %s", spec, ", ".join(m.name for m in todo))
             continue
@@ -196,7 +211,27 @@ def compute_set_metrics(
             results[spec][metric.name] = entry
             stored.setdefault(spec, {})[metric.name] = entry
             atomic_write_json(rundir.set_metrics, stored)
+    # Methods and metrics the summaries do not show leave the file too.
+    update_json(rundir.set_metrics, results)
     return results
+
+
+def _stored_key(stored: dict, spec: str, metric: str) -> Any:
+    """The reuse key of a stored result, or None when there is none (or the file's structure is not ours)."""
+    entry = stored.get(spec, {}) if isinstance(stored, dict) else {}
+    entry = entry.get(metric) if isinstance(entry, dict) else None
+    details = entry.get("details") if isinstance(entry, dict) else None
+    return details.get("key") if isinstance(details, dict) else None
+
+
+def _extractor_digest(fid_features: str | None) -> str | None:
+    """SHA-256 of a feature extractor file (a replaced file at the same path gives other features)."""
+    if not fid_features or not Path(fid_features).is_file():
+        return None
+    try:
+        return file_sha256(fid_features)
+    except OSError:
+        return None  # the extractor's loader names the unreadable file
 
 
 def _remember_prefetched(prefetch, owner, ids: list[str], images: list[np.ndarray], extractor) -> None:

@@ -4,7 +4,22 @@ Data flows one way: source -> (image, mask) -> blank the hole -> method ->
 composite the known pixels back -> metrics -> records. A run is resumable:
 each finished (method, image) row is appended to ``records.jsonl`` and fsynced,
 so a killed run loses at most the image in flight, and rerunning the same
-command skips every finished row.
+command skips every finished row whose inputs are unchanged.
+
+Provenance decides what is resumed. Every row records the digests of its image's pixels,
+its mask, its method's fingerprint (spec, code, versions, weights), what the method read for
+that image (a prediction file) and the scoring code (:mod:`bench.engine.provenance`). A
+finished row is reused only when all of them equal the current ones; any other row of a
+requested method is computed again, and the run says how many and why. ``images/ID.png``
+is rewritten when its pixels differ from the data source's.
+
+Which methods the derived files describe: ``records.csv``, ``summary.csv``, ``summary.md``
+and ``set_metrics.json`` always describe every method of the run directory (``config.json``'s
+``methods``: every method ever run there, and every method with rows in ``records.jsonl``),
+with each (method, image)'s last row. A resume with fewer methods keeps the others
+everywhere, unchanged, and says so. Their rows are not recomputed, so they must still match
+the run's images, masks and scoring code; if they do not, the run is refused (name them in
+``--methods`` to recompute them, or use a new ``--out``).
 """
 
 from __future__ import annotations
@@ -12,13 +27,16 @@ from __future__ import annotations
 import logging
 import platform
 import sys
+from collections import Counter
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.core.digest import image_sha256
 from bench.core.files import LogDamage, update_json, update_text, write_png
 from bench.engine.evaluate import method_threads
+from bench.engine.provenance import Provenance, describe
 from bench.experiments.run_set_metrics import compute_set_metrics, feature_prefetch_for, prefetch_reals
 from bench.inputs.protocol import load_protocol
 from bench.metrics import all_metrics, default_metrics, get_metric
@@ -102,6 +120,12 @@ class RunResult:
     computed: int
     skipped_images: list[dict[str, str]]
     repaired: LogDamage | None = None  # what was moved out of records.jsonl before resuming
+    # Finished rows computed again because their provenance changed: {reason: count}.
+    recomputed: dict[str, int] = field(default_factory=dict)
+    # Methods of earlier runs of the directory, not asked for now, kept in every derived file.
+    kept_methods: list[str] = field(default_factory=list)
+    # Ground-truth images rewritten because their pixels differed from the data source's.
+    rewritten_images: int = 0
 
 
 def _versions() -> dict[str, str]:
@@ -225,14 +249,28 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     damage = rundir.records_log().repair()
     previous = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
     _check_metrics(rundir, list(previous.values()), chosen)
+    old_config = rundir.read_json(rundir.config) if rundir.config.is_file() else {}
+    provenance = Provenance(proto, built)
+    methods = list(dict.fromkeys([*old_config.get("methods", []), *(spec for spec, _ in previous), *specs]))
+    kept = [spec for spec in methods if spec not in specs]
+    _check_kept_rows(rundir, previous, ids, kept, provenance)
+    earlier_parts = old_config.get("fingerprints", {})
+    stale = {
+        key: why
+        for key, row in previous.items()
+        if key[0] in specs
+        and row.get("status") == "ok"
+        and (why := provenance.reason(row, earlier_parts.get(key[0]))) is not None
+    }
 
-    old_methods = rundir.read_json(rundir.config).get("methods", []) if rundir.config.is_file() else []
     config = {
         "identity": identity,
-        "methods": list(dict.fromkeys(old_methods + specs)),
+        "methods": methods,
         "metrics": [m.name for m in chosen],
         "mask_sha256": mask_manifest["sha256"],
         "versions": _versions(),
+        # What each method's rows were computed with (see methods.Method.fingerprint); a later run names what changed.
+        "fingerprints": {**{k: v for k, v in earlier_parts.items() if k in kept}, **provenance.parts},
         "command": cfg.command,
         # A local run's config stays as it was before --cluster existed.
         # (and how features are extracted does not change what is measured).
@@ -248,32 +286,46 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     update_json(rundir.skipped, skipped)
     # Intervals resample these units; kept beside the records so reports made later use the same ones.
     update_json(rundir.groups, {"unit": proto.unit, "units": proto.n_units, "groups": proto.groups})
-    for s in samples:
-        if not rundir.image_path(s.id).is_file():
-            write_png(rundir.image_path(s.id), s.image)
+    rewritten = _write_ground_truth(rundir, proto)
 
     pending = [
         (
             method,
-            [(s, proto.masks[s.id][0]) for s in samples if previous.get((method.spec, s.id), {}).get("status") != "ok"],
+            [
+                (s, proto.masks[s.id][0])
+                for s in samples
+                if previous.get((method.spec, s.id), {}).get("status") != "ok" or (method.spec, s.id) in stale
+            ],
         )
         for method in built
     ]
     pending = [(method, todo) for method, todo in pending if todo]
+    recomputed = Counter(stale.values())
+    if recomputed:
+        log.warning("%s", describe(recomputed))
+    if kept:
+        log.warning(
+            "resumed with fewer methods: every table of %s keeps %s from earlier runs, not recomputed",
+            rundir.path,
+            ", ".join(kept),
+        )
     with feature_prefetch_for(cfg, executor, set_metrics) as prefetch:
         if prefetch is not None:
             prefetch_reals(cfg, rundir, samples, identity, prefetch, sum(len(todo) for _, todo in pending))
-        computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch)
+        computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch, provenance)
         # Counted and summarised from the file, so what is printed is what a later reader finds.
         on_disk = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
-        rows = [on_disk[(spec, i)] for spec in specs for i in ids if (spec, i) in on_disk]
-        set_results = compute_set_metrics(cfg, rundir, specs, samples, rows, set_metrics, identity, executor, prefetch)
+        rows = [on_disk[(spec, i)] for spec in methods for i in ids if (spec, i) in on_disk]
+        methods = [spec for spec in methods if any((spec, i) in on_disk for i in ids)]
+        set_results = compute_set_metrics(
+            cfg, rundir, methods, samples, rows, set_metrics, identity, executor, prefetch
+        )
 
     import pandas as pd
 
     frame = pd.DataFrame(rows)
     update_text(rundir.records_csv, frame.to_csv(index=False))
-    summary = summarize(frame, set_results, methods=specs, seed=cfg.seed, groups=proto.groups)
+    summary = summarize(frame, set_results, methods=methods, seed=cfg.seed, groups=proto.groups)
     update_text(rundir.summary_csv, summary.to_csv(index=False))
     markdown = to_markdown(summary, metrics=_headline(summary))
     set_names = list(dict.fromkeys(m for per_method in set_results.values() for m in per_method))
@@ -282,20 +334,91 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     compact = to_markdown(summary, metrics=_headline(summary), intervals=False)
     errors = sum(r["status"] != "ok" for r in rows)
     return RunResult(
-        rundir, summary, compact, mask_manifest["sha256"], len(rows), errors, computed, skipped, damage or None
+        rundir,
+        summary,
+        compact,
+        mask_manifest["sha256"],
+        len(rows),
+        errors,
+        computed,
+        skipped,
+        damage or None,
+        dict(recomputed),
+        kept,
+        rewritten,
     )
 
 
+def _check_kept_rows(rundir: RunDir, previous: dict, ids: list[str], kept: list[str], provenance) -> None:
+    """Refuse to resume rows that this run would keep but could not vouch for.
+
+    Rows of images outside this run, and rows of methods not asked for now whose image, mask
+    or scoring code changed (or that carry no provenance), would otherwise stay in the tables
+    beside current ones.
+    """
+    wanted = set(ids)
+    foreign = sorted({i for _, i in previous if i not in wanted})
+    if foreign:
+        raise RunConflictError(
+            f"{rundir.records_jsonl} holds rows of {len(foreign)} image(s) that are not in this run (e.g. "
+            f"{foreign[0]}): it was written with other --dataset/--data-root/--n/--size options; use a new --out"
+        )
+    why = {
+        spec: Counter(
+            reason for (s, _), row in previous.items() if s == spec and (reason := provenance.data_reason(row))
+        )
+        for spec in kept
+    }
+    why = {spec: reasons for spec, reasons in why.items() if reasons}
+    if why:
+        detail = "; ".join(f"{spec}: {describe(reasons, 'stale')}" for spec, reasons in why.items())
+        raise RunConflictError(
+            f"{rundir.path} holds rows of methods not in --methods that no longer match this run's images, "
+            f"masks or scoring ({detail}); add them to --methods to recompute them, or use a new --out"
+        )
+
+
+def _write_ground_truth(rundir: RunDir, proto) -> int:
+    """Write each ``images/ID.png`` that is missing or holds other pixels than the image; returns how many differed."""
+    differed = 0
+    for s in proto.samples:
+        path = rundir.image_path(s.id)
+        if path.is_file():
+            try:
+                if image_sha256(rundir.load_image(s.id)) == proto.image_digest(s.id):
+                    continue
+            except OSError:
+                pass  # unreadable: written again
+            differed += 1
+        write_png(path, s.image)
+    if differed:
+        log.warning(
+            "%d ground-truth image(s) in %s rewritten: their pixels differed from the data source's",
+            differed,
+            rundir.images_dir,
+        )
+    return differed
+
+
 def _compute(
-    cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics, executor, prefetch=None
+    cfg: RunConfig,
+    rundir: RunDir,
+    pending: list,
+    proto,
+    previous: dict,
+    image_metrics,
+    executor,
+    prefetch,
+    provenance: Provenance,
 ) -> int:
-    """Run each method on the images it has no ok row for, appending (and fsyncing) row by row.
+    """Run each method on the images it has no reusable row for, appending (and fsyncing) row by row.
 
     ``pending`` lists each method with the (sample, mask) pairs it still needs. The executor
     computes (here or on a cluster); this is the one place rows are written, so a cluster run's
-    records are written once each, by this process. Each composited output also goes to
-    ``prefetch`` (when its pool runs), so its features are extracted while later images are
-    computed. ``previous`` is updated in place; returns the number of rows computed.
+    records are written once each, by this process, each with its ``provenance``. Each
+    composited output also goes to ``prefetch`` (when its pool runs), so its features are
+    extracted while later images are computed. ``previous`` is updated in place; returns the
+    number of rows computed.
     """
     if prefetch is not None and not prefetch.started:
         prefetch = None
@@ -303,11 +426,19 @@ def _compute(
         return 0  # a finished run: records.jsonl is not even opened (the directory may be read-only)
     # With the feature pool working beside them, methods get one core fewer (see method_threads).
     with method_threads(-1 if prefetch is not None else 0):
-        return _compute_rows(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch)
+        return _compute_rows(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch, provenance)
 
 
 def _compute_rows(
-    cfg: RunConfig, rundir: RunDir, pending: list, proto, previous: dict, image_metrics, executor, prefetch
+    cfg: RunConfig,
+    rundir: RunDir,
+    pending: list,
+    proto,
+    previous: dict,
+    image_metrics,
+    executor,
+    prefetch,
+    provenance: Provenance,
 ) -> int:
     from bench.engine.tasks import data_ref
 
@@ -326,6 +457,7 @@ def _compute_rows(
                     prefetch.add(spec, sample.id, final)
             else:
                 log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
+            row.update(provenance.of(spec, sample.id))
             records.append_row(row)
             previous[(spec, sample.id)] = row
             computed += 1

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.digest import image_sha256
 from bench.core.images import quantize
 from bench.core.stats import count_units
 from bench.inputs.data import Sample, Source, get_source
@@ -51,6 +52,9 @@ class Protocol:
         ``identity``: it changes intervals, not the images, masks or records.
     unit : str
         One-line description of the resampling unit (see :attr:`bench.inputs.data.Source.unit`).
+    image_digests : dict
+        ``{image_id: sha256}`` of each image's 8-bit pixels and shape
+        (:func:`bench.core.digest.image_sha256`), filled on first use.
     """
 
     source: Source
@@ -61,6 +65,7 @@ class Protocol:
     identity: dict[str, Any]
     groups: dict[str, str] = field(default_factory=dict)
     unit: str = "images (each image its own unit)"
+    image_digests: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_units(self) -> int:
@@ -70,6 +75,17 @@ class Protocol:
     def mask(self, image_id: str) -> np.ndarray:
         """The bool mask of one image."""
         return self.masks[image_id][0]
+
+    def image_digest(self, image_id: str) -> str:
+        """SHA-256 of one image's pixels as benchmarked and saved (hashed once per protocol)."""
+        if image_id not in self.image_digests:
+            sample = next(s for s in self.samples if s.id == image_id)
+            self.image_digests[image_id] = image_sha256(sample.image)
+        return self.image_digests[image_id]
+
+    def mask_digest(self, image_id: str) -> str:
+        """SHA-256 of one image's mask, as in the mask manifest (``masks.json``)."""
+        return self.manifest["masks"][image_id]["sha256"]
 
 
 def ids_hash(ids: list[str]) -> str:
@@ -135,7 +151,8 @@ def load_protocol(
         "ids_sha256": ids_hash([s.id for s in samples]),
     }
     groups = source.groups([s.id for s in samples])
-    return Protocol(source, samples, skipped, masks, mask_manifest, identity, groups, source.unit)
+    digests = {s.id: image_sha256(s.image) for s in samples}
+    return Protocol(source, samples, skipped, masks, mask_manifest, identity, groups, source.unit, digests)
 
 
 LARGE_IMAGE_PIXELS = 4_000_000

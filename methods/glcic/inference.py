@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,14 @@ POST = ("none", "blend")
 
 
 def load_weights(path: str | Path, variant: str = "full") -> dict[str, Any]:
-    """Load an exported GLCIC checkpoint (``glcic-VARIANT.pt``) on CPU.
+    """Load an exported GLCIC checkpoint (``glcic-VARIANT.pt``) on CPU (see :func:`read_weights`)."""
+    return read_weights(path, variant)[0]
+
+
+def read_weights(path: str | Path, variant: str = "full") -> tuple[dict[str, Any], str]:
+    """Load an exported GLCIC checkpoint on CPU, with the SHA-256 of the bytes it was loaded from.
+
+    The file is read once, so the digest describes exactly the weights the network gets.
 
     Raises
     ------
@@ -57,8 +66,9 @@ def load_weights(path: str | Path, variant: str = "full") -> dict[str, Any]:
             f"`bench train --variant {variant} --out runs/glcic-{variant}` and pass "
             f"`iizuka:ckpt=runs/glcic-{variant}/glcic-{variant}.pt` (or copy it to {path})"
         )
+    data = path.read_bytes()
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except OSError:
         raise
     except Exception as err:  # garbage bytes fail anywhere inside the unpickler, with any error type
@@ -79,7 +89,7 @@ def load_weights(path: str | Path, variant: str = "full") -> dict[str, Any]:
     problem = _contents_problem(ckpt)
     if problem:
         raise ValueError(f"{path} is a GLCIC weights file that cannot be used: {problem}")
-    return ckpt
+    return ckpt, hashlib.sha256(data).hexdigest()
 
 
 def _contents_problem(ckpt: dict[str, Any]) -> str:
@@ -102,6 +112,18 @@ def _contents_problem(ckpt: dict[str, Any]) -> str:
     if not numbers or len(mean) != 3 or not np.isfinite(np.asarray(mean, dtype=np.float64)).all():
         return f"mean_pixel={mean!r} is not three finite numbers (the training set's mean colour)"
     return ""
+
+
+def _weights_digest(ckpt: dict[str, Any]) -> str:
+    """SHA-256 of weights held in memory: every tensor (name, dtype, shape, bytes) and the other fields."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(ckpt["state_dict"].items()):
+        data = tensor.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        h.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+    rest = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    h.update(repr(sorted(rest.items(), key=lambda kv: str(kv[0]))).encode())
+    return h.hexdigest()
 
 
 def build_model(ckpt: dict[str, Any]) -> CompletionNet:
@@ -159,6 +181,9 @@ class GLCIC(Method):
         Layers replaced by the identity.
     batch_size : int
         Images per forward pass.
+    weights_sha256 : str
+        SHA-256 of the weights file ``ckpt`` was loaded from (part of :meth:`fingerprint`); when
+        not given, a digest of the weights in ``ckpt`` themselves.
 
     Attributes
     ----------
@@ -177,12 +202,14 @@ class GLCIC(Method):
         drops: dict[str, list[int]] | None = None,
         identity: tuple[str, ...] = (),
         batch_size: int = 16,
+        weights_sha256: str = "",
     ):
         if post not in POST:
             raise ValueError(f"iizuka: post={post!r} is not one of {', '.join(POST)}")
         if batch_size < 1:
             raise ValueError(f"iizuka: batch={batch_size} must be >= 1")
         self.ckpt_info = {k: v for k, v in ckpt.items() if k != "state_dict"}
+        self.weights_sha256 = weights_sha256 or _weights_digest(ckpt)
         self.model = build_model(ckpt)
         self.mean_pixel = np.asarray(ckpt["mean_pixel"], dtype=np.float32)
         self.post = post
@@ -195,6 +222,10 @@ class GLCIC(Method):
         # to 4e-7); converted after make_identity, which writes new weights.
         self.model = self.model.to(memory_format=torch.channels_last)
         self.hooks = zero_channels(self.model, drops or {})
+
+    def fingerprint(self) -> dict[str, str]:
+        """The default parts and the digest of the weights file (a replaced file at the same path differs)."""
+        return {**super().fingerprint(), "weights": self.weights_sha256}
 
     def complete(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """Raw network output for same-sized images (N x H x W x 3, N x H x W)."""
@@ -249,10 +280,12 @@ def create_glcic(
     """Build the GLCIC method for a discriminator variant (see ``methods.glcic``)."""
     default = committed_weights(disc, data)
     path = Path(ckpt) if ckpt else default
-    weights = load_weights(path, disc)
+    weights, digest = read_weights(path, disc)
     layers = tuple(filter(None, (p.strip() for p in identity.split("+"))))
     try:
-        return GLCIC(weights, post=post, drops=parse_drop(drop), identity=layers, batch_size=batch)
+        return GLCIC(
+            weights, post=post, drops=parse_drop(drop), identity=layers, batch_size=batch, weights_sha256=digest
+        )
     except (RuntimeError, TypeError) as err:  # load_state_dict: weights of another width or architecture
         detail = "; ".join(line.strip() for line in str(err).strip().splitlines()[1:3]) or str(err)
         raise ValueError(

@@ -5,7 +5,8 @@ masks (the export manifest's mask hash), PNGs that match no image id, and two fi
 it warns about missing ones. Each image then reads ``DIR/ID.png`` or ``DIR/ID_mask000.png``; a
 missing, unreadable or mis-sized file raises, which the runner records as that image's error row.
 The runner composites the known pixels back and records how far the tool changed them, as for
-every method.
+every method. Each row records the SHA-256 of the file it was read from
+(:meth:`PredictionFolder.input_fingerprint`), so a rewritten file is scored again on resume.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.digest import file_sha256, json_sha256
 from bench.core.export_format import FORMAT, LAMA_MASK_SUFFIX, MANIFEST, prediction_id
 from bench.inputs.data.io import IMAGE_SUFFIXES, read_integer_pixels
 from methods.base import Method
@@ -80,6 +82,7 @@ class PredictionFolder(Method):
     """
 
     needs_image_id = True
+    input_name = "prediction file"
 
     def __init__(self, dir: str = "", export: str = "", resize: bool = False, allow_extra: bool = False):
         if not dir:
@@ -169,6 +172,20 @@ class PredictionFolder(Method):
                 len(image_ids),
                 missing[0],
             )
+
+    def input_fingerprint(self, image_id: str) -> str | None:
+        """SHA-256 of the prediction file of ``image_id`` (its name and bytes); None when there is none.
+
+        An unreadable file has a digest of its own, so it is tried (and recorded as an error) again.
+        """
+        paths = self.files.get(image_id)
+        if not paths:
+            return None
+        name = paths[0].name
+        try:
+            return json_sha256([name, file_sha256(paths[0])])
+        except OSError as err:
+            return json_sha256([name, "unreadable", str(err.strerror or err)])
 
     def inpaint(self, image: np.ndarray, mask: np.ndarray, **kwargs: Any) -> np.ndarray:
         image_id = kwargs["image_id"]
