@@ -9,16 +9,26 @@ import click
 import numpy as np
 
 from bench.commands.cluster_option import cluster_option
-from bench.commands.options import MASKS_HELP, check_mask_spec, max_pixels_option, split_specs
+from bench.commands.options import MASKS_HELP, check_data_root, check_mask_spec, max_pixels_option, split_specs
 from bench.inputs.masks import MaskError
 from bench.metrics.registry import metric_names
+
+# Bootstrap replicates beyond which the intervals no longer change but memory and time grow.
+MAX_BOOT = 100_000
 
 _data_options = [
     click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"])),
     click.option("--data-root", type=click.Path(file_okay=False), default=None),
     click.option("--split", default="test", show_default=True),
-    click.option("--size", default=160, show_default=True),
-    click.option("--n", "n", default=32, show_default=True, help="Number of images."),
+    click.option(
+        "--size",
+        default=160,
+        show_default=True,
+        type=click.IntRange(min=0),
+        help="Centre crop and resize to SIZE x SIZE (0 = native, folder only).",
+    ),
+    # FID and its bootstrap need two images at least.
+    click.option("--n", "n", default=32, show_default=True, type=click.IntRange(min=2), help="Number of images."),
     click.option(
         "--masks", "mask_family", default="rects", show_default=True, callback=check_mask_spec, help=MASKS_HELP
     ),
@@ -31,14 +41,24 @@ _data_options = [
 def data_options(fn):
     for option in reversed(_data_options):
         fn = option(fn)
-    return fn
+    return check_data_root(fn)
 
 
-def _ints(text: str) -> list[int]:
+def _ints(text: str, option: str, minimum: int = 0) -> list[int]:
+    """Comma-separated integers of ``option``: at least one, each once, none below ``minimum``."""
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint=option) from None
+    if not values:
+        raise click.BadParameter(f"no value in {text!r}", param_hint=option)
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:
+        raise click.BadParameter(f"{', '.join(map(str, twice))} given more than once in {text!r}", param_hint=option)
+    low = [v for v in values if v < minimum]
+    if low:
+        raise click.BadParameter(f"{low[0]} is below {minimum} in {text!r}", param_hint=option)
+    return values
 
 
 def _run_sweep(
@@ -53,11 +73,12 @@ def _run_sweep(
     from bench.engine.tasks import data_ref
     from bench.engine.where import open_executor
     from bench.experiments.ablate.sweep import Sweep
-    from bench.inputs.protocol import load_protocol
+    from bench.inputs.protocol import NoUsableImagesError, load_protocol
+    from bench.metrics.inception import ExtractorError
 
     try:
         proto = load_protocol(dataset, data_root, split, size, n, seed, mask_family)
-    except MaskError as err:
+    except (MaskError, NoUsableImagesError, ValueError, KeyError) as err:
         raise click.ClickException(str(err)) from None
     try:
         with open_executor(cluster) as executor:
@@ -71,7 +92,7 @@ def _run_sweep(
                 executor=executor,
             )
             return work(sweep), proto, sweep
-    except (ValueError, KeyError, ClusterError) as err:
+    except (ValueError, KeyError, ClusterError, ExtractorError) as err:
         raise click.ClickException(str(err)) from None
 
 
@@ -83,7 +104,7 @@ def ablate() -> None:
 
 @ablate.command()
 @click.option("--methods", "methods_", default="iizuka,iizuka-global,iizuka-local", show_default=True)
-@click.option("--seeds", default="0,1,2", show_default=True, help="Mask seeds (the study repeated 2-3 times).")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Distinct mask seeds (the study repeated 2-3 times).")
 @click.option(
     "--metrics",
     default="default",
@@ -100,14 +121,22 @@ def discriminator(
     from bench.core.files import atomic_write_text
     from bench.engine.address import ClusterError
     from bench.experiments.ablate.discriminator import discriminator_table
-    from bench.experiments.runner import RunConfig
+    from bench.experiments.runner import RunConfig, RunConflictError
+    from bench.inputs.protocol import NoUsableImagesError
+    from bench.metrics.inception import ExtractorError
     from bench.outputs.report.latex import escape_latex, metric_table_latex
     from bench.outputs.report.markdown import markdown_table
     from bench.outputs.report.tables import metric_table
+    from bench.outputs.rundir import RunDirError
 
-    seed_list = _ints(seeds)
+    seed_list = _ints(seeds, "--seeds")
+    specs = split_specs(methods_)
+    if not specs:
+        raise click.BadParameter(f"no method in {methods_!r}", param_hint="--methods")
+    if len(set(specs)) != len(specs):
+        raise click.BadParameter(f"a method is listed twice in {methods_!r}", param_hint="--methods")
     cfg = RunConfig(
-        methods=split_specs(methods_),
+        methods=specs,
         out=Path(out),
         dataset=dataset,
         data_root=data_root,
@@ -122,7 +151,16 @@ def discriminator(
     )
     try:
         result = discriminator_table(cfg, seed_list)
-    except (ClusterError, MaskError) as err:
+    except (
+        ClusterError,
+        MaskError,
+        RunConflictError,
+        RunDirError,
+        NoUsableImagesError,
+        ExtractorError,
+        ValueError,
+        KeyError,
+    ) as err:
         raise click.ClickException(str(err)) from None
     summary = result["summary"]
     present = set(summary["metric"])
@@ -220,8 +258,14 @@ def _write_table4(
 @click.option("--base", default="iizuka", show_default=True, help="Method spec to ablate (without drop=).")
 @click.option("--layers", default="1,2,3,4,10,14,15,16", show_default=True, help="Layer numbers (conv1 = 1).")
 @click.option("--channels", default="all", show_default=True, help="'all' or comma-separated channel indices.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--n-boot", default=200, show_default=True, help="Bootstrap replicates for FID intervals.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--n-boot",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=1, max=MAX_BOOT),
+    help="Bootstrap replicates for FID intervals.",
+)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-channels", show_default=True)
 @data_options
 @cluster_option
@@ -245,8 +289,11 @@ def channels(
     """Table 4: zero one output channel at a time and re-measure FID (resumable; each channel a task on --cluster)."""
     from bench.experiments.ablate.channels import channel_figure, sweep_channels
 
+    layer_list = _ints(layers, "--layers", minimum=1)
+    if channels.strip() != "all":
+        channels = ",".join(map(str, _ints(channels, "--channels")))
     result, proto, sweep = _run_sweep(
-        lambda sweep: sweep_channels(sweep, base, _ints(layers), channels),
+        lambda sweep: sweep_channels(sweep, base, layer_list, channels),
         dataset,
         data_root,
         split,
@@ -300,8 +347,8 @@ def channels(
 @ablate.command()
 @click.option("--base", default="iizuka", show_default=True)
 @click.option("--layers", default=",".join(str(i) for i in range(1, 18)), show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("--n-boot", default=200, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--n-boot", default=200, show_default=True, type=click.IntRange(min=1, max=MAX_BOOT))
 @click.option("--out", type=click.Path(file_okay=False), default="runs/ablate-identity", show_default=True)
 @data_options
 @cluster_option
@@ -311,8 +358,9 @@ def identity(
     """The study's abandoned experiment: replace a layer by the identity where shapes allow."""
     from bench.experiments.ablate.channels import sweep_identity
 
+    layer_list = _ints(layers, "--layers", minimum=1)
     result, _, _ = _run_sweep(
-        lambda sweep: sweep_identity(sweep, base, _ints(layers)),
+        lambda sweep: sweep_identity(sweep, base, layer_list),
         dataset,
         data_root,
         split,

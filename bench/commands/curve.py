@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bench.commands.options import max_pixels_option
+from bench.commands.options import check_data_root, check_output_file, max_pixels_option
 
 
 @click.command()
@@ -40,10 +40,12 @@ from bench.commands.options import max_pixels_option
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False),
+    callback=check_output_file,
     default=None,
     help="PNG of hole PSNR and FID against samples seen (PDF beside it). Default: FIRST_RUN/curve.png.",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@check_data_root
 def curve(runs, dataset, data_root, split, n, seed, baselines, plot_path, progress):
     """Score every snapshot of each RUN (training with snapshot_every > 0) on a fixed probe.
 

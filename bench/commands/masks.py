@@ -39,12 +39,14 @@ def figure(out, families, examples, n, size, seed):
     from bench.outputs.mask_figure import area_table, example_figure, figure_families, text_table
 
     names = figure_families() if families.strip().lower() == "all" else split_specs(families)
+    if not names:
+        raise click.BadParameter(f"no family in {families!r}", param_hint="--families")
     specs = [check_mask_spec(None, None, name) for name in names]
     out = Path(out)
     try:
         table = area_table(specs, n=n, size=size, seed=seed)
         files = example_figure(specs, out / "masks", examples=examples, size=size, seed=seed)
-    except (MaskError, KeyError, OSError) as err:
+    except (MaskError, KeyError, ValueError, OSError) as err:
         raise click.ClickException(str(err)) from None
     out.mkdir(parents=True, exist_ok=True)
     from bench.core.files import atomic_write_text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from bench.core.spec import split_specs as split_specs  # the commands parse specs from here
@@ -52,6 +54,36 @@ max_pixels_option = click.option(
 )
 
 
+def check_output_file(ctx, param, value: str | None) -> str | None:
+    """Click callback: refuse an output file path that is a symbolic link leading nowhere (or in a loop).
+
+    Writing would replace the link itself by a file, which is the user's, not the command's.
+    """
+    import os
+
+    if value is not None and os.path.islink(value) and not os.path.exists(value):
+        raise click.BadParameter(f"{value} is a symbolic link that leads nowhere (or loops)")
+    return value
+
+
+def check_data_root(fn):
+    """Refuse ``--data-root`` with a dataset that does not read it (the builtin photos would be scored instead).
+
+    Wraps a command callback that takes ``dataset`` and ``data_root`` keyword arguments.
+    """
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        if kwargs.get("data_root") and kwargs.get("dataset") == "builtin":
+            raise click.UsageError(
+                f"--data-root {kwargs['data_root']} is not read by --dataset builtin (its photos ship with the "
+                "suite): add --dataset folder for a folder of images, or --dataset celeba for a CelebA root"
+            )
+        return fn(*args, **kwargs)
+
+    return checked
+
+
 def protocol_options(fn):
     """Decorate a command with the options that fix a protocol: data, size, n, seed and masks.
 
@@ -93,6 +125,7 @@ def protocol_options(fn):
         ),
         max_pixels_option,
     ]
+    fn = check_data_root(fn)
     for option in reversed(options):
         fn = option(fn)
     return fn

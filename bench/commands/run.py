@@ -11,6 +11,9 @@ from bench.commands.cluster_option import cluster_option
 from bench.commands.options import protocol_options, split_specs
 from bench.metrics.registry import metric_names
 
+# More processes than any machine's cores is a typo, not a request.
+MAX_JOBS = 4096
+
 
 @click.command()
 @click.option(
@@ -30,7 +33,11 @@ from bench.metrics.registry import metric_names
     "P-IDS/U-IDS).",
 )
 @click.option(
-    "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes for CPU methods."
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=MAX_JOBS),
+    help="Worker processes for CPU methods.",
 )
 @click.option(
     "--out",
@@ -47,7 +54,7 @@ from bench.metrics.registry import metric_names
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Cache for reference statistics.")
 @click.option(
     "--feature-workers",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_JOBS),
     default=None,
     help="Single-threaded, low-priority processes extracting FID/KID features while the "
     "methods run (0: in this process, after them; methods then keep every core). "

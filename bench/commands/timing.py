@@ -20,6 +20,7 @@ import time
 import click
 import numpy as np
 
+from bench.commands.options import check_output_file
 from bench.core.files import atomic_write_text
 
 TARGET_AREA = 0.20
@@ -269,6 +270,7 @@ def _int_list(ctx, param, value: str) -> list[int]:
     "--json",
     "json_path",
     type=click.Path(dir_okay=False),
+    callback=check_output_file,
     default=None,
     help="Also write the results to this JSON file.",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -9,6 +10,49 @@ import click
 from bench.commands.options import max_pixels_option
 
 BUDGET_CONFIG = Path(__file__).resolve().parents[2] / "methods" / "glcic" / "configs" / "celeba-gpu.toml"
+
+
+# Bounds far beyond any real training, so a typo (an extra digit, 2**64) is refused, not started.
+STEPS = click.IntRange(min=0, max=10**9)
+MAX_WIDTH = 64.0
+MAX_SIDE = 8192
+MAX_BATCH = 65536
+MAX_WORKERS = 1024
+
+
+def _finite(ctx, param, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def _check_config_file(path: str) -> None:
+    """Refuse a ``--config`` that is not TOML or sets no key (an empty file would train the paper's 500k steps)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise click.BadParameter(f"{path} is not a TOML file ({err})", param_hint="--config") from None
+    if not table:
+        raise click.BadParameter(
+            f"{path} sets no key; leave --config out for the paper's settings", param_hint="--config"
+        )
+
+
+def _check_checkpoint(path: str) -> None:
+    """Refuse an ``--init-from`` that PyTorch cannot read, naming the file."""
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises pickle, zip, EOF and runtime errors for a file that is not its own
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise click.BadParameter(
+            f"{path} is not a training checkpoint of bench train (e.g. RUN/phase1.pt): {reason}",
+            param_hint="--init-from",
+        ) from None
 
 
 @click.command()
@@ -48,19 +92,31 @@ BUDGET_CONFIG = Path(__file__).resolve().parents[2] / "methods" / "glcic" / "con
 @click.option("--split", default=None, help="Split to train on (default: config's, else train).")
 @max_pixels_option
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--steps-phase1", type=int, default=None, help="Tc: completion-net steps (MSE).")
-@click.option("--steps-phase2", type=int, default=None, help="Td: discriminator-only steps.")
-@click.option("--steps-phase3", type=int, default=None, help="T: joint steps.")
-@click.option("--width", type=float, default=None, help="Channel multiplier (1.0 = the paper).")
-@click.option("--resolution", type=int, default=None, help="Training crop side in pixels.")
-@click.option("--batch-size", type=int, default=None, help="Images per step per process.")
+@click.option("--steps-phase1", type=STEPS, default=None, help="Tc: completion-net steps (MSE).")
+@click.option("--steps-phase2", type=STEPS, default=None, help="Td: discriminator-only steps.")
+@click.option("--steps-phase3", type=STEPS, default=None, help="T: joint steps.")
+@click.option(
+    "--width",
+    type=click.FloatRange(min=0, min_open=True, max=MAX_WIDTH),
+    callback=_finite,
+    default=None,
+    help="Channel multiplier (1.0 = the paper).",
+)
+@click.option(
+    "--resolution", type=click.IntRange(min=16, max=MAX_SIDE), default=None, help="Training crop side in pixels."
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1, max=MAX_BATCH), default=None, help="Images per step per process."
+)
 @click.option(
     "--init-from",
     type=click.Path(dir_okay=False, exists=True),
     default=None,
     help="Start from a phase-1 training checkpoint (e.g. RUN/phase1.pt) to branch a variant.",
 )
-@click.option("--seed", type=int, default=None, help="Seed for initialisation and batches.")
+@click.option(
+    "--seed", type=click.IntRange(min=0, max=2**63 - 1), default=None, help="Seed for initialisation and batches."
+)
 @click.option(
     "--set",
     "sets",
@@ -70,14 +126,15 @@ BUDGET_CONFIG = Path(__file__).resolve().parents[2] / "methods" / "glcic" / "con
 )
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(min=0, max=MAX_WORKERS),
     default=0,
     show_default=True,
     help="Threads decoding every training image before the first step (0: decode as batches need them).",
 )
 @click.option(
     "--budget",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
+    callback=_finite,
     default=None,
     metavar="SECONDS",
     help="Train all three variants within this wall-clock time: phase 1 sized from a timing probe, then "
@@ -135,6 +192,10 @@ def train(
         )
     if budget is not None and config_file is None:
         config_file = str(BUDGET_CONFIG)
+    if config_file is not None:
+        _check_config_file(config_file)
+    if init_from is not None:
+        _check_checkpoint(init_from)
     try:
         config = resolve_config(
             config_file,

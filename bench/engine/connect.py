@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.core.children import sigint_blocked
 from bench.engine.address import ClusterAddress, ClusterError
 from bench.engine.probe import make_probe, suite_identity
 from bench.engine.tasks import describe_identity
@@ -97,14 +98,17 @@ def connect(address: ClusterAddress) -> Iterator[Session]:
     try:
         if address.local_workers is not None:
             # One thread per worker: the methods and Inception are CPU-bound, so processes are the unit.
-            cluster = LocalCluster(
-                n_workers=address.local_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-            client = Client(cluster, timeout=timeout)
+            # Started with SIGINT blocked, which its event-loop thread and worker processes inherit:
+            # Ctrl-C reaches this process alone, which then closes the cluster.
+            with sigint_blocked():
+                cluster = LocalCluster(
+                    n_workers=address.local_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                client = Client(cluster, timeout=timeout)
         else:
             try:
                 client = Client(address.scheduler, timeout=timeout)

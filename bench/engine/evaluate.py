@@ -11,13 +11,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from bench.core.children import worker_pool
 from bench.core.images import ContractError, blank_hole, check_image, composite, quantize
 from bench.inputs.data import Sample
 from bench.inputs.masks import Rect
@@ -80,12 +81,8 @@ def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int 
             for (sample, mask), out in zip(chunk, outs):
                 yield sample, mask, out, per_image, err
     elif jobs > 1 and method.parallel_safe and len(todo) > 1:
-        import multiprocessing as mp
-
-        # spawn, not fork: torch and numba keep thread pools that fork can deadlock.
-        with ProcessPoolExecutor(
-            jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(spec,)
-        ) as pool:
+        # Leaving early (a stop signal, the generator closed) kills the processes instead of finishing the queue.
+        with worker_pool(jobs, _worker_init, (spec,)) as pool:
             futures = {pool.submit(_worker_call, blank_hole(s.image, m), m, s.id): (s, m) for s, m in todo}
             for fut in as_completed(futures):
                 sample, mask = futures[fut]

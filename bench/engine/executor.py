@@ -9,7 +9,7 @@ Dask is never imported.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,9 @@ class Executor:
         """Feature-network features of ``images``, or None to let the metric compute them here."""
         return None
 
+    def close(self) -> None:
+        """Stop whatever work is still under way (worker processes end); the executor is not used after."""
+
     def measure(self, specs: list[str], sweep, desc: str = "variants") -> Iterator[tuple[str, Any, float]]:
         """Measure ablation variants on a sweep's protocol.
 
@@ -73,18 +76,35 @@ class LocalExecutor(Executor):
 
     def __init__(self, jobs: int = 1):
         self.jobs = jobs
+        self._open: list[Generator] = []
 
     def inpaint(self, pending, proto, data, metrics, progress=True):
+        results = self._inpaint(pending, proto, data, metrics, progress)
+        self._open.append(results)
+        return results
+
+    def close(self) -> None:
+        # A generator left suspended by an exception in its caller would end its worker
+        # processes only when collected: close it now.
+        while self._open:
+            self._open.pop().close()
+
+    def _inpaint(self, pending, proto, data, metrics, progress):
         from tqdm import tqdm
 
         for method, todo in pending:
             spec = method.spec
             bar = tqdm(total=len(todo), desc=spec, unit="img", disable=not progress, leave=True)
-            for sample, mask, out, seconds, err in execute(method, spec, todo, self.jobs):
-                row, final = score(spec, sample, mask, proto.masks[sample.id][1], out, seconds, err, metrics)
-                yield spec, sample, row, final
-                bar.update(1)
-            bar.close()
+            results = execute(method, spec, todo, self.jobs)
+            try:
+                for sample, mask, out, seconds, err in results:
+                    row, final = score(spec, sample, mask, proto.masks[sample.id][1], out, seconds, err, metrics)
+                    yield spec, sample, row, final
+                    bar.update(1)
+            finally:
+                # Closed now, not when collected: leaving early stops the worker processes at once.
+                results.close()
+                bar.close()
 
     def measure(self, specs, sweep, desc="variants"):
         from tqdm import tqdm

@@ -121,14 +121,15 @@ class FeaturePrefetch:
             rows.append(chunks[id(future)][row])
         return np.stack(rows).astype(np.float64, copy=False)
 
-    def close(self) -> None:
-        """Stop the processes; queued work is cancelled."""
+    def close(self, abort: bool = False) -> None:
+        """Stop the processes; queued work is cancelled, and with ``abort`` running work is killed too."""
         if self._pool is not None:
-            self._pool.close()
+            self._pool.close(abort)
             self._pool = None
 
     def __enter__(self) -> FeaturePrefetch:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        # Leaving on an exception (a stop signal among them) must not wait for a chunk under way.
+        self.close(abort=exc_type is not None)

@@ -22,7 +22,11 @@ def open_executor(cluster: str | None, jobs: int = 1) -> Iterator[Executor]:
         A bad ``--cluster`` value, an unreachable scheduler, or unusable workers.
     """
     if cluster is None:
-        yield LocalExecutor(jobs)
+        local = LocalExecutor(jobs)
+        try:
+            yield local
+        finally:
+            local.close()
         return
     # Dask is imported only when a cluster is asked for.
     from bench.engine.connect import connect

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
+
+from bench.core.children import new_pool, stop_pool
 
 # Images per task: small enough that the pool's processes share the tail of the work evenly,
 # large enough that the per-task pickling (8-bit images) is negligible.
@@ -100,17 +102,12 @@ class FeaturePool:
     """
 
     def __init__(self, workers: int, fid_features: str | None, batch_size: int):
-        import multiprocessing
-
         if workers < 1:
             raise ValueError(f"a feature pool needs at least one process, got {workers}")
         self.workers = workers
         self.fid_features = fid_features
         self.batch_size = batch_size
-        # spawn, not fork: the parent may hold torch's thread pool and open files.
-        self._pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-        )
+        self._pool = new_pool(workers, _init_worker)
 
     def submit(self, images: list[np.ndarray]) -> PendingFeatures:
         """Start extracting the features of ``images`` (contract images, already 8-bit exact)."""
@@ -138,12 +135,15 @@ class FeaturePool:
                 )
         return self._pool.submit(_extract, u8, self.fid_features, self.batch_size)
 
-    def close(self) -> None:
-        """Stop the processes (pending work is cancelled)."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, abort: bool = False) -> None:
+        """Stop the processes: pending work is cancelled, and with ``abort`` running work is killed too."""
+        if abort:
+            stop_pool(self._pool, abort=True)
+        else:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> FeaturePool:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        self.close(abort=exc_type is not None)
