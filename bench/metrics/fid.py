@@ -27,6 +27,9 @@ features_for(real, fake, ctx) -> (real_feats, fake_feats, extractor)
 fid_result(real_feats, fake_feats, *, n_boot=200, seed=0, level=0.95, progress=False) -> SetMetricResult
 kid_result(real_feats, fake_feats, *, subsets=100, subset_size=1000, n_boot=200, seed=0, level=0.95)
     Value, bootstrap interval and details (n, feature dim, estimator, small-n warning).
+withheld(reason, **details) -> SetMetricResult
+    A set metric with no value at the run's n: NaN value, ``details["withheld"]`` says why.
+    Every registered set metric returns one instead of raising when n is too small.
 feature_stats, frechet_distance, fid_from_features, fid_gram, kid_from_features,
 bootstrap_fid, bootstrap_kid, centred_interval
     The maths, re-exported from :mod:`bench.metrics.frechet`.
@@ -58,6 +61,7 @@ from bench.metrics.frechet import (
     feature_stats,
     fid_from_features,
     fid_gram,
+    fid_infinity_min_n,
     frechet_distance,
     frechet_distance_info,
     kid_from_features,
@@ -79,6 +83,8 @@ __all__ = [
     "extractor_details",
     "fid_result",
     "kid_result",
+    "withheld",
+    "too_few",
     "feature_stats",
     "frechet_distance",
     "fid_from_features",
@@ -115,6 +121,28 @@ def _small_n_warning(n: int, dim: int, name: str) -> str | None:
             "comparable only between runs of equal n; prefer KID (unbiased) for small sets"
         )
     return f"n = {n} < {limit}: KID is unbiased but noisy at this n; compare its interval, not just the value"
+
+
+# Fewest images (per set) for which each estimate exists: a covariance, an unbiased MMD^2 over
+# pairs of distinct images and a two-class SVM need two; FID-infinity needs its 15 distinct
+# subset sizes between n/2 and n (:func:`bench.metrics.frechet.fid_infinity_min_n`).
+MIN_N = {"fid": 2, "kid": 2, "kid_paired": 2, "pids": 2, "uids": 2, "fid_inf": fid_infinity_min_n()}
+
+
+def withheld(reason: str, **details: Any) -> SetMetricResult:
+    """A set metric without a value at this n: NaN value and interval, the reason in ``details["withheld"]``.
+
+    Runs record it (``value: null`` in ``set_metrics.json``), summaries and reports print the
+    reason, and the gate skips it; it never stops a run.
+    """
+    return SetMetricResult(float("nan"), float("nan"), float("nan"), {**details, "withheld": reason})
+
+
+def too_few(name: str, n: int, minimum: int, why: str) -> SetMetricResult | None:
+    """:func:`withheld` when ``n < minimum`` (``name needs n >= minimum: why``), else None."""
+    if n >= minimum:
+        return None
+    return withheld(f"{name} needs n >= {minimum} images ({why}); this set has {n}", n=int(n), min_n=int(minimum))
 
 
 def extractor_details(extractor) -> dict[str, Any]:
@@ -289,11 +317,17 @@ def _n_boot(ctx: SetMetricContext) -> int:
 )
 def fid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
     """FID of ``fake`` (a method's composited outputs) against ``real`` (same ids, same order)."""
+    short = too_few("FID", len(fake), MIN_N["fid"], "a feature covariance")
+    if short:
+        return short
     rf, ff, extractor = features_for(real, fake, ctx)
     return fid_result(rf, ff, n_boot=_n_boot(ctx), seed=ctx.seed, progress=ctx.progress, extractor=extractor)
 
 
 def _kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, paired: bool) -> SetMetricResult:
+    short = too_few("KID", len(fake), MIN_N["kid_paired" if paired else "kid"], "pairs of distinct images")
+    if short:
+        return short
     rf, ff, extractor = features_for(real, fake, ctx)
     opts = ctx.options or {}
     return kid_result(
@@ -318,10 +352,16 @@ def fid_inf(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContex
     """FID-infinity of ``fake`` against ``real`` (see :func:`bench.metrics.frechet.fid_infinity`).
 
     Same features as ``fid`` (extracted once per run); the interval is left empty because
-    the extrapolation's own spread is shown by its points in ``details``.
+    the extrapolation's own spread is shown by its points in ``details``. Withheld (see
+    :func:`withheld`) below ``MIN_N["fid_inf"]`` images, where the fit has fewer than its 15
+    subset sizes, and when the fitted intercept is negative: FID is never negative, so the
+    ``a + b / n`` model does not hold at this n (the paper fits 5,000 to 50,000 images).
     """
     from bench.metrics.frechet import fid_infinity
 
+    short = too_few("FID-inf", len(fake), MIN_N["fid_inf"], "15 distinct subset sizes from n/2 to n")
+    if short:
+        return short
     rf, ff, extractor = features_for(real, fake, ctx)
     value, ns, fids = fid_infinity(rf, ff, seed=ctx.seed)
     details = {
@@ -332,6 +372,13 @@ def fid_inf(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContex
         "subset_sizes": [int(n) for n in ns],
         "subset_fids": [float(v) for v in fids],
     }
+    if value < 0:
+        return withheld(
+            f"FID-inf's fit gave a negative intercept ({value:.3g}): FID(n) is not yet linear in 1/n at "
+            f"n = {len(ff)}, so the extrapolation means nothing here",
+            **details,
+            intercept=float(value),
+        )
     return SetMetricResult(value, float("nan"), float("nan"), details)
 
 

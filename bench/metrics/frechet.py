@@ -282,12 +282,7 @@ def fid_infinity(
         The subset sizes and their FIDs (the points of the fit).
     """
     r, f = _check_pair(real, fake)
-    if points < 2:
-        raise ValueError(f"points must be >= 2, got {points}")
-    if not 0 < min_fraction <= 1:
-        raise ValueError(f"min_fraction must lie in (0, 1], got {min_fraction}")
-    lo = max(2, int(round(min_fraction * f.shape[0])))
-    ns = np.unique(np.linspace(lo, f.shape[0], points).round().astype(int))
+    ns = fid_infinity_sizes(f.shape[0], points, min_fraction)
     if ns.size < 2:
         raise ValueError(f"fid_infinity needs at least two distinct subset sizes; the fake set has {f.shape[0]} rows")
     rng = np.random.default_rng(seed)
@@ -303,6 +298,39 @@ def fid_infinity(
         fids = _GramResampler(feature_pair(r, f))(np.ones((len(subsets), r.shape[0])), wf)
     slope, intercept = np.polyfit(1.0 / ns, fids, 1)
     return float(intercept), ns, fids
+
+
+def fid_infinity_sizes(n: int, points: int = 15, min_fraction: float = 0.5) -> np.ndarray:
+    """The distinct subset sizes :func:`fid_infinity` fits for a fake set of ``n`` rows.
+
+    ``points`` sizes evenly spaced from ``max(2, min_fraction * n)`` to ``n``, rounded; fewer
+    when ``n`` is too small to give ``points`` distinct integers.
+
+    Examples
+    --------
+    >>> fid_infinity_sizes(3).tolist(), fid_infinity_sizes(28).size
+    ([2, 3], 15)
+    """
+    if points < 2:
+        raise ValueError(f"points must be >= 2, got {points}")
+    if not 0 < min_fraction <= 1:
+        raise ValueError(f"min_fraction must lie in (0, 1], got {min_fraction}")
+    lo = max(2, int(round(min_fraction * n)))
+    return np.unique(np.linspace(lo, n, points).round().astype(int))
+
+
+def fid_infinity_min_n(points: int = 15, min_fraction: float = 0.5) -> int:
+    """Smallest set size for which :func:`fid_infinity` fits all ``points`` distinct subset sizes.
+
+    Examples
+    --------
+    >>> fid_infinity_min_n()
+    28
+    """
+    n = 2
+    while fid_infinity_sizes(n, points, min_fraction).size < points:
+        n += 1
+    return n
 
 
 def _poly_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:

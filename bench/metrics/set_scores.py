@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics.fid import extractor_details, features_for
+from bench.metrics.fid import MIN_N, extractor_details, features_for, too_few
 from bench.metrics.prdc import K_DC, K_PR, density_coverage, precision_recall
 from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric
 
@@ -45,16 +45,12 @@ _KNN = {
 
 
 def _knn(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, name: str) -> SetMetricResult:
-    rf, ff, extractor = features_for(real, fake, ctx)
     k, paper, what = _KNN[name]
-    if min(len(rf), len(ff)) <= k:
-        # A k-NN radius needs k other images; say so in the result rather than stop the run.
-        return SetMetricResult(
-            float("nan"),
-            float("nan"),
-            float("nan"),
-            {**_common(rf, ff, extractor), "k": k, "warning": f"{name} needs more than k = {k} images in each set"},
-        )
+    # A k-NN radius needs k other images; said in the result rather than stopping the run.
+    short = too_few(name, len(fake), k + 1, f"a k-NN radius with k = {k} needs k other images")
+    if short:
+        return short
+    rf, ff, extractor = features_for(real, fake, ctx)
     # Each pair shares one computation; the distances behind both are cached across the four metrics.
     if name in ("precision", "recall"):
         values = dict(zip(("precision", "recall"), precision_recall(rf, ff, k)))
@@ -88,6 +84,9 @@ for _name in _KNN:
 def _ids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, name: str) -> SetMetricResult:
     from bench.metrics.ids import ids_scores
 
+    short = too_few(name.upper().replace("IDS", "-IDS"), len(fake), MIN_N[name], "a two-class SVM")
+    if short:
+        return short
     rf, ff, extractor = features_for(real, fake, ctx)
     res = ids_scores(rf, ff, random_state=ctx.seed)
     details = {

@@ -11,9 +11,12 @@ import pandas as pd
 
 from bench.core.stats import bootstrap_ci, group_labels
 from bench.metrics import all_metrics
+from bench.metrics.pixel import PSNR_COLUMNS, PSNR_MAX, psnr_capped
 from bench.metrics.registry import REGIONS
 
-SUMMARY_COLUMNS = ["method", "metric", "value", "low", "high", "n"]
+# ``capped``: images whose PSNR sits at the cap (0 for other metrics); ``note``: why a set
+# metric has no value (withheld at this n), empty otherwise.
+SUMMARY_COLUMNS = ["method", "metric", "value", "low", "high", "n", "capped", "note"]
 
 # LaMa's evaluation bins of hole area (fractions of the image): 0-10 %, ..., 50-60 %; areas of
 # 60 % and more form one last bin. Each bin is [lo, hi): an area of exactly 0.10 is in 10-20 %.
@@ -54,8 +57,11 @@ def summarize(
     Returns
     -------
     DataFrame
-        Columns ``method, metric, value, low, high, n`` (``n`` counts images);
-        ``seconds`` (time per image) is summarised like a metric.
+        Columns ``method, metric, value, low, high, n, capped, note`` (``n`` counts images);
+        ``seconds`` (time per image) is summarised like a metric. PSNR columns are
+        clipped to :data:`~bench.metrics.pixel.PSNR_MAX` (records written before the cap
+        may hold an infinity) and ``capped`` counts the images at the cap. A set metric
+        withheld at this n has value NaN and its reason in ``note``.
     """
     rows = []
     ok = records[records["status"] == "ok"] if len(records) else records
@@ -65,7 +71,12 @@ def summarize(
         sub = ok[ok["method"] == method]
         labels = group_labels(list(sub["image_id"]), groups) if groups is not None else None
         for col in columns:
-            mean, low, high = bootstrap_ci(sub[col].to_numpy(dtype=float), labels, seed=seed)
+            values = sub[col].to_numpy(dtype=float)
+            capped = 0
+            if col in PSNR_COLUMNS:
+                values = psnr_capped(values)
+                capped = int((values == PSNR_MAX).sum())
+            mean, low, high = bootstrap_ci(values, labels, seed=seed)
             rows.append(
                 {
                     "method": method,
@@ -74,20 +85,48 @@ def summarize(
                     "low": low,
                     "high": high,
                     "n": int(sub[col].notna().sum()),
+                    "capped": capped,
+                    "note": "",
                 }
             )
         for metric, res in (set_metrics or {}).get(method, {}).items():
+            details = res.get("details") or {}
             rows.append(
                 {
                     "method": method,
                     "metric": metric,
-                    "value": res.get("value"),
-                    "low": res.get("low"),
-                    "high": res.get("high"),
-                    "n": (res.get("details") or {}).get("n", len(sub)),
+                    "value": _number(res.get("value")),
+                    "low": _number(res.get("low")),
+                    "high": _number(res.get("high")),
+                    "n": details.get("n", len(sub)),
+                    "capped": 0,
+                    "note": withheld_reason(res),
                 }
             )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def withheld_reason(result: dict[str, Any] | None) -> str:
+    """Why a stored set-metric result has no value (``details["withheld"]``), or ``""``.
+
+    A result without a finite value and without a stated reason (a file written before
+    metrics said why) gets a generic reason, so no table shows a bare gap.
+    """
+    if not result:
+        return ""
+    details = result.get("details") or {}
+    if details.get("withheld"):
+        return str(details["withheld"])
+    if not np.isfinite(_number(result.get("value"))):
+        return str(details.get("warning") or "no value stored")
+    return ""
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value) if value is not None else float("nan")
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 @dataclass(frozen=True)
@@ -265,21 +304,56 @@ def digits_for(column: str) -> int:
     return DIGITS.get(column.split("_")[-1], 4)
 
 
+def capped_note(summary: pd.DataFrame) -> str:
+    """One line naming the PSNR columns with images at the cap, e.g. ``PSNR capped at 100 dB: ...``; ``""`` if none."""
+    if summary.empty or "capped" not in summary.columns:
+        return ""
+    at = summary[pd.to_numeric(summary["capped"], errors="coerce").fillna(0) > 0]
+    if at.empty:
+        return ""
+    parts = [f"{r.method} {r.metric} {int(r.capped)}" for r in at.itertuples()]
+    return (
+        f"PSNR is capped at {PSNR_MAX:g} dB (an exact reconstruction has none); images at the cap: "
+        + ", ".join(parts)
+        + "."
+    )
+
+
+def withheld_notes(summary: pd.DataFrame) -> list[str]:
+    """``metric of method withheld: reason`` for every set metric without a value."""
+    if summary.empty or "note" not in summary.columns:
+        return []
+    notes = summary[summary["note"].map(lambda v: isinstance(v, str) and v != "")]
+    return [f"{r.metric} of {r.method} withheld: {r.note}" for r in notes.itertuples()]
+
+
 def to_markdown(summary: pd.DataFrame, metrics: list[str] | None = None, intervals: bool = True) -> str:
-    """Wide Markdown table: methods as rows, ``mean [low, high]`` per metric (``mean`` alone without intervals)."""
+    """Wide Markdown table: methods as rows, ``mean [low, high]`` per metric (``mean`` alone without intervals).
+
+    A PSNR mean over images at the cap says how many (``(2 at cap)``) and a withheld set metric
+    reads ``withheld``; lines under the table give the cap and the reasons.
+    """
     if summary.empty:
         return "(no results)\n"
     metrics = metrics or list(dict.fromkeys(summary["metric"]))
     methods = list(dict.fromkeys(summary["method"]))
     lines = ["| method | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
+    shown = summary[summary["metric"].isin(metrics)]
     for method in methods:
         sub = summary[summary["method"] == method].set_index("metric")
         cells = []
         for metric in metrics:
             if metric in sub.index:
                 r = sub.loc[metric]
-                cells.append(_fmt(r["value"], r["low"], r["high"], digits_for(metric), intervals))
+                text = _fmt(r["value"], r["low"], r["high"], digits_for(metric), intervals)
+                capped = _number(r.get("capped"))
+                if isinstance(r.get("note"), str) and r["note"]:
+                    text = "withheld"
+                elif capped > 0:
+                    text += f" ({int(capped)} at cap)"
+                cells.append(text)
             else:
                 cells.append("-")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    notes = [n for n in [capped_note(shown), *withheld_notes(shown)] if n]
+    return "\n".join(lines) + "\n" + "".join(f"\n{n}\n" for n in notes)

@@ -54,8 +54,8 @@ def test_alignment_uses_common_successful_images_only():
             {"method": "B", "image_id": "only-b", "status": "ok", "hole_psnr": 100.0},
             {"method": "A", "image_id": "failed", "status": "error", "hole_psnr": np.nan},
             {"method": "B", "image_id": "failed", "status": "ok", "hole_psnr": 5.0},
-            {"method": "A", "image_id": "exact", "status": "ok", "hole_psnr": np.inf},
-            {"method": "B", "image_id": "exact", "status": "ok", "hole_psnr": 7.0},
+            {"method": "A", "image_id": "nohole", "status": "ok", "hole_psnr": np.nan},
+            {"method": "B", "image_id": "nohole", "status": "ok", "hole_psnr": 7.0},
         ]
     )
     va, vb, dropped = paired_values(pd.concat([frame, extra]), "A", "B", "hole_psnr")

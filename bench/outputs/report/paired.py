@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.stats import bootstrap_ci, group_labels
+from bench.metrics.pixel import PSNR_COLUMNS, psnr_capped
 from bench.outputs.report.format import higher_is_better
 
 
@@ -32,13 +33,14 @@ class PairedResult:
     diff, low, high : float
         Mean of ``a - b`` and its 95 % bootstrap interval.
     p_value : float
-        Two-sided Wilcoxon signed-rank p-value (1.0 when every difference is 0,
-        NaN with no pairs).
+        Two-sided Wilcoxon signed-rank p-value, zero differences (ties, e.g. two outputs at
+        the PSNR cap) dropped as Wilcoxon did (``zero_method="wilcox"``); 1.0 when every
+        difference is 0, NaN with no pairs.
     a_better, b_better, ties : int
         Images on which each method is better (by the metric's direction), or tied.
     dropped : int
-        Images present for both methods but skipped for a non-finite value
-        (e.g. an infinite PSNR from an exact reconstruction).
+        Images present for both methods but skipped for a missing value (NaN: no hole).
+        PSNR columns count an exact reconstruction at the cap, as tables do.
     """
 
     a: str
@@ -60,7 +62,10 @@ class PairedResult:
 def paired_values(records: pd.DataFrame, a: str, b: str, column: str) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-image values of ``a`` and ``b`` aligned by image id.
 
-    Only images where both methods succeeded and both values are finite are kept.
+    Only images where both methods succeeded and both values are finite are kept; PSNR
+    columns are first clipped to :data:`~bench.metrics.pixel.PSNR_MAX` (records written
+    before the cap hold an infinity for an exact reconstruction), so an exact output is a
+    pair at the cap, and two exact outputs a tie.
 
     Returns
     -------
@@ -90,6 +95,8 @@ def _aligned(records: pd.DataFrame, a: str, b: str, column: str) -> tuple[list[s
     sb = ok[ok["method"] == b].set_index("image_id")[column].astype(float)
     common = sorted(set(sa.index) & set(sb.index))
     va, vb = sa.loc[common].to_numpy(), sb.loc[common].to_numpy()
+    if column in PSNR_COLUMNS:
+        va, vb = psnr_capped(va), psnr_capped(vb)
     keep = np.isfinite(va) & np.isfinite(vb)
     return [i for i, k in zip(common, keep) if k], va[keep], vb[keep], int((~keep).sum())
 
