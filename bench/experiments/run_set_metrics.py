@@ -188,8 +188,8 @@ def compute_set_metrics(
     for spec, ids, key, todo in plan:
         results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
         stored[spec] = dict(results[spec])  # a result of other inputs is never left beside a current one
-        if todo and len(ids) < 2:
-            log.warning("%s: too few successful outputs for %s", spec, ", ".join(m.name for m in todo))
+        if todo and not ids:  # with 1 image or more each metric computes or withholds itself, with its reason
+            log.warning("%s: no successful output for %s", spec, ", ".join(m.name for m in todo))
             continue
         if not todo:
             continue

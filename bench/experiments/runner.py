@@ -40,6 +40,7 @@ from bench.engine.provenance import Provenance, describe
 from bench.experiments.run_set_metrics import compute_set_metrics, feature_prefetch_for, prefetch_reals
 from bench.inputs.protocol import load_protocol
 from bench.metrics import all_metrics, default_metrics, get_metric
+from bench.metrics.definitions import metric_definitions
 from bench.outputs.rundir import RunDir
 from bench.outputs.summary import interval_note, summarize, to_markdown
 
@@ -267,6 +268,7 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         "identity": identity,
         "methods": methods,
         "metrics": [m.name for m in chosen],
+        "metric_definitions": metric_definitions([m.name for m in chosen]),
         "mask_sha256": mask_manifest["sha256"],
         "versions": _versions(),
         # What each method's rows were computed with (see methods.Method.fingerprint); a later run names what changed.
