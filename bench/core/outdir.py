@@ -183,16 +183,40 @@ def claim_dir(
         leads outside it, or cannot be created.
     """
     path = Path(path)
-    command = command or KINDS[kind]
     check_kind(path, kind, legacy=legacy, option=option)
     check_links(path, option=option)
-    fd, key = _lock(path, lock_name, command, option)
-    if fd is not None:
-        _record_holder(fd, command)
+    first = not _held(path, lock_name)
+    claim = lock_dir(path, lock_name=lock_name, command=command or KINDS[kind], option=option)
+    if first:
         if kind_of(path) is None:
             _write_marker(path, kind)
         remove_temporaries(path)
+    return claim
+
+
+def lock_dir(path: str | Path, *, lock_name: str = LOCK, command: str, option: str = "--out") -> DirClaim:
+    """Hold a writer lock in ``path`` (created) without claiming the directory's kind.
+
+    For a writer that adds files to another command's directory (a learning curve beside
+    its training run); :func:`claim_dir` is the usual way in.
+
+    Raises
+    ------
+    OutDirBusyError
+        Another process holds the lock (the message names the directory and the pid).
+    OutDirError
+        The directory cannot be created or the lock file opened.
+    """
+    path = Path(path)
+    fd, key = _lock(path, lock_name, command, option)
+    if fd is not None:
+        _record_holder(fd, command)
     return DirClaim(path, key)
+
+
+def _held(path: Path, lock_name: str) -> bool:
+    with _HELD_GUARD:
+        return (os.path.realpath(path), lock_name) in _HELD
 
 
 def check_kind(path: Path, kind: str, *, legacy: Callable[[Path], bool] | None = None, option: str = "--out") -> None:
@@ -223,7 +247,7 @@ def check_kind(path: Path, kind: str, *, legacy: Callable[[Path], bool] | None =
         return
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     raise OutDirError(
-        f"{option} {path} holds files that are not a {kind} directory of {KINDS[kind]} ({shown}); "
+        f"{option} {path} exists and is not an empty folder or a directory of {KINDS[kind]} (it holds {shown}); "
         f"choose a new or empty {option}"
     )
 

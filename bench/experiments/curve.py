@@ -21,9 +21,11 @@ import numpy as np
 
 from bench.core.files import CSVLog, update_text
 from bench.core.images import quantize
+from bench.core.outdir import check_kind, check_links, lock_dir
 from bench.engine.evaluate import execute, score
 from bench.inputs.protocol import Protocol, load_protocol
 from bench.metrics.registry import get_metric
+from methods.glcic.train import is_training_dir
 
 CURVE_COLUMNS = ("label", "step", "phase", "samples_seen", "wall_s", "hole_psnr", "hole_ssim", "psnr", "fid")
 SNAPSHOT_PATTERN = re.compile(r"step-(\d+)\.pt$")
@@ -122,15 +124,37 @@ def evaluate_run(
     -------
     Path
         The CSV, with one row per snapshot (label ``snapshot``) and per baseline.
+
+    Raises
+    ------
+    OutDirError
+        ``run_dir`` is not a training run's directory, holds a link leading outside it, or
+        another ``bench curve`` is writing the same CSV (the message names it and its pid).
     """
+    run_dir = Path(run_dir)
+    out_csv = Path(out_csv) if out_csv else run_dir / "curve.csv"
+    check_kind(run_dir, "train", legacy=is_training_dir, option="RUN")
+    if out_csv.parent.resolve() == run_dir.resolve():
+        check_links(run_dir, option="RUN")
+    # A lock of its own: a curve may be scored while its training writes the run's other files.
+    with lock_dir(out_csv.parent, lock_name=f".{out_csv.name}.lock", command="bench curve", option="RUN"):
+        return _evaluate(run_dir, spec, baselines, out_csv, scorer, progress)
+
+
+def _evaluate(
+    run_dir: Path,
+    spec: ProbeSpec,
+    baselines: tuple[str, ...],
+    out_csv: Path,
+    scorer: ProbeScorer | None,
+    progress: bool,
+) -> Path:
     import torch
     from tqdm import tqdm
 
     from methods.glcic.inference import GLCIC
     from methods.registry import create
 
-    run_dir = Path(run_dir)
-    out_csv = Path(out_csv) if out_csv else run_dir / "curve.csv"
     CSVLog(out_csv, list(CURVE_COLUMNS)).repair()  # a torn or damaged row is set aside and scored again
     done = _read_rows(out_csv)
     if done and out_csv.with_suffix(".probe").exists() and out_csv.with_suffix(".probe").read_text() != spec.describe():

@@ -20,6 +20,7 @@ import numpy as np
 from bench.core.export_format import FORMAT, HOLE_VALUE, LAYOUTS, MANIFEST, MASKS, input_name, mask_name
 from bench.core.files import update_json, write_uint8_png
 from bench.core.images import blank_hole, to_uint8
+from bench.core.outdir import OutDirError, claim_dir
 from bench.inputs.protocol import load_protocol
 
 
@@ -74,7 +75,8 @@ def export_protocol(
     Parameters
     ----------
     out : path
-        Export folder (created; must be empty or hold an export of the same protocol).
+        Export folder (created; must be empty or hold an export of the same protocol; its
+        writer lock is held while it is written, see :func:`bench.core.outdir.claim_dir`).
     dataset, data_root, split, size, n, seed, mask_family
         The protocol, as for ``bench run`` (:func:`bench.inputs.protocol.load_protocol`).
     layout : {"lama", "mat"}
@@ -118,21 +120,34 @@ def export_protocol(
         "command": command if command is not None else " ".join(sys.argv),
     }
     _claim(out, manifest)
-    update_json(out / MANIFEST, manifest)
-    update_json(out / MASKS, proto.manifest)
-    hole = HOLE_VALUE[layout]
-    written = 0
-    for sample in tqdm(proto.samples, desc="export", unit="img", disable=not progress):
-        mask = proto.mask(sample.id)
-        masked = to_uint8(blank_hole(sample.image, mask))[..., ::-1]
-        written += write_uint8_png(out / input_name(layout, sample.id), masked, keep_same=True)
-        pixels = np.where(mask, hole, 255 - hole).astype(np.uint8)
-        written += write_uint8_png(out / mask_name(layout, sample.id), pixels, keep_same=True)
+    try:
+        claim = claim_dir(out, "export", legacy=_is_earlier_export)
+    except OutDirError as err:
+        raise ExportError(str(err)) from None
+    with claim:
+        update_json(out / MANIFEST, manifest)
+        update_json(out / MASKS, proto.manifest)
+        hole = HOLE_VALUE[layout]
+        written = 0
+        for sample in tqdm(proto.samples, desc="export", unit="img", disable=not progress):
+            mask = proto.mask(sample.id)
+            masked = to_uint8(blank_hole(sample.image, mask))[..., ::-1]
+            written += write_uint8_png(out / input_name(layout, sample.id), masked, keep_same=True)
+            pixels = np.where(mask, hole, 255 - hole).astype(np.uint8)
+            written += write_uint8_png(out / mask_name(layout, sample.id), pixels, keep_same=True)
     return ExportResult(out, manifest, written, proto.skipped)
 
 
+def _is_earlier_export(path: Path) -> bool:
+    """An export written before export folders were marked: a manifest of this format."""
+    try:
+        return json.loads((path / MANIFEST).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return False
+
+
 def _claim(out: Path, manifest: dict[str, Any]) -> None:
-    """Refuse a folder that holds anything but an export of the same protocol in the same layout."""
+    """Refuse a folder holding an export of another protocol or layout (other folders: :func:`claim_dir`)."""
     path = out / MANIFEST
     if path.is_file():
         try:
@@ -148,5 +163,3 @@ def _claim(out: Path, manifest: dict[str, Any]) -> None:
                     f"{str(manifest[key])[:12]}); export into a new folder"
                 )
         return
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ExportError(f"{out} exists and is not an empty folder or an earlier export; export into a new folder")

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from bench.core import gitinfo
 from bench.core.files import CSVLog, atomic_write
+from bench.core.outdir import claim_dir
 from bench.inputs.protocol import ids_hash
 from methods.glcic.config import GLCICConfig, load_config, save_config, structural_mismatch
 from methods.glcic.data import TrainImages, completion_input, crop_patches, sample_batch, to_tensors
@@ -339,11 +340,20 @@ class Trainer:
     def run(self, stop_at: int | None = None) -> Path | None:
         """Train until ``Tc + Td + T`` steps (or until step ``stop_at``, exclusive).
 
+        The first process claims ``out_dir`` for the run (:func:`bench.core.outdir.claim_dir`):
+        a folder of other files or another command's directory is refused before anything is
+        written, and a second training into it is refused while this one runs.
+
         Returns
         -------
         Path or None
             The exported fp16 weights when the run is complete, else None.
         """
+        claim = claim_dir(self.out_dir, "train", legacy=is_training_dir) if self.rank == 0 else nullcontext()
+        with claim:
+            return self._run(stop_at)
+
+    def _run(self, stop_at: int | None) -> Path | None:
         cfg = self.config
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._build()
@@ -432,6 +442,14 @@ class Trainer:
             write_card(weights)
             return weights
         return None
+
+
+def is_training_dir(path: Path) -> bool:
+    """Whether an unmarked directory is a training run's written before directories were marked.
+
+    Its ``config.toml``, or the ``requested.toml`` a budget run writes before starting a variant.
+    """
+    return (path / "config.toml").is_file() or (path / "requested.toml").is_file()
 
 
 def _is_weights_file(path: Path) -> bool:

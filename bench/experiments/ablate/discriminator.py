@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.core.outdir import claim_dir
 from bench.experiments.runner import RunConfig, run
-from bench.outputs.rundir import RunDir
+from bench.outputs.rundir import RunDir, is_legacy_run
 
 VARIANTS = ("iizuka", "iizuka-global", "iizuka-local")
 COLUMNS = ("mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim", "fid", "kid")
@@ -75,8 +76,9 @@ def discriminator_table(cfg: RunConfig, seeds: list[int], executor=None) -> dict
     Parameters
     ----------
     cfg : RunConfig
-        Template run (methods, dataset, n, metrics); ``out`` is the ablation directory
-        and ``seed`` is replaced by each of ``seeds``.
+        Template run (methods, dataset, n, metrics); ``out`` is the ablation directory (new,
+        empty or an ablation's; its writer lock is held meanwhile) and ``seed`` is replaced by
+        each of ``seeds``.
     seeds : list of int
         Mask seeds (the study used 2-3 repetitions).
     executor : Executor, optional
@@ -95,8 +97,17 @@ def discriminator_table(cfg: RunConfig, seeds: list[int], executor=None) -> dict
             return discriminator_table(cfg, seeds, opened)
     out = Path(cfg.out)
     per_seed, runs = [], []
-    for seed in seeds:
-        result = run(replace(cfg, seed=seed, out=out / f"seed-{seed}"), executor)
-        runs.append(result.rundir)
-        per_seed.append(seed_scores(result.rundir))
+    with claim_dir(out, "discriminator", legacy=_is_legacy_ablation):
+        for seed in seeds:
+            result = run(replace(cfg, seed=seed, out=out / f"seed-{seed}"), executor)
+            runs.append(result.rundir)
+            per_seed.append(seed_scores(result.rundir))
     return {"summary": across_seeds(per_seed), "per_seed": per_seed, "runs": runs}
+
+
+def _is_legacy_ablation(path: Path) -> bool:
+    """An ablation directory written before directories were marked: its tables, or only seed runs."""
+    entries = list(path.iterdir())
+    return (path / "table3.csv").is_file() or (
+        bool(entries) and all(p.name.startswith("seed-") and is_legacy_run(p) for p in entries if p.name != ".lock")
+    )

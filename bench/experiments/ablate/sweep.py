@@ -10,12 +10,14 @@ as parallel tasks on a Dask cluster (``Sweep(executor=...)``, see :mod:`bench.en
 from __future__ import annotations
 
 import json
+import weakref
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.core.files import CSVLog, atomic_write, atomic_write_text
+from bench.core.outdir import claim_dir
 from bench.engine.evaluate import Measurement, measure_method, sweep_metrics
 from bench.inputs.protocol import Protocol
 
@@ -28,7 +30,8 @@ class Sweep:
     protocol : Protocol
         Images and masks (see :func:`bench.inputs.protocol.load_protocol`).
     out : Path
-        Directory for the cached features and result files.
+        Directory for the cached features and result files: new, empty or a sweep's
+        (:func:`bench.core.outdir.claim_dir`); its writer lock is held while the sweep lives.
     fid_features : str, optional
         TorchScript extractor path instead of the standard Inception.
     n_boot : int
@@ -57,7 +60,9 @@ class Sweep:
 
         self.protocol = protocol
         self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
+        # Claimed before anything is written; held while the sweep lives (its command's tables included).
+        claim = claim_dir(self.out, "sweep", legacy=lambda path: (path / "sweep.json").is_file())
+        weakref.finalize(self, claim.release)
         self.fid_features = fid_features
         self.extractor = load_extractor(fid_features)
         self.n_boot = n_boot

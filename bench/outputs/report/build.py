@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.files import atomic_write_text
+from bench.core.outdir import claim_dir
 from bench.outputs.report import captions, figures, latex
 from bench.outputs.report.contents import (
     BIN_AXES,
@@ -45,6 +46,7 @@ from bench.outputs.report.tables import (
     RunData,
     load_run,
 )
+from bench.outputs.rundir import RunDir
 from bench.outputs.summary import (
     AreaBin,
 )
@@ -58,7 +60,7 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
     run : path
         Run directory of ``bench run``.
     out : path, optional
-        Output folder.
+        Output folder: new, empty or a report's (:func:`bench.core.outdir.claim_dir`).
     options : ReportOptions, optional
         What to produce.
 
@@ -67,9 +69,11 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
     Report
         The files written, the PDF if compiled, and notes (e.g. why no PDF).
     """
-    from tqdm import tqdm
-
     opts = options or ReportOptions()
+    writer = RunDir(run).being_written()
+    if writer is not None:
+        # Its records, outputs and set metrics are not all written yet: a report of them would look whole.
+        raise ValueError(f"{run} is being written by bench run (pid {writer}): report it when that run has finished")
     data = load_run(run, opts.methods)
     reference = opts.reference or data.methods[0]
     if reference not in data.methods:
@@ -77,7 +81,14 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
     if opts.bins is not None and opts.bins not in BIN_AXES:
         raise ValueError(f"--bins: unknown axis {opts.bins!r} (known: {', '.join(BIN_AXES)})")
     out = Path(out) if out is not None else data.rundir.path / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    with claim_dir(out, "report", legacy=lambda path: (path / "report.md").is_file()):
+        return _write_report(data, out, reference, opts)
+
+
+def _write_report(data: RunData, out: Path, reference: str, opts: ReportOptions) -> Report:
+    """The body of :func:`build_report`, with the report folder's writer lock held."""
+    from tqdm import tqdm
+
     rep = Report(out)
     steps = ["tables", "latex", "figures"]
     bar = tqdm(steps, desc="report", unit="step", leave=False)
