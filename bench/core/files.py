@@ -64,8 +64,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Atomically write ``obj`` as indented JSON (NaN written as null)."""
-    atomic_write_text(path, json.dumps(jsonable(obj), indent=2, sort_keys=False) + "\n")
+    """Atomically write ``obj`` as indented standard JSON (NaN written as null; an infinity refused)."""
+    atomic_write_text(path, json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def update_text(path: str | Path, text: str) -> bool:
@@ -90,17 +90,25 @@ def update_text(path: str | Path, text: str) -> bool:
 
 def update_json(path: str | Path, obj: Any) -> bool:
     """Write ``obj`` as :func:`atomic_write_json` does, unless the file already holds it."""
-    return update_text(path, json.dumps(jsonable(obj), indent=2, sort_keys=False) + "\n")
+    return update_text(path, json.dumps(jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def jsonable(obj: Any) -> Any:
-    """``obj`` with numpy scalars, paths and tuples made JSON types (NaN becomes None)."""
+    """``obj`` with numpy scalars, paths and tuples made JSON types (NaN becomes None).
+
+    Raises
+    ------
+    ValueError
+        An infinite float: standard JSON has none, and a number the suite writes is finite.
+    """
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [jsonable(v) for v in obj]
     if isinstance(obj, (np.floating, float)):
         f = float(obj)
+        if np.isinf(f):
+            raise ValueError(f"{f} cannot be written to JSON: standard JSON has no infinity")
         return None if np.isnan(f) else f
     if isinstance(obj, np.integer):
         return int(obj)
@@ -326,8 +334,8 @@ class JSONLog(RowLog):
         return [json.loads(line) for line in self.lines()]
 
     def append_row(self, row: dict[str, Any]) -> None:
-        """Append one row as a line of JSON."""
-        self.append(json.dumps(row))
+        """Append one row as a line of standard JSON (NaN written as null, see :func:`jsonable`)."""
+        self.append(json.dumps(jsonable(row), allow_nan=False))
 
 
 class CSVLog(RowLog):

@@ -624,14 +624,15 @@ def bootstrap_kid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | N
         diag_f = (np.einsum("ij,ij->i", f, f) / d + 1.0) ** 3
         diag_rf = (np.einsum("ij,ij->i", r, f) / d + 1.0) ** 3 if paired else None
     sq = (wr**2).sum(axis=1)
-    # Position pairs (a, b) whose original images differ: n^2 - sum_i w_i^2 of them.
-    xx = (weighted(0, wr, wr) - (wr**2) @ diag_r) / (nr * nr - sq)
-    yy = (weighted(1, wf, wf) - (wf**2) @ diag_f) / (nf * nf - (wf**2).sum(axis=1))
-    if paired:
-        xy = (weighted(2, wr, wf) - (wr**2) @ diag_rf) / (nr * nr - sq)
-    else:
-        xy = weighted(2, wr, wf) / (nr * nf)
+    # Position pairs (a, b) whose original images differ: n^2 - sum_i w_i^2 of them (0 for a
+    # replicate that drew one image n times: its NaN is dropped below).
     with np.errstate(divide="ignore", invalid="ignore"):
+        xx = (weighted(0, wr, wr) - (wr**2) @ diag_r) / (nr * nr - sq)
+        yy = (weighted(1, wf, wf) - (wf**2) @ diag_f) / (nf * nf - (wf**2).sum(axis=1))
+        if paired:
+            xy = (weighted(2, wr, wf) - (wr**2) @ diag_rf) / (nr * nr - sq)
+        else:
+            xy = weighted(2, wr, wf) / (nr * nf)
         reps = xx + yy - 2.0 * xy
     # A replicate that drew one image n times has no distinct pairs (odds n^(1-n)).
     return reps[np.isfinite(reps)]
