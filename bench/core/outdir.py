@@ -240,7 +240,8 @@ def check_kind(path: Path, kind: str, *, legacy: Callable[[Path], bool] | None =
             f"choose another {option}"
         )
     try:
-        names = sorted(p.name for p in path.iterdir() if p.name not in _EMPTY_ANYWAY)
+        # Visible names first: they are what the user recognises.
+        names = sorted((p.name for p in path.iterdir() if p.name not in _EMPTY_ANYWAY), key=lambda n: (n[0] == ".", n))
     except OSError as err:
         raise OutDirError(f"cannot read {option} {path}: {err.strerror or err}") from None
     if not names or (legacy is not None and legacy(path)):
