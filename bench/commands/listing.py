@@ -26,10 +26,15 @@ def list_cmd(what: str) -> None:
         )
     elif what == "metrics":
         from bench.metrics import all_metrics
+        from bench.metrics.registry import BROKEN
 
         for m in all_metrics():
             arrow = "higher is better" if m.higher_is_better else "lower is better"
-            click.echo(f"{m.name:8s} {m.kind:6s} {arrow:17s} {m.summary}")
+            keys = ", ".join(f"{k}={v}" for k, v in m.params.items()) or "-"
+            click.echo(f"{m.name:13s} {m.kind:6s} {arrow:17s} {m.summary}\n{'':13s} keys: {keys}; from: {m.origin}")
+        for name, reason in sorted(BROKEN.items()):
+            click.echo(f"{name:13s} BROKEN {reason}")
+        click.echo("\nAlso: @package.module:function[:key=value,...] names your own metric (bench/metrics/README.md).")
     elif what == "masks":
         from bench.inputs.masks import DEFAULT_FAMILY, available
 

@@ -1,26 +1,51 @@
 """The metric registry: per-image metrics and set-level metrics (FID, KID, PRDC, IDS).
 
-Per-image metrics are functions ``fn(pred, target, mask, region) -> float`` with
+Per-image metrics are functions ``fn(pred, target, mask, region, **options) -> float`` with
 ``region`` either ``"image"`` (the whole image) or ``"hole"`` (only the missing
 pixels; SSIM averages its full-image map over the hole pixels). Records store them as
 ``<name>`` and ``hole_<name>``.
 
 Set-level metrics compare the distribution of a method's outputs with the real
-images of the same run: ``fn(real, fake, context) -> SetMetricResult``.
+images of the same run: ``fn(real, fake, context, **options) -> SetMetricResult``.
+
+Each entry also describes itself once (label, digits, gate tolerance, table group, reference),
+for every table and gate to read. A metric is named by a spec, as methods are:
+
+- ``name`` or ``name:key=value,...``: a registered metric, with options typed by its
+  parameters' defaults (``lpips:net=vgg``); the canonical spec is the record column;
+- a plugin's name: entry points of the ``inpaint_bench.metrics`` group, registered on first use;
+- ``@module:attr[:key=value,...]``: any importable metric function (:mod:`bench.metrics.plugins`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.core.registry import Registry
+from bench.core.spec import canonical_spec, parse_options, split_specs, typed_options
+from bench.metrics.descriptions import BUILT_IN_DESCRIPTIONS
 
 REGIONS = ("image", "hole")
+BUILT_IN = "built-in"
+FALLBACK_TOLERANCE: Mapping[str, float] = {"rel": 0.01}
+GROUPS = ("pixel", "perceptual", "set", "plugin")
+
+log = logging.getLogger("bench")
+
+
+class MetricUnavailable(ValueError):
+    """A metric cannot be computed on this machine (e.g. a missing weights file); the message says what to do."""
+
+
+class MetricValueError(ValueError):
+    """A metric's own code failed on one input (raised, returned NaN or the wrong shape); the message names it."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +64,30 @@ class MetricInfo:
         The implementation (see the module docstring for the two signatures).
     summary : str
         One line for ``bench list metrics``.
+    label : str
+        Table header (``PSNR``); '' shows the name upper-cased.
+    digits : int
+        Decimal places in tables.
+    tolerance : mapping
+        Default gate tolerance for the whole-image column: ``{"abs": a, "rel": r}`` (either key may
+        be absent); a value worse than the baseline by more than ``max(abs, rel * |baseline|)`` fails.
+    hole_tolerance : mapping or None
+        The same for the ``hole_`` column (None: as ``tolerance``).
+    group : str
+        Table the metric belongs in (one of :data:`GROUPS`).
+    reference : str
+        The paper or code the numbers follow.
+    origin : str
+        ``built-in``, ``plugin DISTRIBUTION VERSION`` or ``@module:attr``.
+    params : dict
+        Spec options with their defaults (the defaults give the types).
+    open_keys : bool
+        Whether options outside ``params`` are accepted too.
+    check : callable or None
+        ``check(**options)`` raises :class:`MetricUnavailable` when the metric cannot run here
+        (called when a spec is resolved for a run, before any work).
+    guarded : bool
+        Errors of its code become a NaN and a message in the row, not a failed run (user code).
     """
 
     name: str
@@ -46,10 +95,32 @@ class MetricInfo:
     higher_is_better: bool
     fn: Callable
     summary: str = ""
+    label: str = ""
+    digits: int = 4
+    tolerance: Mapping[str, float] = field(default_factory=lambda: dict(FALLBACK_TOLERANCE))
+    hole_tolerance: Mapping[str, float] | None = None
+    group: str = "pixel"
+    reference: str = ""
+    origin: str = BUILT_IN
+    params: Mapping[str, Any] = field(default_factory=dict)
+    open_keys: bool = False
+    check: Callable[..., None] | None = None
+    guarded: bool = False
 
     def column(self, region: str = "image") -> str:
         """Record column holding this metric for ``region``."""
         return self.name if region == "image" else f"{region}_{self.name}"
+
+    @property
+    def display_label(self) -> str:
+        """Header of its table column (``label``, or the name upper-cased)."""
+        return self.label or self.name.upper()
+
+    def tolerance_for(self, region: str = "image") -> dict[str, float]:
+        """Default gate tolerance of the column of ``region``."""
+        if region == "hole" and self.hole_tolerance is not None:
+            return dict(self.hole_tolerance)
+        return dict(self.tolerance)
 
 
 @dataclass
@@ -91,7 +162,7 @@ class SetMetricResult:
 METRICS: Registry[MetricInfo] = Registry("metric")
 
 
-def register_metric(name: str, *, kind: str, higher_is_better: bool, summary: str = "") -> Callable:
+def register_metric(name: str, *, kind: str, higher_is_better: bool, summary: str = "", **description: Any) -> Callable:
     """Register a metric implementation under ``name``.
 
     Parameters
@@ -104,20 +175,46 @@ def register_metric(name: str, *, kind: str, higher_is_better: bool, summary: st
         Direction of improvement.
     summary : str
         One line for ``bench list metrics``.
+    **description
+        Any other :class:`MetricInfo` field (``label``, ``digits``, ``tolerance``, ``hole_tolerance``,
+        ``group``, ``reference``, ``params``, ``check``); what is not given comes from
+        :data:`bench.metrics.descriptions.BUILT_IN_DESCRIPTIONS` (the metrics registered before
+        entries carried their description), then from the defaults.
     """
     if kind not in ("image", "set"):
         raise ValueError(f"metric kind must be 'image' or 'set', got {kind!r}")
+    if description.get("group", "pixel" if kind == "image" else "set") not in GROUPS:
+        raise ValueError(f"metric group must be one of {', '.join(GROUPS)}, got {description['group']!r}")
 
     def deco(fn: Callable) -> Callable:
-        METRICS.add(name, MetricInfo(name, kind, higher_is_better, fn, summary))
+        fields = {**BUILT_IN_DESCRIPTIONS.get(name, {}), **description}
+        fields.setdefault("group", "pixel" if kind == "image" else "set")
+        METRICS.add(name, MetricInfo(name, kind, higher_is_better, fn, summary, **fields))
         return fn
 
     return deco
 
 
+# Resolvers of specs that name code rather than a registry entry, keyed by their first character
+# (``@``): installed by the module that knows how to load such code (:mod:`bench.metrics.plugins`).
+SPEC_RESOLVERS: dict[str, Callable[[str], MetricInfo]] = {}
+# Broken plugins, by entry-point name: the reason, for `bench list metrics` and for a run naming one.
+BROKEN: dict[str, str] = {}
+# Metrics resolved from specs with options or from code, by canonical spec: one object per spec and
+# process, so a network a metric loads is loaded once.
+_RESOLVED: dict[str, MetricInfo] = {}
+
+
 # Set-level metrics live in modules that import torch; they register when
 # imported here so that `bench list metrics` and the runner see one table.
-METRIC_MODULES = ("bench.metrics.pixel", "bench.metrics.fid", "bench.metrics.set_scores")
+METRIC_MODULES = (
+    "bench.metrics.pixel",
+    "bench.metrics.msssim",
+    "bench.metrics.lpips",
+    "bench.metrics.fid",
+    "bench.metrics.set_scores",
+    "bench.metrics.plugins",
+)
 
 
 def _load() -> None:
@@ -127,16 +224,62 @@ def _load() -> None:
         importlib.import_module(module)
 
 
-def get_metric(name: str) -> MetricInfo:
-    """Registry entry for ``name``."""
+def resolve(spec: str) -> MetricInfo:
+    """The metric a spec names, without checking that it can run here (see :func:`get_metric`).
+
+    Raises
+    ------
+    KeyError
+        An unknown name (close matches listed).
+    ValueError
+        A bad option, an option of a metric that takes none, or code that cannot be loaded.
+    """
     _load()
-    return METRICS.get(name)
+    spec = spec.strip()
+    if spec in _RESOLVED:
+        return _RESOLVED[spec]
+    resolver = SPEC_RESOLVERS.get(spec[:1])
+    if resolver is not None:
+        info = resolver(spec)
+        return _RESOLVED.setdefault(info.name, info)
+    name, _, rest = spec.partition(":")
+    if name in BROKEN and name not in METRICS:
+        raise ValueError(BROKEN[name])
+    info = METRICS.get(name)
+    options = typed_options(parse_options(rest, spec), dict(info.params), "metric", name, info.open_keys)
+    # Options equal to their defaults are dropped: `lpips:net=alex` is `lpips`, one column.
+    options = {k: v for k, v in options.items() if k not in info.params or v != info.params[k]}
+    if not options:
+        return info
+    canonical = canonical_spec(name, options)
+    if canonical not in _RESOLVED:
+        check = partial(info.check, **options) if info.check is not None else None
+        _RESOLVED[canonical] = replace(info, name=canonical, fn=partial(info.fn, **options), check=check)
+    return _RESOLVED[canonical]
+
+
+def get_metric(spec: str) -> MetricInfo:
+    """The metric ``spec`` names (``psnr``, ``lpips:net=vgg``, ``@mymodule:score``), ready to run.
+
+    Raises
+    ------
+    KeyError
+        An unknown name.
+    ValueError
+        A bad spec, or :class:`MetricUnavailable`: the metric cannot run here (the message says why
+        and what to do), so a run naming it is refused before any work.
+    """
+    info = resolve(spec)
+    if info.check is not None:
+        info.check()
+    return info
 
 
 def all_metrics(kind: str | None = None) -> list[MetricInfo]:
-    """Registered metrics, optionally only those of one kind, sorted by name."""
+    """Registered metrics (then those resolved from specs in this process), optionally of one kind."""
     _load()
-    return [m for _, m in METRICS.items() if kind is None or m.kind == kind]
+    found = [m for _, m in METRICS.items()] + [m for n, m in _RESOLVED.items() if n not in METRICS]
+    return [m for m in found if kind is None or m.kind == kind]
 
 
 # What `bench run` scores unless --metrics says otherwise: the study's pixel metrics, both SSIM
@@ -154,37 +297,79 @@ def default_metrics() -> list[MetricInfo]:
 
 
 def metric_names(text: str) -> list[str] | None:
-    """Parse a ``--metrics`` value: ``default`` (None, see :data:`DEFAULT_METRICS`), ``all`` or a list."""
+    """Parse a ``--metrics`` value: ``default`` (None, see :data:`DEFAULT_METRICS`), ``all`` or a list of specs.
+
+    ``all`` leaves out, with one warning each, the metrics that cannot run here (LPIPS without
+    its backbone file) and names broken plugins in a warning.
+    """
     key = text.strip().lower()
     if key in ("", "default"):
         return None
     if key == "all":
-        return [m.name for m in all_metrics()]
-    return [m.strip() for m in text.split(",") if m.strip()]
+        names = []
+        _load()
+        for _, m in METRICS.items():  # registered ones: not the specs this process happened to resolve
+            try:
+                if m.check is not None:
+                    m.check()
+            except MetricUnavailable as err:
+                log.warning("--metrics all leaves out %s: %s", m.name, err)
+                continue
+            names.append(m.name)
+        for name, reason in sorted(BROKEN.items()):
+            log.warning("--metrics all leaves out the broken plugin %s: %s", name, reason)
+        return names
+    return split_specs(text)
+
+
+def split_column(column: str) -> tuple[str, str]:
+    """``(region, metric spec)`` of a record or summary column: ``hole_psnr`` -> ``("hole", "psnr")``."""
+    for region in REGIONS[1:]:
+        if column.startswith(region + "_"):
+            return region, column[len(region) + 1 :]
+    return "image", column
+
+
+def describe(column: str) -> MetricInfo:
+    """The metric behind a record or summary column (``hole_lpips:net=vgg`` -> the VGG LPIPS entry).
+
+    Columns of metrics named by code (``@module:attr``) import that code; an unknown column
+    raises KeyError.
+    """
+    return resolve(split_column(column)[1])
 
 
 def column_direction(column: str) -> bool:
     """Whether higher is better for a record or summary column like ``hole_psnr``."""
-    _load()
-    name = column
-    for region in REGIONS:
-        if column.startswith(region + "_"):
-            name = column[len(region) + 1 :]
-    return METRICS.get(name).higher_is_better
+    return describe(column).higher_is_better
 
 
-def evaluate_image(
-    pred: np.ndarray, target: np.ndarray, mask: np.ndarray, metrics: list[MetricInfo]
-) -> dict[str, float]:
+def evaluate_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, metrics: list[MetricInfo]) -> dict[str, Any]:
     """All per-image metrics on the whole image and on the hole.
+
+    A metric of user code (``guarded``) that fails on this image gives NaN for its columns and
+    its message under ``metric_errors``; the other metrics of the row are kept. A metric whose
+    ``fn`` returns None for a region has no column there (a plugin returning a number has no hole value).
 
     Returns
     -------
     dict
         ``{column: value}`` with columns as :meth:`MetricInfo.column` names them.
     """
-    row: dict[str, float] = {}
+    row: dict[str, Any] = {}
+    errors = []
     for m in metrics:
         for region in REGIONS:
-            row[m.column(region)] = float(m.fn(pred, target, mask, region))
+            try:
+                value = m.fn(pred, target, mask, region)
+            except MetricValueError as err:
+                if not m.guarded:
+                    raise
+                errors.append(str(err))
+                row[m.column(region)] = float("nan")
+                break
+            if value is not None:
+                row[m.column(region)] = float(value)
+    if errors:
+        row["metric_errors"] = "; ".join(errors)
     return row
