@@ -199,3 +199,140 @@ def test_identity_ignores_where_the_data_lives():
 
     assert reg.run_identity(config("/a/celeba", 1000, "x")) == reg.run_identity(config("/b/c", 2000, "x"))
     assert reg.run_identity(config("/a/celeba", 1000, "x")) != reg.run_identity(config("/a/celeba", 1000, "y"))
+
+
+# --- like-for-like: identity, extractor, definitions, values, file mode ---------------------------
+
+
+def _strict(text):
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _copy_with(small_run, tmp_path, name, set_metrics=None, config_edit=None):
+    """A copy of the run with a stored set_metrics.json and/or an edited config.json."""
+    import shutil
+
+    out = tmp_path / name
+    shutil.copytree(small_run, out, ignore=shutil.ignore_patterns("*.lock"))
+    if set_metrics is not None:
+        (out / "set_metrics.json").write_text(json.dumps(set_metrics))
+    if config_edit is not None:
+        config = json.loads((out / "config.json").read_text())
+        config_edit(config)
+        (out / "config.json").write_text(json.dumps(config))
+    return out
+
+
+def _fid(value, sha, withheld=None):
+    details = {"n": 6, "extractor": "x", "extractor_sha256": sha}
+    if withheld:
+        details["withheld"] = withheld
+    return {"fid": {"value": value, "low": None, "high": None, "details": details}}
+
+
+@pytest.mark.parametrize(
+    "text, shown", [("NaN", "NaN"), ("null", "null"), ("Infinity", "Infinity"), ('"29.6"', "'29.6'")]
+)
+def test_a_baseline_value_that_is_not_a_finite_number_is_an_error_naming_it(baseline, text, shown):
+    raw = json.loads(baseline.read_text())
+    raw["methods"]["telea"]["metrics"]["psnr"] = "@@"
+    baseline.write_text(json.dumps(raw).replace('"@@"', text))
+    with pytest.raises(reg.BaselineError, match=rf"methods\.telea\.metrics\.psnr is {shown}"):
+        reg.read_baseline(baseline)
+    out = CliRunner().invoke(cli, ["check", str(baseline.parent), "--baseline", str(baseline)])
+    assert out.exit_code == 2 and "methods.telea.metrics.psnr" in out.output and "ok" not in out.output
+
+
+def test_a_run_with_another_feature_extractor_is_refused(small_run, tmp_path):
+    inception = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+    ours = _copy_with(small_run, tmp_path, "inception", {"telea": _fid(40.0, inception), "mean": _fid(90.0, inception)})
+    base = reg.make_baseline(ours)
+    assert base["identity"]["extractor_sha256"] == inception
+    other = _copy_with(small_run, tmp_path, "other", {"telea": _fid(0.001, "f" * 64), "mean": _fid(0.002, "f" * 64)})
+    with pytest.raises(reg.BaselineError, match=r"extractor_sha256: baseline 7ff4a85c.*vs run ffff.*--allow-different"):
+        reg.compare(other, base)
+    table = reg.compare(other, base, allow_different=["extractor_sha256"])
+    assert any("extractor_sha256" in w for w in table.attrs["warnings"])
+    path = tmp_path / "b.json"
+    reg.write_baseline(path, base)
+    out = CliRunner().invoke(cli, ["check", str(other), "--baseline", str(path)])
+    assert out.exit_code == 2 and "extractor_sha256" in out.output and "better" not in out.output
+    with pytest.raises(reg.BaselineError, match="unknown key 'extractor'|unknown key extractor"):
+        reg.compare(other, base, allow_different=["extractor"])
+
+
+def test_other_n_dataset_or_metric_definition_is_refused_by_name(small_run, baseline, tmp_path):
+    data = reg.read_baseline(baseline)
+    assert data["identity"]["metric_definitions"]["psnr"].startswith("psnr/2")
+    other_n = tmp_path / "n4"
+    run(RunConfig(methods=["telea"], out=other_n, n=4, metrics=PIXEL, progress=False))
+    with pytest.raises(reg.BaselineError, match=r"\bn: baseline 6 vs run 4"):
+        reg.compare(other_n, data)
+
+    def other_photos(config):
+        config["identity"]["dataset"]["photos"] = ["astronaut"]
+
+    with pytest.raises(reg.BaselineError, match=r"dataset: baseline"):
+        reg.compare(_copy_with(small_run, tmp_path, "photos", config_edit=other_photos), data)
+
+    def uncapped(config):
+        config["metric_definitions"]["psnr"] = "psnr/1: 10 log10(1 / MSE), data_range 1"
+
+    old_psnr = _copy_with(small_run, tmp_path, "uncapped", config_edit=uncapped)
+    with pytest.raises(reg.BaselineError, match=r"metric_definitions\.psnr: baseline psnr/2"):
+        reg.compare(old_psnr, data)
+    # a check of other columns does not need the PSNR definitions to agree
+    assert not reg.failed(reg.compare(old_psnr, data, metrics=["ssim", "mse"]))
+    assert not reg.failed(reg.compare(old_psnr, data, allow_different=["metric_definitions"]))
+
+
+def test_a_baseline_without_the_newer_identity_keys_warns(small_run, baseline):
+    data = _edited(baseline, lambda d: d["identity"].pop("metric_definitions"))
+    table = reg.compare(small_run, data)
+    assert not reg.failed(table) and any("no metric definitions" in w for w in table.attrs["warnings"])
+    out = CliRunner().invoke(cli, ["check", str(small_run), "--baseline", str(baseline)])
+    assert out.exit_code == 0 and "warning: the baseline records no metric definitions" in out.output
+
+
+def test_a_withheld_set_metric_is_reported_not_failed_and_not_stored(small_run, tmp_path):
+    sha = "a" * 64
+    full = _copy_with(small_run, tmp_path, "full", {"telea": _fid(40.0, sha), "mean": _fid(90.0, sha)})
+    base = reg.make_baseline(full)
+    reason = "FID needs n >= 7 images"
+    held = _copy_with(small_run, tmp_path, "held", {"telea": _fid(None, sha, reason), "mean": _fid(90.0, sha)})
+    table = reg.compare(held, base).set_index(["method", "metric"])
+    assert table.loc[("telea", "fid"), "status"] == "withheld" and not reg.failed(table.reset_index())
+    assert any(reason in w for w in table.attrs["warnings"])
+    fresh = reg.make_baseline(held)
+    assert "fid" not in fresh["methods"]["telea"]["metrics"] and fresh["methods"]["mean"]["metrics"]["fid"] == 90.0
+    path = tmp_path / "fresh.json"
+    reg.write_baseline(path, fresh)
+    _strict(path.read_text())  # standard JSON: no NaN, no Infinity
+
+
+def test_update_keeps_the_mode_and_refuses_a_read_only_baseline(small_run, baseline):
+    import stat
+
+    baseline.chmod(0o640)
+    out = CliRunner().invoke(cli, ["check", str(small_run), "--baseline", str(baseline), "--update"])
+    assert out.exit_code == 0, out.output
+    assert stat.S_IMODE(baseline.stat().st_mode) == 0o640
+    before = baseline.read_bytes()
+    baseline.chmod(0o444)
+    out = CliRunner().invoke(cli, ["check", str(small_run), "--baseline", str(baseline), "--update"])
+    assert out.exit_code == 2 and "read-only" in out.output and "444" in out.output
+    assert stat.S_IMODE(baseline.stat().st_mode) == 0o444 and baseline.read_bytes() == before
+
+
+def test_update_replaces_a_baseline_with_a_bad_value(small_run, baseline):
+    raw = json.loads(baseline.read_text())
+    raw["methods"]["telea"]["n"] = None
+    baseline.write_text(json.dumps(raw))
+    with pytest.raises(reg.BaselineError, match=r"methods\.telea\.n must be a whole number"):
+        reg.read_baseline(baseline)
+    out = CliRunner().invoke(cli, ["check", str(small_run), "--baseline", str(baseline), "--update"])
+    assert out.exit_code == 0 and "previous baseline unusable" in out.output
+    assert reg.read_baseline(baseline)["methods"]["telea"]["n"] == 6
