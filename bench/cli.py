@@ -79,6 +79,7 @@ RESUMABLE = {"run", "ablate", "curve", "train", "export"}
 # Signals that stop a command as Ctrl-C does: unwinding, so open pools and clusters are shut down.
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 _STOPPING: list[int] = []  # the stop signals received so far
+_CONSOLE = False  # running as the console script (the process ends with the command)
 
 
 class Stopped(KeyboardInterrupt):
@@ -119,7 +120,17 @@ def stop_signals_raise():
         yield
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            # The console script's work is done: a stop signal now ends it quietly, with the same exit code.
+            signal.signal(s, _exit_quietly if _CONSOLE else handler)
+
+
+def _exit_quietly(signum: int, frame) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, RuntimeError):  # closed, or interrupted mid-write
+            pass
+    os._exit(128 + signum)
 
 
 def _stopped(ctx: click.Context, signum: int) -> click.exceptions.Exit:
@@ -197,6 +208,8 @@ codecs.register_error(ESCAPE, _escape)
 
 def main() -> None:
     """Console-script entry point."""
+    global _CONSOLE
+    _CONSOLE = True
     cli()
 
 

@@ -1,4 +1,4 @@
-"""Runs and sweeps survive any crash: SIGKILL at 20 seeded moments, torn and garbage lines, a full disk.
+"""Runs and sweeps survive any crash or stop: SIGKILL, SIGTERM and Ctrl-C at seeded moments, torn lines, a full disk.
 
 Each resumed result is compared with an uninterrupted run's, timing columns aside.
 """
@@ -11,6 +11,7 @@ import io
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,15 +51,21 @@ def _set_metrics(path: Path) -> dict:
     return stored
 
 
+def _row_key(row: dict) -> tuple[str, str]:
+    return (str(row.get("method")), str(row.get("image_id")))
+
+
 def assert_same_run(reference: Path, resumed: Path) -> None:
     """Records, set metrics, tables and every PNG of two run directories agree (timing aside)."""
     rows = _rows_without_timing(resumed)
     keys = [(r["method"], r["image_id"]) for r in rows]
     assert len(keys) == len(set(keys)) == N_ROWS, "a (method, image) row is duplicated or missing"
-    assert rows == _rows_without_timing(reference)
+    # With --jobs rows are appended in completion order: the same rows, in any order.
+    assert sorted(rows, key=_row_key) == sorted(_rows_without_timing(reference), key=_row_key)
     assert _set_metrics(resumed) == _set_metrics(reference)
     for table in ("records.csv", "summary.csv"):
-        assert _csv_without_timing(resumed / table) == _csv_without_timing(reference / table), table
+        ours, theirs = (sorted(_csv_without_timing(d / table), key=str) for d in (resumed, reference))
+        assert ours == theirs, table
     assert _pngs(resumed) == _pngs(reference)
     leftovers = [p.name for p in resumed.rglob(".*.tmp")]
     assert not leftovers, f"half-written temporaries left behind: {leftovers}"
@@ -84,6 +91,55 @@ def test_a_run_killed_at_20_seeded_moments_ends_as_an_uninterrupted_one(tmp_path
         print(f"  episode {kill.episode}: killed after {kill.seconds:.2f} s with {kill.state}")
     # Kills are spread over the run: some land while rows are being written.
     assert any(0 < int(k.state.split()[0]) < N_ROWS for k in loop.kills)
+
+
+# Two worker processes for the methods and one for FID/KID features: every kind of child a run starts.
+STOPPED = [*RUN[:2], "telea,biharmonic,mean", *RUN[3:], "--jobs", "2", "--feature-workers", "1"]
+
+
+def test_a_run_stopped_by_sigterm_and_ctrl_c_at_seeded_moments_exits_cleanly_and_resumes(tmp_path):
+    loop = crash_loop(
+        lambda out: BENCH + STOPPED + ["--out", str(out), "--cache-dir", str(out.parent / f"{out.name}-cache")],
+        _run_state,
+        assert_same_run,
+        tmp_path,
+        kills=6,
+        seed=33,
+        stops=(signal.SIGTERM, signal.SIGINT),
+    )
+    print(f"reference {loop.reference_seconds:.1f} s; {loop.episodes} episodes")
+    for kill in loop.kills:
+        print(
+            f"  episode {kill.episode}: {kill.signal} after {kill.seconds:.2f} s with {kill.state}, exited in {kill.exit_seconds:.2f} s"
+        )
+    assert {k.signal for k in loop.kills} == {"SIGTERM", "SIGINT"}
+    assert any(0 < int(k.state.split()[0]) < N_ROWS for k in loop.kills)
+
+
+def _has_dask() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
+
+
+@pytest.mark.skipif(not _has_dask(), reason="Dask's distributed is not installed (pip install -e '.[cluster]')")
+def test_a_run_on_a_local_cluster_stopped_by_sigterm_and_ctrl_c_leaves_no_process_and_resumes(tmp_path):
+    cluster = [*RUN[:2], "telea,biharmonic,mean", *RUN[3:], "--cluster", "local:2"]
+    loop = crash_loop(
+        lambda out: BENCH + cluster + ["--out", str(out), "--cache-dir", str(out.parent / f"{out.name}-cache")],
+        _run_state,
+        assert_same_run,
+        tmp_path,
+        kills=2,
+        seed=34,
+        earliest=0.5,  # the cluster's start is most of the first half
+        stops=(signal.SIGTERM, signal.SIGINT),
+    )
+    for kill in loop.kills:
+        print(
+            f"  episode {kill.episode}: {kill.signal} after {kill.seconds:.2f} s with {kill.state}, exited in {kill.exit_seconds:.2f} s"
+        )
+    assert [k.signal for k in loop.kills] == ["SIGTERM", "SIGINT"]
 
 
 CHANNELS = ["ablate", "channels", "--layers", "1,16", "--channels", "0,1,2", "--n", "4", "--n-boot", "20"]
