@@ -29,7 +29,8 @@ from methods.predictions.folder import PredictionError
 
 EXTERNAL = Path(__file__).resolve().parents[1] / "external"
 PIXEL = ["mse", "psnr", "ssim", "l1"]
-TIMING = ("seconds", "method")
+# What differs between two methods by nature: their time, name and fingerprints (the rows' provenance).
+TIMING = ("seconds", "method", "method_sha256", "input_sha256")
 
 
 def external_tool(indir: Path, outdir: Path) -> None:
