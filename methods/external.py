@@ -28,105 +28,58 @@ returning ``{name: value}``.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
-import re
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from bench.core.objects import PREFIX, ObjectLoadError, ObjectSpec, is_object_spec, keyword_defaults, summary_of
+from bench.core.objects import load_object as load_named_object
+from bench.core.objects import parse_object_spec as parse_spec_of_object
 from methods.base import CallableMethod, Method, as_method
 
-PREFIX = "@"
-_REFERENCE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+__all__ = [
+    "PREFIX",
+    "MethodLoadError",
+    "ObjectSpec",
+    "factory_of",
+    "is_object_spec",
+    "keyword_defaults",
+    "load_object",
+    "parse_object_spec",
+    "summary_of",
+]
 
 
-class MethodLoadError(ValueError):
+class MethodLoadError(ObjectLoadError):
     """A method named by object or by plugin cannot be imported or built; the message names it."""
 
 
-@dataclass(frozen=True)
-class ObjectSpec:
-    """A parsed ``@module:attr[:options]`` spec.
-
-    Attributes
-    ----------
-    module, attr : str
-        What to import, and the (possibly dotted) attribute of the module.
-    options : str
-        The raw ``key=value,...`` text after the second colon ('' when none).
-    """
-
-    module: str
-    attr: str
-    options: str
-
-    @property
-    def reference(self) -> str:
-        """``module:attr``, the entry-point form."""
-        return f"{self.module}:{self.attr}"
-
-
-def is_object_spec(spec: str) -> bool:
-    """Whether ``spec`` names a Python object (starts with ``@``) rather than a registry name."""
-    return spec.strip().startswith(PREFIX)
-
-
 def parse_object_spec(spec: str) -> ObjectSpec:
-    """Split ``@module:attr[:key=value,...]``.
+    """Split ``@module:attr[:key=value,...]`` (:func:`bench.core.objects.parse_object_spec`).
 
     Raises
     ------
     MethodLoadError
         No ``module:attr`` after the ``@``, or names that are not Python identifiers.
     """
-    text = spec.strip()[len(PREFIX) :]
-    module, sep, rest = text.partition(":")
-    attr, _, options = rest.partition(":")
-    if not sep or not _REFERENCE.match(module) or not _REFERENCE.match(attr):
-        raise MethodLoadError(
-            f"method spec {spec!r}: expected @package.module:Name or @package.module:Name:key=value,... "
-            "(a dotted module path, a colon, an attribute name)"
-        )
-    return ObjectSpec(module, attr, options)
-
-
-def _import_path() -> None:
-    # Console scripts do not put the working directory on sys.path; user code beside the command should import.
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.append(cwd)
+    try:
+        return parse_spec_of_object(spec, "method")
+    except ObjectLoadError as err:
+        raise MethodLoadError(str(err)) from None
 
 
 def load_object(reference: str, what: str) -> Any:
-    """Import ``module:attr`` and return the attribute.
-
-    Parameters
-    ----------
-    reference : str
-        ``package.module:Name`` (``Name`` may be dotted).
-    what : str
-        How the caller names the thing, for messages (the spec, or the plugin and its distribution).
+    """Import ``module:attr`` and return the attribute (:func:`bench.core.objects.load_object`).
 
     Raises
     ------
     MethodLoadError
         The module cannot be imported (its own error is quoted) or lacks the attribute.
     """
-    module_name, _, attr = reference.partition(":")
-    _import_path()
     try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as err:  # ImportError, or whatever the module raises while importing
-        raise MethodLoadError(f"{what}: cannot import module {module_name!r} ({type(err).__name__}: {err})") from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise MethodLoadError(f"{what}: module {module_name!r} has no attribute {attr!r}") from None
-    return obj
+        return load_named_object(reference, what)
+    except ObjectLoadError as err:
+        raise MethodLoadError(str(err)) from None
 
 
 def _is_inpaint_function(obj: Any) -> bool:
@@ -141,28 +94,6 @@ def _is_inpaint_function(obj: Any) -> bool:
         p for p in params[:2] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
     ]
     return len(positional) == 2
-
-
-def keyword_defaults(obj: Callable, skip: int = 0) -> tuple[dict[str, Any], bool]:
-    """The keyword parameters with defaults of ``obj`` and whether it takes ``**kwargs``.
-
-    Parameters
-    ----------
-    obj : callable
-        Function or class (a class's ``__init__`` signature is read).
-    skip : int
-        Leading parameters that are not options (2 for ``f(image, mask, ...)``).
-    """
-    try:
-        params = list(inspect.signature(obj).parameters.values())[skip:]
-    except (TypeError, ValueError):
-        return {}, True
-    defaults = {
-        p.name: p.default
-        for p in params
-        if p.default is not p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "image_id"
-    }
-    return defaults, any(p.kind == p.VAR_KEYWORD for p in params)
 
 
 def factory_of(obj: Any, what: str) -> tuple[Callable[..., Method], dict[str, Any], bool]:
@@ -220,9 +151,3 @@ def factory_of(obj: Any, what: str) -> tuple[Callable[..., Method], dict[str, An
             ) from None
 
     return build, params, open_keys
-
-
-def summary_of(obj: Any) -> str:
-    """First line of the object's docstring ('' when none)."""
-    doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
-    return doc[0] if doc else ""

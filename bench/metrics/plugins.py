@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.objects import PREFIX, ObjectLoadError, keyword_defaults, load_object, parse_object_spec, summary_of
 from bench.core.spec import NAME, NAME_RULE, parse_options, typed_options
 from bench.metrics.fid import features_for
 from bench.metrics.registry import (
@@ -48,7 +49,6 @@ from bench.metrics.registry import (
     SetMetricContext,
     SetMetricResult,
 )
-from methods.external import PREFIX, keyword_defaults, load_object, parse_object_spec, summary_of
 
 GROUP = "inpaint_bench.metrics"
 KINDS = ("image", "set")
@@ -208,11 +208,8 @@ def object_metric(spec: str) -> MetricInfo:
         A malformed spec, code that cannot be imported, or an object that is not a metric.
     """
     text = spec.strip()
-    try:
-        parsed = parse_object_spec(text)
-        obj = load_object(parsed.reference, f"metric spec {text!r}")
-    except ValueError as err:
-        raise ValueError(str(err).replace("method spec", "metric spec")) from None
+    parsed = parse_object_spec(text, "metric")
+    obj = load_object(parsed.reference, f"metric spec {text!r}")
     options = parse_options(parsed.options, text)
     name = PREFIX + parsed.reference + (":" + ",".join(f"{k}={options[k]}" for k in sorted(options)) if options else "")
     return metric_of(obj, name, text, PREFIX + parsed.reference, parsed.options, text)
@@ -237,8 +234,8 @@ def discover() -> list[MetricPlugin]:
             continue
         try:
             info = metric_of(load_object(ep.value, what), ep.name, what, f"plugin {dist}")
-        except ValueError as err:
-            found.append(MetricPlugin(ep.name, ep.value, dist, error=str(err).replace("method", "metric")))
+        except (ObjectLoadError, ValueError) as err:
+            found.append(MetricPlugin(ep.name, ep.value, dist, error=str(err)))
             continue
         found.append(MetricPlugin(ep.name, ep.value, dist, info=info))
     return found

@@ -347,8 +347,9 @@ def column_direction(column: str) -> bool:
 def evaluate_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, metrics: list[MetricInfo]) -> dict[str, Any]:
     """All per-image metrics on the whole image and on the hole.
 
-    A metric of user code (``guarded``) that fails on this image gives NaN for its columns and
-    its message under ``metric_errors``; the other metrics of the row are kept. A metric whose
+    A metric of user code (``guarded``) that fails on this image, or a metric that cannot run
+    here (:class:`MetricUnavailable`), gives NaN for its columns and its message under
+    ``metric_errors``; the other metrics of the row are kept. A metric whose
     ``fn`` returns None for a region has no column there (a plugin returning a number has no hole value).
 
     Returns
@@ -362,11 +363,13 @@ def evaluate_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, metri
         for region in REGIONS:
             try:
                 value = m.fn(pred, target, mask, region)
-            except MetricValueError as err:
-                if not m.guarded:
+            except (MetricValueError, MetricUnavailable) as err:
+                # A run resolves its metrics with get_metric, which refuses unavailable ones before any
+                # work; a caller that skipped that (scoring every registered metric) gets NaN and the reason.
+                if not (m.guarded or isinstance(err, MetricUnavailable)):
                     raise
                 errors.append(str(err))
-                row[m.column(region)] = float("nan")
+                row[m.column(region)] = float("nan")  # a missing column reads as NaN too
                 break
             if value is not None:
                 row[m.column(region)] = float(value)
