@@ -5,7 +5,7 @@ Captions are LaTeX unless a function says plain text; Markdown uses the plain-te
 
 from __future__ import annotations
 
-from bench.outputs.report import latex
+from bench.outputs.report import latex, markdown
 from bench.outputs.report.format import LABELS, describe_features
 from bench.outputs.report.tables import SET_COLUMNS, MetricTable, RunData, describe_protocol
 from bench.outputs.summary import LAMA_AREA_EDGES, area_bins_of, assign_area_bins
@@ -36,9 +36,14 @@ def caption(data: RunData, table: MetricTable, region: str, binned: bool = False
         r"mean $\pm$ half-width of the 95\% bootstrap interval, "
         f"{latex.escape_latex(data.resampling)}{' within each bin' if binned else ''}; best per column"
         f"{' of each bin' if binned else ''} in bold; "
-        r"$\uparrow$ higher is better, $\downarrow$ lower is better." + _set_note(table)
+        r"$\uparrow$ higher is better, $\downarrow$ lower is better." + _set_note(table) + _table_notes(table)
     )
     return text
+
+
+def _table_notes(table: MetricTable) -> str:
+    """LaTeX caption sentences of :func:`bench.outputs.report.markdown.table_notes` (cap counts, withheld metrics)."""
+    return "".join(" " + latex.escape_latex(n) for n in markdown.table_notes(table))
 
 
 def _set_note(table: MetricTable) -> str:
@@ -102,7 +107,7 @@ def set_caption(data: RunData, table: MetricTable, binned: bool = False) -> str:
         r"metric's own 95\% bootstrap interval over images; best per column in bold; $\downarrow$ lower is "
         "better."
     )
-    return text + (" " + latex.escape_latex(SET_NOT_BINNED) if binned else "")
+    return text + _table_notes(table) + (" " + latex.escape_latex(SET_NOT_BINNED) if binned else "")
 
 
 def bins_note(data: RunData) -> str:

@@ -136,12 +136,32 @@ def load_run(path: str | Path, methods: list[str] | None = None) -> RunData:
 
 @dataclass
 class MetricTable:
-    """Wide table of one run: ``value``, ``low``, ``high`` and ``n`` frames (methods x columns)."""
+    """Wide table of one run: ``value``, ``low``, ``high`` and ``n`` frames (methods x columns).
+
+    ``capped`` counts the images at the PSNR cap behind each mean (0 elsewhere) and ``note``
+    holds why a set metric was withheld ('' elsewhere); both default to none.
+    """
 
     value: pd.DataFrame
     low: pd.DataFrame
     high: pd.DataFrame
     n: pd.DataFrame
+    capped: pd.DataFrame | None = None
+    note: pd.DataFrame | None = None
+
+    def capped_count(self, method: str, column: str) -> int:
+        """Images at the PSNR cap behind one cell."""
+        if self.capped is None or column not in self.capped.columns:
+            return 0
+        value = self.capped.loc[method, column]
+        return int(value) if pd.notna(value) else 0
+
+    def note_of(self, method: str, column: str) -> str:
+        """Why one cell has no value (a withheld set metric), or ``""``."""
+        if self.note is None or column not in self.note.columns:
+            return ""
+        value = self.note.loc[method, column]
+        return value if isinstance(value, str) else ""
 
     @property
     def methods(self) -> list[str]:
@@ -170,9 +190,18 @@ def metric_table(
     present = set(summary["metric"])
     cols = [c for c in columns if c in present]
     frames = {}
-    for key in ("value", "low", "high", "n"):
+    for key in ("value", "low", "high", "n", "capped"):
+        if key not in summary.columns:
+            continue
         wide = summary.pivot_table(index="method", columns="metric", values=key, aggfunc="first", dropna=False)
         frames[key] = wide.reindex(index=methods, columns=cols).astype(float)
+    if "note" in summary.columns:
+        # Text: pivoted by hand, as pivot_table aggregates numbers.
+        note = pd.DataFrame("", index=methods, columns=cols, dtype=object)
+        for r in summary[summary["metric"].isin(cols) & summary["method"].isin(methods)].itertuples():
+            if isinstance(r.note, str) and r.note:
+                note.loc[r.method, r.metric] = r.note
+        frames["note"] = note
     return MetricTable(**frames)
 
 
