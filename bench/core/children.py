@@ -121,6 +121,8 @@ def stop_pool(pool: ProcessPoolExecutor, abort: bool) -> None:
         if process.is_alive():
             process.kill()
             process.join()
+    # The pool's manager thread now sees its processes gone and releases its queues.
+    pool.shutdown(wait=True)
 
 
 @contextmanager

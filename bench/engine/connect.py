@@ -124,12 +124,20 @@ def connect(address: ClusterAddress) -> Iterator[Session]:
         session.suite = suite_identity()
         yield session
     finally:
-        for thing in (client, cluster):
-            if thing is not None:
-                try:
-                    thing.close()
-                except Exception:  # closing a half-dead cluster must not hide the error that got us here
-                    log.debug("closing %s failed", thing, exc_info=True)
+        # Closing, Dask reports every connection it drops (tracebacks included) at INFO: that is the
+        # expected end of a session, not news for the user.
+        quiet = logging.getLogger("distributed")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            for thing in (client, cluster):
+                if thing is not None:
+                    try:
+                        thing.close()
+                    except Exception:  # closing a half-dead cluster must not hide the error that got us here
+                        log.debug("closing %s failed", thing, exc_info=True)
+        finally:
+            quiet.setLevel(level)
 
 
 def _wait_for_workers(session: Session, timeout: float) -> None:
