@@ -31,7 +31,7 @@ BUILT_IN_DESCRIPTIONS: dict[str, dict[str, Any]] = {
         "digits": 2,
         "tolerance": {"abs": 0.1},
         "hole_tolerance": {"abs": 0.2},
-        "reference": "scikit-image peak_signal_noise_ratio, data_range=1",
+        "reference": "10 log10(1 / MSE), data_range=1, as scikit-image; exact outputs capped at 100 dB",
     },
     "ssim": {
         "label": "SSIM",

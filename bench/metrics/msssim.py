@@ -107,6 +107,7 @@ def ms_ssim(pred: np.ndarray, target: np.ndarray, scales: int = 5) -> float:
     group="perceptual",
     reference="Wang, Simoncelli and Bovik 2003; pytorch-msssim 1.0.0 ms_ssim(data_range=1)",
     params={"scales": 5},
+    regions=("image",),
 )
 def msssim(
     pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "image", scales: int = 5

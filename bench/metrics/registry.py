@@ -83,6 +83,8 @@ class MetricInfo:
         Spec options with their defaults (the defaults give the types).
     open_keys : bool
         Whether options outside ``params`` are accepted too.
+    regions : tuple of str
+        The regions it has a value for (a per-image metric without a map has no ``hole`` value).
     check : callable or None
         ``check(**options)`` raises :class:`MetricUnavailable` when the metric cannot run here
         (called when a spec is resolved for a run, before any work).
@@ -104,6 +106,7 @@ class MetricInfo:
     origin: str = BUILT_IN
     params: Mapping[str, Any] = field(default_factory=dict)
     open_keys: bool = False
+    regions: tuple[str, ...] = REGIONS
     check: Callable[..., None] | None = None
     guarded: bool = False
 
@@ -360,7 +363,7 @@ def evaluate_image(pred: np.ndarray, target: np.ndarray, mask: np.ndarray, metri
     row: dict[str, Any] = {}
     errors = []
     for m in metrics:
-        for region in REGIONS:
+        for region in m.regions:
             try:
                 value = m.fn(pred, target, mask, region)
             except (MetricValueError, MetricUnavailable) as err:
