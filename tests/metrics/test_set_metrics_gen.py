@@ -313,7 +313,7 @@ def test_registered_metrics_share_one_feature_pass(tmp_path, monkeypatch):
     assert "Kynkaanniemi" in get_metric("recall").summary and "Naeem" in get_metric("coverage").summary
 
 
-def test_registered_knn_metric_on_too_few_images_is_nan_with_a_reason(tmp_path, monkeypatch):
+def test_registered_knn_metric_on_too_few_images_is_withheld_with_a_reason(tmp_path, monkeypatch):
     ext = _CountingExtractor()
     monkeypatch.setattr(fidmod, "load_extractor", lambda path=None: ext)
     feature_memo._MEMO.clear()
@@ -322,5 +322,6 @@ def test_registered_knn_metric_on_too_few_images_is_nan_with_a_reason(tmp_path, 
     fake = [np.clip(im + 0.05, 0, 1).astype(np.float32) for im in real]
     ctx = SetMetricContext(reference_key={"test": "tiny"}, cache_dir=tmp_path, progress=False)
     res = get_metric("density").fn(real, fake, ctx)
-    assert np.isnan(res.value) and "more than k = 5" in res.details["warning"]
+    assert np.isnan(res.value) and res.details["withheld"].startswith("density needs n >= 6 images")
+    assert "k = 5" in res.details["withheld"] and ext.calls == []  # withheld before any feature is extracted
     assert np.isfinite(get_metric("precision").fn(real, fake, ctx).value)  # k = 3 < 4
