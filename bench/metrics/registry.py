@@ -213,6 +213,7 @@ _RESOLVED: dict[str, MetricInfo] = {}
 METRIC_MODULES = (
     "bench.metrics.pixel",
     "bench.metrics.msssim",
+    "bench.metrics.flip",
     "bench.metrics.lpips",
     "bench.metrics.fid",
     "bench.metrics.set_scores",
