@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.core.registry import Registry
+from bench.core.registry import Registry, UnknownNameError
 from bench.core.spec import canonical_spec, parse_options, split_specs, typed_options
 from bench.metrics.descriptions import BUILT_IN_DESCRIPTIONS
 
@@ -337,10 +337,13 @@ def split_column(column: str) -> tuple[str, str]:
 def describe(column: str) -> MetricInfo:
     """The metric behind a record or summary column (``hole_lpips:net=vgg`` -> the VGG LPIPS entry).
 
-    Columns of metrics named by code (``@module:attr``) import that code; an unknown column
-    raises KeyError.
+    Columns of metrics named by code (``@module:attr``) import that code; an unknown column, or
+    one whose code cannot be imported here, raises KeyError.
     """
-    return resolve(split_column(column)[1])
+    try:
+        return resolve(split_column(column)[1])
+    except ValueError as err:
+        raise UnknownNameError(f"column {column!r}: {err}") from None
 
 
 def column_direction(column: str) -> bool:
