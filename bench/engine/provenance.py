@@ -119,7 +119,7 @@ class Provenance:
 
 
 def _changed_parts(before: dict[str, str] | None, now: dict[str, str]) -> str:
-    if not before:
+    if not before or not isinstance(before, dict):  # config.json deleted, or not written by this suite
         return "method fingerprint changed"
     names = [k for k in dict.fromkeys([*now, *before]) if before.get(k) != now.get(k)]
     if not names:  # the recorded parts are those of a later run than the row's

@@ -256,13 +256,7 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     kept = [spec for spec in methods if spec not in specs]
     _check_kept_rows(rundir, previous, ids, kept, provenance)
     earlier_parts = old_config.get("fingerprints", {})
-    stale = {
-        key: why
-        for key, row in previous.items()
-        if key[0] in specs
-        and row.get("status") == "ok"
-        and (why := provenance.reason(row, earlier_parts.get(key[0]))) is not None
-    }
+    stale = _stale_rows(previous, specs, provenance, earlier_parts)
 
     config = {
         "identity": identity,
@@ -349,6 +343,17 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         kept,
         rewritten,
     )
+
+
+def _stale_rows(previous: dict, specs: list[str], provenance: Provenance, earlier_parts: dict) -> dict:
+    """``{(spec, image_id): reason}`` of the finished rows of this run's methods that cannot be reused."""
+    stale = {}
+    for (spec, image_id), row in previous.items():
+        if spec in specs and row.get("status") == "ok":
+            why = provenance.reason(row, earlier_parts.get(spec))
+            if why is not None:
+                stale[(spec, image_id)] = why
+    return stale
 
 
 def _check_kept_rows(rundir: RunDir, previous: dict, ids: list[str], kept: list[str], provenance) -> None:
