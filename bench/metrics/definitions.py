@@ -18,6 +18,9 @@ DEFINITIONS: dict[str, str] = {
     "psnr": f"psnr/2: 10 log10(1 / MSE), data_range 1, capped at {PSNR_MAX:g} dB",
     "ssim": "ssim/1: scikit-image, 7x7 uniform window, data_range 1; hole: SSIM map averaged over the hole",
     "ssim_gaussian": "ssim_gaussian/1: 11x11 Gaussian window, sigma 1.5, data_range 1; hole: map averaged",
+    "lpips": "lpips/1: LPIPS v0.1 heads (Zhang et al. 2018), net from the spec; hole: map averaged over the hole",
+    "msssim": "msssim/1: 5-scale MS-SSIM as pytorch-msssim, data_range 1; scales from the spec",
+    "flip": "flip/1: LDR-FLIP (Andersson et al. 2020), 67 pixels per degree; hole: map averaged over the hole",
     "fid": "fid/1: Frechet distance of pool3 features, float64, ddof 1; n >= 2",
     "fid_inf": "fid_inf/2: intercept of FID(n) = a + b/n over 15 subset sizes n/2..n; withheld below 28 or if < 0",
     "kid": "kid/1: unbiased MMD^2, cubic kernel, subsets of 1000; n >= 2",
@@ -39,10 +42,17 @@ def base_metric(column: str) -> str:
 def metric_definitions(columns: Iterable[str]) -> dict[str, str]:
     """``{metric: definition}`` for the built-in metrics behind ``columns`` (others are left out).
 
+    A metric spec with options (``lpips:net=vgg``) is its own key: its options are part of its name.
+
     Examples
     --------
     >>> metric_definitions(["hole_psnr", "psnr", "my_metric"])
     {'psnr': 'psnr/2: 10 log10(1 / MSE), data_range 1, capped at 100 dB'}
     """
     names = dict.fromkeys(base_metric(c) for c in columns)
-    return {name: DEFINITIONS[name] for name in names if name in DEFINITIONS}
+    found = {}
+    for name in names:
+        family = name.split(":", 1)[0]
+        if family in DEFINITIONS:
+            found[name] = DEFINITIONS[family] + (f" [{name}]" if name != family else "")
+    return found
