@@ -146,8 +146,9 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activations after each LPIPS slice, shallow to deep."""
         out, start = [], 0
+        layers = list(self.features.children())
         for stop in self.cuts:
-            for layer in self.features[start:stop]:
+            for layer in layers[start:stop]:
                 x = layer(x)
             out.append(x)
             start = stop
