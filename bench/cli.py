@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 import click
 
+from bench.core.outdir import OutDirError
+
 # OpenMP threads (torch's and numba's share one libgomp, read when it loads) otherwise spin at
 # every barrier. A run's feature pool uses whatever the methods leave idle, and spinning is
 # not idle (results/benchmarks/README.md has the measurement). Set before any subcommand
@@ -59,6 +61,9 @@ class LazyGroup(click.Group):
             except KeyboardInterrupt as stop:
                 signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
                 raise _stopped(ctx, signum) from None
+            except OutDirError as err:
+                # Any command's --out that is not its own directory: the message names it.
+                raise click.ClickException(str(err)) from None
             except OSError as err:
                 # A full disk, a vanished or unreadable file: one line naming the file, whatever the
                 # subcommand was doing.

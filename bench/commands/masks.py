@@ -43,17 +43,19 @@ def figure(out, families, examples, n, size, seed):
         raise click.BadParameter(f"no family in {families!r}", param_hint="--families")
     specs = [check_mask_spec(None, None, name) for name in names]
     out = Path(out)
-    try:
-        table = area_table(specs, n=n, size=size, seed=seed)
-        files = example_figure(specs, out / "masks", examples=examples, size=size, seed=seed)
-    except (MaskError, KeyError, ValueError, OSError) as err:
-        raise click.ClickException(str(err)) from None
-    out.mkdir(parents=True, exist_ok=True)
     from bench.core.files import atomic_write_text
+    from bench.core.outdir import claim_dir
 
     caption = f"Hole area (fraction of the image) of {n} masks per family, {size}x{size}, seed {seed}:"
-    atomic_write_text(out / "areas.csv", table.to_csv(index=False, float_format="%.4f"))
-    atomic_write_text(out / "areas.md", f"{caption}\n\n{text_table(table)}\n")
+    # Claimed before anything is drawn: a folder of the user's files is refused, not written into.
+    with claim_dir(out, "masks", legacy=lambda path: (path / "areas.md").is_file()):
+        try:
+            table = area_table(specs, n=n, size=size, seed=seed)
+            files = example_figure(specs, out / "masks", examples=examples, size=size, seed=seed)
+        except (MaskError, KeyError, ValueError, OSError) as err:
+            raise click.ClickException(str(err)) from None
+        atomic_write_text(out / "areas.csv", table.to_csv(index=False, float_format="%.4f"))
+        atomic_write_text(out / "areas.md", f"{caption}\n\n{text_table(table)}\n")
     click.echo(f"{caption}\n")
     click.echo(text_table(table))
     click.echo(f"\nwritten: {', '.join(map(str, files))}, {out / 'areas.csv'}, {out / 'areas.md'}")

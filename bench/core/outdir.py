@@ -37,6 +37,8 @@ KINDS = {
     "train": "bench train",
     "export": "bench export",
     "report": "bench report",
+    "masks": "bench masks figure",
+    "budget": "bench train --budget",
 }
 
 # Files that may sit in a directory that counts as empty (a lock left by a writer killed at once).

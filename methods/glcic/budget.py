@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from bench.core.files import atomic_write_json
+from bench.core.outdir import claim_dir
 from methods.glcic.config import GLCICConfig, load_config, save_config
 from methods.glcic.data import TrainImages
 from methods.glcic.train import Trainer
@@ -143,7 +144,22 @@ def train_in_budget(
     """
     start = time.monotonic()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    # The parent of the variants' run directories is this command's alone, as each of them is.
+    with claim_dir(out, "budget", legacy=lambda path: (path / "summary.json").is_file()):
+        return _train_in_budget(base, out, budget, start, device=device, workers=workers, pack_dir=pack_dir, echo=echo)
+
+
+def _train_in_budget(
+    base: GLCICConfig,
+    out: Path,
+    budget: float,
+    start: float,
+    *,
+    device: str,
+    workers: int,
+    pack_dir: str | Path | None,
+    echo: Callable[[str], None],
+) -> dict[str, Any]:
     packs = Path(pack_dir) if pack_dir else None
     summary: dict[str, Any] = {"budget_s": budget, "device": device}
 
