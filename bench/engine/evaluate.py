@@ -23,6 +23,7 @@ from bench.core.images import ContractError, blank_hole, check_image, composite,
 from bench.inputs.data import Sample
 from bench.inputs.masks import Rect
 from bench.metrics import all_metrics, evaluate_image
+from bench.metrics.registry import REGIONS
 from methods import create, inpaint_images
 
 _WORKER_METHOD = None
@@ -183,9 +184,6 @@ def method_threads(change: int) -> Iterator[None]:
             set_(before)
 
 
-PER_IMAGE = ("mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim")
-
-
 @dataclass
 class Measurement:
     """One variant's scores: FID with its interval and mean per-image metrics."""
@@ -279,7 +277,8 @@ def measure_method(
     # replicates between two variants form a paired bootstrap of their FID difference.
     reps = bootstrap_fid(real, fake, n_boot=n_boot, seed=seed, paired=True)
     low, high = centred_interval(fid, reps)
-    means = {c: float(np.nanmean([r[c] for r in rows])) for c in PER_IMAGE}
+    columns = [m.column(region) for region in REGIONS for m in metrics if region in m.regions]
+    means = {c: float(np.nanmean([r.get(c, np.nan) for r in rows])) for c in columns if any(c in r for r in rows)}
     complete = len(finals) == len(samples)
     return Measurement(
         method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)}, reps if complete else None

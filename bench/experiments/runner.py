@@ -41,6 +41,7 @@ from bench.experiments.run_set_metrics import compute_set_metrics, feature_prefe
 from bench.inputs.protocol import load_protocol
 from bench.metrics import all_metrics, default_metrics, get_metric
 from bench.metrics.definitions import metric_definitions
+from bench.outputs.report.tables import table_columns
 from bench.outputs.rundir import RunDir
 from bench.outputs.summary import interval_note, summarize, to_markdown
 
@@ -474,9 +475,10 @@ def _compute_rows(
 
 
 def _headline(summary) -> list[str]:
-    order = ["mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim", "l1", "hole_l1", "fid", "kid", "seconds"]
+    # The report's tables in one: whole image, hole, set metrics (by registry group), then time.
     present = list(dict.fromkeys(summary["metric"]))
-    return [m for m in order if m in present] + [m for m in present if m not in order]
+    tables = table_columns(present)
+    return tables["image"] + tables["hole"] + tables["set"] + [m for m in present if m == "seconds"]
 
 
 def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str] | None = None) -> str:

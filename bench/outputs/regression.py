@@ -32,29 +32,27 @@ import pandas as pd
 
 from bench.core.files import atomic_write_json
 from bench.metrics.definitions import base_metric
+from bench.metrics.registry import FALLBACK_TOLERANCE, describe, split_column
 from bench.outputs.report.format import higher_is_better
 from bench.outputs.report.tables import load_run, short_command
 
 SCHEMA = 1
 
-# Starting tolerances for metrics new to a baseline; --update keeps whatever the file already states.
-# Deterministic methods reproduce their means exactly on one machine; these absorb library and
-# platform drift while still catching a method made slightly worse, such as telea:radius=1.
-DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
-    "mse": {"abs": 1e-4},
-    "hole_mse": {"abs": 5e-4},
-    "l1": {"abs": 2e-4},
-    "hole_l1": {"abs": 1e-3},
-    "psnr": {"abs": 0.1},
-    "hole_psnr": {"abs": 0.2},
-    "ssim": {"abs": 0.002},
-    "hole_ssim": {"abs": 0.005},
-    "fid": {"abs": 0.5, "rel": 0.02},
-    "kid": {"abs": 0.002},
-}
-FALLBACK_TOLERANCE = {"rel": 0.01}
 IGNORED = ("seconds",)  # time depends on the machine: a benchmark's job, not the gate's
 STATUS_ORDER = ("worse", "missing", "better", "ok", "withheld", "skipped", "new")
+
+
+def default_tolerance(column: str) -> dict[str, float]:
+    """Starting tolerance of a metric column new to a baseline: the registry's ``tolerance_for`` its region.
+
+    ``--update`` keeps whatever the file already states. A column no metric here describes gets
+    :data:`FALLBACK_TOLERANCE`.
+    """
+    try:
+        info = describe(column)
+    except KeyError:
+        return dict(FALLBACK_TOLERANCE)
+    return info.tolerance_for(split_column(column)[0])
 
 
 class BaselineError(ValueError):
@@ -492,7 +490,7 @@ def make_baseline(
         # A metric without a finite value (withheld at this n, failed) has nothing to guard.
         metrics = {m: v for m, v in values[spec].items() if math.isfinite(v)}
         for m in metrics:
-            tolerances.setdefault(m, dict(DEFAULT_TOLERANCES.get(m, FALLBACK_TOLERANCE)))
+            tolerances.setdefault(m, default_tolerance(m))
         entries[name] = {"n": n_ok[spec], "metrics": metrics}
     return {
         "schema": SCHEMA,

@@ -12,7 +12,7 @@ import pandas as pd
 from bench.core.stats import bootstrap_ci, group_labels
 from bench.metrics import all_metrics
 from bench.metrics.pixel import PSNR_COLUMNS, PSNR_MAX, psnr_capped
-from bench.metrics.registry import REGIONS
+from bench.metrics.registry import REGIONS, MetricInfo, describe
 
 # ``capped``: images whose PSNR sits at the cap (0 for other metrics); ``note``: why a set
 # metric has no value (withheld at this n), empty otherwise.
@@ -296,12 +296,20 @@ def _fmt(value: float, low: float, high: float, digits: int, intervals: bool = T
     return text
 
 
-DIGITS = {"mse": 4, "l1": 4, "psnr": 2, "ssim": 4, "fid": 2, "kid": 4, "seconds": 3}
+# Time per image is tabulated like a metric but is none; a column no metric here describes
+# (a plugin not installed on this machine) is printed with the registry's default digits.
+SECONDS_DIGITS = 3
+UNKNOWN_DIGITS = MetricInfo.__dataclass_fields__["digits"].default
 
 
 def digits_for(column: str) -> int:
-    """Decimal places used when printing a metric column."""
-    return DIGITS.get(column.split("_")[-1], 4)
+    """Decimal places used when printing a record or summary column: the metric's ``digits`` in the registry."""
+    if column == "seconds":
+        return SECONDS_DIGITS
+    try:
+        return describe(column).digits
+    except KeyError:
+        return UNKNOWN_DIGITS
 
 
 def capped_note(summary: pd.DataFrame) -> str:

@@ -39,7 +39,7 @@ def test_tolerance_arithmetic_by_hand():
 def test_baseline_round_trip_passes_on_its_own_run(small_run, baseline):
     data = reg.read_baseline(baseline)
     assert set(data["methods"]) == {"telea", "mean"} and data["methods"]["telea"]["n"] == 6
-    assert data["tolerances"]["psnr"] == reg.DEFAULT_TOLERANCES["psnr"]
+    assert data["tolerances"]["psnr"] == {"abs": 0.1} == reg.default_tolerance("psnr")
     assert data["identity"]["mask_sha256"] == json.loads((small_run / "config.json").read_text())["mask_sha256"]
     table = reg.compare(small_run, data)
     assert not reg.failed(table)

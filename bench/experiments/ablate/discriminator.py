@@ -20,16 +20,16 @@ from scipy import stats
 from bench.core.outdir import claim_dir
 from bench.experiments.runner import RunConfig, run
 from bench.outputs.rundir import RunDir, is_legacy_run
+from bench.outputs.summary import metric_columns
 
 VARIANTS = ("iizuka", "iizuka-global", "iizuka-local")
-COLUMNS = ("mse", "psnr", "ssim", "hole_mse", "hole_psnr", "hole_ssim", "fid", "kid")
 
 
 def seed_scores(rundir: RunDir) -> pd.DataFrame:
     """Per-method scores of one run: mean per-image metrics plus set metrics."""
     records = rundir.records_frame()
     ok = records[records["status"] == "ok"]
-    numeric = [c for c in COLUMNS if c in ok.columns]
+    numeric = metric_columns(ok)
     scores = ok.groupby("method", sort=False)[numeric].mean()
     if rundir.set_metrics.is_file():
         for method, entries in rundir.read_json(rundir.set_metrics).items():
@@ -43,7 +43,7 @@ def across_seeds(per_seed: list[pd.DataFrame], level: float = 0.95) -> pd.DataFr
     """Long summary (method, metric, value, low, high, n) over seeds with a t interval."""
     rows = []
     methods = list(dict.fromkeys(m for frame in per_seed for m in frame.index))
-    metrics = [c for c in COLUMNS if any(c in f.columns for f in per_seed)]
+    metrics = list(dict.fromkeys(c for f in per_seed for c in f.columns))
     for method in methods:
         for metric in metrics:
             vals = np.array(

@@ -6,8 +6,8 @@ Captions are LaTeX unless a function says plain text; Markdown uses the plain-te
 from __future__ import annotations
 
 from bench.outputs.report import latex, markdown
-from bench.outputs.report.format import LABELS, describe_features
-from bench.outputs.report.tables import SET_COLUMNS, MetricTable, RunData, describe_protocol
+from bench.outputs.report.format import describe_features, display_label
+from bench.outputs.report.tables import MetricTable, RunData, describe_protocol, table_columns
 from bench.outputs.summary import LAMA_AREA_EDGES, area_bins_of, assign_area_bins
 
 
@@ -48,11 +48,11 @@ def _table_notes(table: MetricTable) -> str:
 
 def _set_note(table: MetricTable) -> str:
     """Caption sentence for set metrics, whose intervals are not the clustered bootstrap of the rest."""
-    sets = [c for c in table.columns if c in SET_COLUMNS]
+    sets = table_columns(table.columns)["set"]
     if not sets:
         return ""
     return (
-        " " + "/".join(LABELS.get(c, c.upper()) for c in sets) + " are set-level; their intervals are the "
+        " " + "/".join(display_label(c) for c in sets) + " are set-level; their intervals are the "
         "metric's own bootstrap over images."
     )
 
@@ -99,7 +99,7 @@ def features_text(data: RunData, table: MetricTable) -> str:
 def set_caption(data: RunData, table: MetricTable, binned: bool = False) -> str:
     """LaTeX caption of the FID/KID table: what was compared, the feature extractor, n, how intervals were made."""
     p = describe_protocol(data.config)
-    names = "/".join(LABELS.get(c, c.upper()) for c in table.columns)
+    names = "/".join(display_label(c) for c in table.columns)
     text = (
         f"{names} of each method's outputs against the run's real images, {latex.escape_latex(p['dataset'])} "
         f"at {p['size']} px. {latex.escape_latex(features_text(data, table))}. Masks: "

@@ -16,14 +16,12 @@ from bench.outputs.report import paired
 from bench.outputs.report.format import format_interval, metric_label
 from bench.outputs.report.latex import TEXT_WIDTH_PT
 from bench.outputs.report.tables import (
-    HOLE_COLUMNS,
-    PIXEL_COLUMNS,
-    SET_COLUMNS,
     BinTable,
     MetricTable,
     RunData,
     area_tables,
     metric_table,
+    table_columns,
 )
 from bench.outputs.summary import (
     LAMA_AREA_EDGES,
@@ -161,16 +159,17 @@ def report_tables(data: RunData, reference: str, opts: ReportOptions) -> ReportT
     """Every table of the report, overall and (``opts.bins == "area"``) per hole-area bin."""
     others = [m for m in data.methods if m != reference]
     pcols = [c for c in opts.paired_columns if c in data.records.columns]
+    columns = table_columns(data.summary["metric"])
     t = ReportTables(
-        metric_table(data.summary, PIXEL_COLUMNS, data.methods),
-        metric_table(data.summary, SET_COLUMNS, data.methods),
-        metric_table(data.summary, HOLE_COLUMNS, data.methods),
+        metric_table(data.summary, columns["image"], data.methods),
+        metric_table(data.summary, columns["set"], data.methods),
+        metric_table(data.summary, columns["hole"], data.methods),
         paired.compare_all(data.records, reference, others, pcols, seed=data.seed, groups=data.groups),
     )
     if opts.bins == "area":
         t.by_area = summarize_by_area(data.records, data.methods, seed=data.seed, groups=data.groups)
-        t.image_bins = area_tables(t.by_area, PIXEL_COLUMNS, data.methods)
-        t.hole_bins = area_tables(t.by_area, HOLE_COLUMNS, data.methods)
+        t.image_bins = area_tables(t.by_area, columns["image"], data.methods)
+        t.hole_bins = area_tables(t.by_area, columns["hole"], data.methods)
         # A mask is shared by every method, so an image's bin is the same in each method's rows.
         codes = assign_area_bins(data.records["mask_area"].to_numpy(dtype=float))
         for k, b in enumerate(area_bins_of(LAMA_AREA_EDGES)):

@@ -15,19 +15,11 @@ import numpy as np
 import pandas as pd
 
 from bench.metrics import column_direction
+from bench.metrics.registry import describe
 from bench.outputs.summary import digits_for
 
-# Display names; a metric not listed here is shown upper-cased.
-LABELS = {
-    "mse": "MSE",
-    "psnr": "PSNR",
-    "ssim": "SSIM",
-    "l1": "L1",
-    "fid": "FID",
-    "kid": "KID",
-    "lpips": "LPIPS",
-    "seconds": "s/img",
-}
+# Time per image is tabulated like a metric but is not one.
+SECONDS_LABEL = "s/img"
 
 ARROWS = {
     "text": ("\u2191", "\u2193"),
@@ -59,10 +51,22 @@ def arrow(column: str, style: str = "text") -> str:
     return up if higher_is_better(column) else down
 
 
+def display_label(column: str) -> str:
+    """Display name of a column's metric, from the registry (``hole_psnr`` -> ``PSNR``).
+
+    A column no metric here describes (a plugin not installed on this machine) is shown upper-cased.
+    """
+    if column == "seconds":
+        return SECONDS_LABEL
+    try:
+        return describe(column).display_label
+    except KeyError:
+        return base_name(column).upper()
+
+
 def metric_label(column: str, style: str = "text") -> str:
     """Column header such as ``PSNR\u2191`` (``hole_`` prefixes are dropped: the caption says hole)."""
-    name = base_name(column)
-    return LABELS.get(name, name.upper()) + arrow(column, style)
+    return display_label(column) + arrow(column, style)
 
 
 def format_interval(value: float, low: float, high: float, digits: int, style: str = "text") -> str:

@@ -7,6 +7,7 @@ reported exactly as it stands.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.stats import bootstrap_ci, count_units, group_labels
+from bench.metrics.registry import GROUPS, describe, split_column
 from bench.outputs.rundir import NO_GROUPS_UNIT, RunDir
 from bench.outputs.summary import (
     AreaBin,
@@ -24,13 +26,41 @@ from bench.outputs.summary import (
     summarize,
 )
 
-# Column order of the standard tables; columns a run lacks are left out. The set metrics get
-# a table of their own: their caption describes the feature network, and six wide columns
-# do not fit a page beside the method names.
-PIXEL_COLUMNS = ("mse", "psnr", "ssim", "l1")
-SET_COLUMNS = ("fid", "kid")
-IMAGE_COLUMNS = PIXEL_COLUMNS + SET_COLUMNS
-HOLE_COLUMNS = ("hole_mse", "hole_psnr", "hole_ssim", "hole_l1")
+# The report's metric tables: per-image metrics on the whole image and on the hole, and the set
+# metrics in a table of their own (their caption describes the feature network).
+TABLES = ("image", "set", "hole")
+
+
+def table_columns(columns: Iterable[str]) -> dict[str, list[str]]:
+    """Which report table shows each of a run's metric columns, grouped by the registry's ``group``.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Summary or record columns (``psnr``, ``hole_psnr``, ``fid``); ``seconds`` and duplicates are ignored.
+
+    Returns
+    -------
+    dict
+        ``{"image": [...], "set": [...], "hole": [...]}``: set-level metrics in ``set``, per-image ones
+        in ``image`` or ``hole`` by their region. Within a table columns are ordered by
+        :data:`bench.metrics.registry.GROUPS` (pixel, perceptual, set, plugin), then as given. A column
+        no metric here describes (a plugin not installed on this machine) is shown last, by its region.
+    """
+    placed: dict[str, list[tuple[int, int, str]]] = {t: [] for t in TABLES}
+    for k, column in enumerate(dict.fromkeys(columns)):
+        if column == "seconds":
+            continue
+        region = split_column(column)[0]
+        try:
+            info = describe(column)
+        except KeyError:
+            placed[region].append((len(GROUPS), k, column))
+            continue
+        table = "set" if info.kind == "set" else region
+        placed[table].append((GROUPS.index(info.group) if info.group in GROUPS else len(GROUPS), k, column))
+    return {t: [c for *_, c in sorted(v)] for t, v in placed.items()}
+
 
 # Hole-area bins (fractions of the image). The study's masks cover at most 25 %,
 # so LaMa's 10 %-wide bins would leave two bins; 5 % steps keep the trend visible.
