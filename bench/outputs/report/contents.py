@@ -159,7 +159,7 @@ def report_tables(data: RunData, reference: str, opts: ReportOptions) -> ReportT
     """Every table of the report, overall and (``opts.bins == "area"``) per hole-area bin."""
     others = [m for m in data.methods if m != reference]
     pcols = [c for c in opts.paired_columns if c in data.records.columns]
-    columns = table_columns(data.summary["metric"])
+    columns = table_columns(data.summary["metric"], data.config.get("metrics", ()))
     t = ReportTables(
         metric_table(data.summary, columns["image"], data.methods),
         metric_table(data.summary, columns["set"], data.methods),

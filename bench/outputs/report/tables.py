@@ -7,7 +7,7 @@ reported exactly as it stands.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,34 +31,40 @@ from bench.outputs.summary import (
 TABLES = ("image", "set", "hole")
 
 
-def table_columns(columns: Iterable[str]) -> dict[str, list[str]]:
+def table_columns(columns: Iterable[str], order: Sequence[str] = ()) -> dict[str, list[str]]:
     """Which report table shows each of a run's metric columns, grouped by the registry's ``group``.
 
     Parameters
     ----------
     columns : iterable of str
         Summary or record columns (``psnr``, ``hole_psnr``, ``fid``); ``seconds`` and duplicates are ignored.
+    order : sequence of str, optional
+        Metric specs in the order the run named them (``config.json``'s ``metrics``); their columns
+        come first within a group, in this order, the others after them as given.
 
     Returns
     -------
     dict
         ``{"image": [...], "set": [...], "hole": [...]}``: set-level metrics in ``set``, per-image ones
         in ``image`` or ``hole`` by their region. Within a table columns are ordered by
-        :data:`bench.metrics.registry.GROUPS` (pixel, perceptual, set, plugin), then as given. A column
+        :data:`bench.metrics.registry.GROUPS` (pixel, perceptual, set, plugin), then by ``order``. A column
         no metric here describes (a plugin not installed on this machine) is shown last, by its region.
     """
-    placed: dict[str, list[tuple[int, int, str]]] = {t: [] for t in TABLES}
+    rank = {spec: k for k, spec in enumerate(order)}
+    placed: dict[str, list[tuple[int, int, int, str]]] = {t: [] for t in TABLES}
     for k, column in enumerate(dict.fromkeys(columns)):
         if column == "seconds":
             continue
-        region = split_column(column)[0]
+        region, spec = split_column(column)
+        named = rank.get(spec, len(rank))
         try:
             info = describe(column)
         except KeyError:
-            placed[region].append((len(GROUPS), k, column))
+            placed[region].append((len(GROUPS), named, k, column))
             continue
         table = "set" if info.kind == "set" else region
-        placed[table].append((GROUPS.index(info.group) if info.group in GROUPS else len(GROUPS), k, column))
+        group = GROUPS.index(info.group) if info.group in GROUPS else len(GROUPS)
+        placed[table].append((group, named, k, column))
     return {t: [c for *_, c in sorted(v)] for t, v in placed.items()}
 
 
