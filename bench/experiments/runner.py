@@ -265,6 +265,8 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         "metrics": [m.name for m in chosen],
         "metric_definitions": metric_definitions([m.name for m in chosen]),
         "mask_sha256": mask_manifest["sha256"],
+        # Each method's own folder under outputs/ (also in outputs.json, which readers use).
+        "output_folders": {spec: rundir.output_dir(spec).name for spec in methods},
         "versions": _versions(),
         # What each method's rows were computed with (see methods.Method.fingerprint); a later run names what changed.
         "fingerprints": {**{k: v for k, v in earlier_parts.items() if k in kept}, **provenance.parts},

@@ -14,7 +14,7 @@
       summary.csv        long table: method, metric, value, low, high, n
       summary.md         wide Markdown table of the same
       images/ID.png      ground-truth images (8-bit PNG) as the methods' targets
-      outputs.json       {spec: folder under outputs/}: each method's own folder, recorded before
+      outputs.json       {spec: folder under outputs/} (config.json repeats it as output_folders): each method's own folder, recorded before
                          the first output goes into it (absent in older runs: see below)
       outputs/METHOD/ID.png  composited outputs of each method (METHOD from outputs.json; method_dirname)
       .inpaint-bench     marks the directory as a run's ({"tool": "inpaint-bench", "kind": "run"})

@@ -182,6 +182,7 @@ def test_colliding_prediction_folders_get_their_own_outputs_and_scores(tmp_path)
     rd = RunDir(out)
     recorded = json.loads(rd.outputs_json.read_text())
     assert set(recorded) == set(specs) and len(set(recorded.values())) == 2
+    assert json.loads(rd.config.read_text())["output_folders"] == recorded
     ids = sorted(json.loads((export / "manifest.json").read_text())["files"])
     mask = rd.load_mask(ids[0])
     for spec, grey in zip(specs, (0.1, 0.9)):
