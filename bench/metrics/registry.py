@@ -77,6 +77,9 @@ class MetricInfo:
         Table the metric belongs in (one of :data:`GROUPS`).
     reference : str
         The paper or code the numbers follow.
+    definition : str
+        What the numbers are, as a versioned string (``psnr/2: ...``) a run records in ``config.json``
+        and a gate baseline keeps (see :mod:`bench.metrics.definitions`); '' for none.
     origin : str
         ``built-in``, ``plugin DISTRIBUTION VERSION`` or ``@module:attr``.
     params : dict
@@ -103,6 +106,7 @@ class MetricInfo:
     hole_tolerance: Mapping[str, float] | None = None
     group: str = "pixel"
     reference: str = ""
+    definition: str = ""
     origin: str = BUILT_IN
     params: Mapping[str, Any] = field(default_factory=dict)
     open_keys: bool = False

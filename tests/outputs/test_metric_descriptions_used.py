@@ -1,13 +1,18 @@
 """Every table, the summary and the gate read what a metric is (label, digits, tolerance, group) from the registry."""
 
+import json
 import re
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.experiments.runner import RunConfig, run
 from bench.metrics import all_metrics
-from bench.metrics.registry import METRICS, MetricInfo
+from bench.metrics.definitions import metric_definitions
+from bench.metrics.pixel import PSNR_MAX
+from bench.metrics.registry import BUILT_IN, METRICS, MetricInfo
 from bench.outputs import regression as reg
 from bench.outputs.report.build import ReportOptions, build_report
 from bench.outputs.report.contents import report_tables
@@ -16,6 +21,7 @@ from bench.outputs.report.tables import load_run, table_columns
 from bench.outputs.summary import digits_for
 
 ODD = "zzodd"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _odd(pred, target, mask, region):
@@ -139,3 +145,21 @@ def test_a_default_run_reports_every_metric_it_computed(tmp_path):
         assert metric_label(column, "latex") in tex, column
     # FID-inf is withheld at n = 4 and says so; it is printed like FID where it has a value.
     assert "FID-inf\u2193" in md and "FID-inf needs n >= 28" in md
+
+
+def test_definitions_come_from_the_registry_and_match_the_committed_baselines():
+    built_in = [m for m in all_metrics() if m.origin == BUILT_IN]
+    assert all(m.definition.startswith(f"{m.name}/") for m in built_in), [m.name for m in built_in if not m.definition]
+    assert f"capped at {PSNR_MAX:g} dB" in METRICS.get("psnr").definition
+    for name in ("baseline.json", "baseline-celeba.json"):
+        stored = json.loads((REPO / "results" / name).read_text())["identity"]["metric_definitions"]
+        assert metric_definitions(list(stored)) == stored, name
+    assert metric_definitions(["hole_lpips:net=vgg", ODD]) == {
+        "lpips:net=vgg": METRICS.get("lpips").definition + " [lpips:net=vgg]"
+    }
+
+
+def test_a_metric_without_a_definition_records_none(odd_metric, monkeypatch):
+    assert metric_definitions([ODD, "psnr"]) == {"psnr": METRICS.get("psnr").definition}
+    monkeypatch.setitem(METRICS._entries, ODD, replace(ODD_INFO, definition="zzodd/1: L1 over 7"))
+    assert metric_definitions(["hole_" + ODD]) == {ODD: "zzodd/1: L1 over 7"}
