@@ -15,14 +15,19 @@ import click
 import pandas as pd
 
 from bench.core.files import atomic_write_text
+from bench.metrics import column_direction
+from bench.metrics.registry import split_column
+from bench.outputs.report.format import display_label
 from bench.outputs.report.latex import escape_latex
 
 RUNS = ("builtin-rects", "builtin-thick", "celeba-rects", "celeba-thick")
-COLUMNS = (
-    ("hole_psnr", "hole PSNR", True, "{:.2f}"),
-    ("hole_ssim", "hole SSIM", True, "{:.3f}"),
-    ("fid", "FID", False, "{:.1f}"),
-)
+# The overview's columns and their decimals: fewer than the registry's for SSIM and FID, so twelve
+# columns fit one page; labels and directions are the registry's.
+COLUMNS = (("hole_psnr", 2), ("hole_ssim", 3), ("fid", 1))
+
+
+def _label(column: str) -> str:
+    return ("hole " if split_column(column)[0] == "hole" else "") + display_label(column)
 
 
 def collect(runs: Path) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -45,7 +50,7 @@ def collect(runs: Path) -> tuple[pd.DataFrame, dict[str, int]]:
         sets = json.loads((run / "set_metrics.json").read_text())
         values["fid"] = pd.Series({m: v["fid"]["value"] for m, v in sets.items() if "fid" in v})
         order = list(dict.fromkeys(summary["method"]))
-        table = values.loc[order, [c for c, *_ in COLUMNS]]
+        table = values.loc[order, [c for c, _ in COLUMNS]]
         table.columns = pd.MultiIndex.from_product([[name], table.columns])
         frames.append(table)
         sizes[name] = int(summary["n"].max())
@@ -58,14 +63,14 @@ def _cells(table: pd.DataFrame, latex: bool) -> list[list[str]]:
     rows = []
     best = {}
     for run, metric in table.columns:
-        higher = next(h for c, _, h, _ in COLUMNS if c == metric)
+        higher = column_direction(metric)
         col = table[(run, metric)]
         best[(run, metric)] = col.max() if higher else col.min()
     for method, row in table.iterrows():
         cells = [f"\\texttt{{{escape_latex(method)}}}" if latex else f"`{method}`"]
         for key, value in row.items():
-            fmt = next(f for c, _, _, f in COLUMNS if c == key[1])
-            text = "" if pd.isna(value) else fmt.format(value)
+            digits = dict(COLUMNS)[key[1]]
+            text = "" if pd.isna(value) else f"{value:.{digits}f}"
             if text and value == best[key]:
                 text = f"\\textbf{{{text}}}" if latex else f"**{text}**"
             cells.append(text)
@@ -76,7 +81,7 @@ def _cells(table: pd.DataFrame, latex: bool) -> list[list[str]]:
 def markdown(table: pd.DataFrame, sizes: dict[str, int]) -> str:
     """The overview as a Markdown table with a caption, best value per column in bold."""
     runs = list(dict.fromkeys(r for r, _ in table.columns))
-    head = ["method"] + [f"{r} {label}" for r in runs for _, label, _, _ in COLUMNS]
+    head = ["method"] + [f"{r} {_label(c)}" for r in runs for c, _ in COLUMNS]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(cells) + " |" for cells in _cells(table, latex=False)]
     note = ", ".join(f"{r}: n = {sizes[r]}" for r in runs)
@@ -96,7 +101,7 @@ def latex(table: pd.DataFrame, sizes: dict[str, int]) -> str:
     spec = "l" + ("r" * k) * len(runs)
     top = " & ".join(f"\\multicolumn{{{k}}}{{c}}{{{escape_latex(r)} ($n={sizes[r]}$)}}" for r in runs)
     rules = " ".join(f"\\cmidrule(lr){{{2 + i * k}-{1 + (i + 1) * k}}}" for i in range(len(runs)))
-    sub = " & ".join(label for _ in runs for _, label, _, _ in COLUMNS)
+    sub = " & ".join(_label(c) for _ in runs for c, _ in COLUMNS)
     body = "\n".join(" & ".join(cells) + r" \\" for cells in _cells(table, latex=True))
     return (
         "\\begin{table}[t]\n\\centering\n\\scriptsize\n\\setlength{\\tabcolsep}{3pt}\n"
