@@ -6,9 +6,11 @@ document is :mod:`bench.outputs.report.document`; this module writes LaTeX, figu
 Files written (``OUT`` defaults to ``RUN/report``)::
 
     report.md            the protocol, then the paired comparisons, then the other tables and the figure list
-    table_image.tex      whole-image pixel metrics (booktabs), best per column bold
-    table_set.tex        FID and KID, the caption naming the feature network, resize, quantisation and n
-    table_hole.tex       the pixel metrics on the missing pixels only
+    table_image.tex      every per-image metric of the run on the whole image (booktabs), columns grouped
+                         by the registry's table group, best per column bold
+    table_set.tex        the set metrics (FID, KID, ...), the caption naming the feature network, resize,
+                         quantisation and n
+    table_hole.tex       every per-image metric on the missing pixels only
     table_paired.tex     reference method minus each other method, with Wilcoxon p-values
     table_*_area.tex     with --bins area: the image, hole and paired tables per hole-area bin
     report.tex / .pdf    a minimal article holding the tables, paired first (PDF when a LaTeX engine exists)

@@ -130,7 +130,8 @@ class ReportTables:
     Attributes
     ----------
     image, sets, hole : MetricTable
-        Whole-image pixel metrics, set metrics (FID, KID), hole metrics.
+        Every per-image metric of the run on the whole image, its set metrics (FID, KID, ...), every
+        per-image metric on the hole (see :func:`bench.outputs.report.tables.table_columns`).
     paired : DataFrame
         :func:`bench.outputs.report.paired.compare_all` of the reference against the others.
     by_area : DataFrame, optional
