@@ -299,7 +299,7 @@ def _fmt(value: float, low: float, high: float, digits: int, intervals: bool = T
 # Time per image is tabulated like a metric but is none; a column no metric here describes
 # (a plugin not installed on this machine) is printed with the registry's default digits.
 SECONDS_DIGITS = 3
-UNKNOWN_DIGITS: int = MetricInfo.digits  # the default of a metric that does not say
+UNKNOWN_DIGITS: int = MetricInfo.digits
 
 
 def digits_for(column: str) -> int:
