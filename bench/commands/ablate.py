@@ -118,16 +118,8 @@ def discriminator(
     methods_, seeds, metrics, out, dataset, data_root, split, size, n, mask_family, fid_features, progress, cluster
 ):
     """Table 3: GLCIC with both, the global or the local discriminator, over repeated mask seeds."""
-    from bench.core.files import atomic_write_text
-    from bench.engine.address import ClusterError
-    from bench.experiments.ablate.discriminator import discriminator_table
-    from bench.experiments.runner import RunConfig, RunConflictError
-    from bench.inputs.protocol import NoUsableImagesError
-    from bench.metrics.inception import ExtractorError
-    from bench.outputs.report.latex import escape_latex, metric_table_latex
-    from bench.outputs.report.markdown import markdown_table
-    from bench.outputs.report.tables import metric_table
-    from bench.outputs.rundir import RunDirError
+    from bench.experiments.ablate.discriminator import claim_ablation_dir
+    from bench.experiments.runner import RunConfig
 
     seed_list = _ints(seeds, "--seeds")
     specs = split_specs(methods_)
@@ -149,6 +141,24 @@ def discriminator(
         progress=progress,
         cluster=cluster,
     )
+    with claim_ablation_dir(Path(out)):
+        _discriminator_tables(cfg, seed_list, seeds, mask_family)
+
+
+def _discriminator_tables(cfg, seed_list: list[int], seeds: str, mask_family: str) -> None:
+    """Run the seeds and write Table 3, with the ablation directory claimed."""
+    from bench.core.files import atomic_write_text
+    from bench.engine.address import ClusterError
+    from bench.experiments.ablate.discriminator import discriminator_table
+    from bench.experiments.runner import RunConflictError
+    from bench.inputs.protocol import NoUsableImagesError
+    from bench.metrics.inception import ExtractorError
+    from bench.outputs.report.latex import escape_latex, metric_table_latex
+    from bench.outputs.report.markdown import markdown_table
+    from bench.outputs.report.tables import metric_table
+    from bench.outputs.rundir import RunDirError
+
+    dataset, split, n, out = cfg.dataset, cfg.split, cfg.n, cfg.out
     try:
         result = discriminator_table(cfg, seed_list)
     except (

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.core.outdir import claim_dir
+from bench.core.outdir import DirClaim, claim_dir
 from bench.experiments.runner import RunConfig, run
 from bench.outputs.rundir import RunDir, is_legacy_run
 from bench.outputs.summary import metric_columns
@@ -97,12 +97,21 @@ def discriminator_table(cfg: RunConfig, seeds: list[int], executor=None) -> dict
             return discriminator_table(cfg, seeds, opened)
     out = Path(cfg.out)
     per_seed, runs = [], []
-    with claim_dir(out, "discriminator", legacy=_is_legacy_ablation):
+    with claim_ablation_dir(out):
         for seed in seeds:
             result = run(replace(cfg, seed=seed, out=out / f"seed-{seed}"), executor)
             runs.append(result.rundir)
             per_seed.append(seed_scores(result.rundir))
     return {"summary": across_seeds(per_seed), "per_seed": per_seed, "runs": runs}
+
+
+def claim_ablation_dir(out: Path) -> DirClaim:
+    """Claim a discriminator ablation's directory (held again by :func:`discriminator_table`).
+
+    The command holds it from the first seed run until its tables are written, so no second
+    writer can slip in between.
+    """
+    return claim_dir(out, "discriminator", legacy=_is_legacy_ablation)
 
 
 def _is_legacy_ablation(path: Path) -> bool:
