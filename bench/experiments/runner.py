@@ -41,6 +41,7 @@ from bench.experiments.run_set_metrics import compute_set_metrics, feature_prefe
 from bench.inputs.protocol import load_protocol
 from bench.metrics import all_metrics, default_metrics, get_metric
 from bench.metrics.definitions import metric_definitions
+from bench.outputs.report.format import display_label
 from bench.outputs.report.tables import table_columns
 from bench.outputs.rundir import RunDir
 from bench.outputs.summary import interval_note, summarize, to_markdown
@@ -485,7 +486,7 @@ def _headline(summary) -> list[str]:
 
 def _summary_header(config: dict, n: int, resampling: str, set_metrics: list[str] | None = None) -> str:
     ident = config["identity"]
-    names = ", ".join(m.upper() for m in set_metrics or [])
+    names = ", ".join(display_label(m) for m in set_metrics or [])
     sets = f" Set metrics ({names}) keep their own image-level bootstrap interval." if names else ""
     return (
         f"# Summary\n\n{ident['dataset']['dataset']} ({ident['dataset'].get('split', '-')}), n = {n}, "
