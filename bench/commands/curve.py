@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bench.commands.options import check_data_root, check_output_file, max_pixels_option
+from bench.commands.options import check_data_root, max_pixels_option, output_file_check
 
 
 @click.command()
@@ -40,7 +40,7 @@ from bench.commands.options import check_data_root, check_output_file, max_pixel
     "--plot",
     "plot_path",
     type=click.Path(dir_okay=False),
-    callback=check_output_file,
+    callback=output_file_check(("train",)),
     default=None,
     help="PNG of hole PSNR and FID against samples seen (PDF beside it). Default: FIRST_RUN/curve.png.",
 )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 
 import click
 
+from bench.core.outdir import KINDS, enclosing_tool_dir
 from bench.core.spec import split_specs as split_specs  # the commands parse specs from here
 
 MASKS_HELP = (
@@ -26,8 +29,6 @@ def check_mask_spec(ctx, param, value: str) -> str:
 
 
 def _set_max_pixels(ctx, param, value: int | None) -> None:
-    import os
-
     from bench.inputs.data.io import MAX_PIXELS_ENV
 
     if value is None:
@@ -54,16 +55,34 @@ max_pixels_option = click.option(
 )
 
 
-def check_output_file(ctx, param, value: str | None) -> str | None:
-    """Click callback: refuse an output file path that is a symbolic link leading nowhere (or in a loop).
+def output_file_check(beside: tuple[str, ...] = ()):
+    """Click callback refusing an output file that would replace a link or land in another command's directory.
 
-    Writing would replace the link itself by a file, which is the user's, not the command's.
+    Writing through a symbolic link leading nowhere (or in a loop) would replace the link itself by
+    a file, which is the user's, not the command's; a file written into a run, sweep or export
+    directory (its ``config.json``, say) would change what that directory's readers find.
+
+    Parameters
+    ----------
+    beside : tuple of str
+        Kinds of directory (:data:`bench.core.outdir.KINDS`) the command's file belongs in
+        (a learning curve's plot in its training directory).
     """
-    import os
 
-    if value is not None and os.path.islink(value) and not os.path.exists(value):
-        raise click.BadParameter(f"{value} is a symbolic link that leads nowhere (or loops)")
-    return value
+    def check(ctx, param, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if os.path.islink(value) and not os.path.exists(value):
+            raise click.BadParameter(f"{value} is a symbolic link that leads nowhere (or loops)")
+        owner = enclosing_tool_dir(Path(value).parent)
+        if owner is not None and owner[1] not in beside:
+            where, kind = owner
+            raise click.BadParameter(
+                f"{value} is inside {where}, a directory of {KINDS.get(kind, kind)}: write it somewhere else"
+            )
+        return value
+
+    return check
 
 
 def check_data_root(fn):

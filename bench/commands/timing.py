@@ -20,7 +20,7 @@ import time
 import click
 import numpy as np
 
-from bench.commands.options import check_output_file
+from bench.commands.options import output_file_check
 from bench.core.files import atomic_write_text
 
 TARGET_AREA = 0.20
@@ -270,7 +270,7 @@ def _int_list(ctx, param, value: str) -> list[int]:
     "--json",
     "json_path",
     type=click.Path(dir_okay=False),
-    callback=check_output_file,
+    callback=output_file_check(),
     default=None,
     help="Also write the results to this JSON file.",
 )

@@ -62,6 +62,19 @@ def kind_of(path: str | Path) -> str | None:
     return str(data.get("kind")) if isinstance(data, dict) and data.get("tool") == "inpaint-bench" else None
 
 
+def enclosing_tool_dir(path: str | Path) -> tuple[Path, str] | None:
+    """The nearest of ``path`` and its parents that is one of this tool's marked directories, and its kind.
+
+    For an output file a command is told to write: inside another command's directory it would
+    become part of what that directory's readers find.
+    """
+    for candidate in (Path(os.path.abspath(path)), *Path(os.path.abspath(path)).parents):
+        kind = kind_of(candidate)
+        if kind is not None:
+            return candidate, kind
+    return None
+
+
 def links_leaving(root: str | Path) -> list[tuple[Path, str]]:
     """Symbolic links under ``root`` whose target lies outside it, with their targets.
 

@@ -73,3 +73,26 @@ def test_ablate_discriminator_refuses_repeated_or_missing_seeds(tmp_path, args, 
     )
     assert result.exit_code == 2 and says in result.output.replace("'--seeds'", "--seeds"), result.output
     assert not out.exists()
+
+
+def test_an_output_file_inside_another_commands_directory_is_refused_before_any_work(tmp_path):
+    from bench.core.outdir import claim_dir
+
+    run_dir = tmp_path / "run"
+    with claim_dir(run_dir, "run"):
+        pass
+    (run_dir / "config.json").write_text('{"mine": 1}')
+    target = run_dir / "config.json"
+    result = CliRunner().invoke(cli, ["time", "--methods", "mean", "--sizes", "32", "--n", "1", "--json", str(target)])
+    assert result.exit_code == 2, result.output
+    assert "inside" in result.output and "bench run" in result.output and "Traceback" not in result.output
+    assert target.read_text() == '{"mine": 1}'
+    nested = run_dir / "outputs" / "t.json"
+    result = CliRunner().invoke(cli, ["time", "--methods", "mean", "--sizes", "32", "--n", "1", "--json", str(nested)])
+    assert result.exit_code == 2 and not nested.exists()
+    elsewhere = tmp_path / "t.json"
+    result = CliRunner().invoke(
+        cli, ["time", "--methods", "mean", "--sizes", "32", "--n", "1", "--json", str(elsewhere)]
+    )
+    assert result.exit_code == 0, result.output
+    assert elsewhere.is_file()
