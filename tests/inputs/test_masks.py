@@ -494,7 +494,15 @@ def test_masks_figure_command(tmp_path):
         ],
     )
     assert res.exit_code == 0, res.output
-    assert {p.name for p in tmp_path.iterdir()} == {"masks.png", "masks.pdf", "areas.csv", "areas.md"}
+    # Besides the figure and table: the directory's marker and writer lock (bench/core/outdir.py).
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "masks.png",
+        "masks.pdf",
+        "areas.csv",
+        "areas.md",
+        ".inpaint-bench",
+        ".lock",
+    }
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "areas.csv")
