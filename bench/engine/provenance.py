@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.core.digest import installed_versions, json_sha256, source_sha256
 from bench.inputs.protocol import Protocol
+from bench.metrics.registry import MetricInfo
 from methods.base import LIBRARIES, Method
 
 FIELDS = ("image_sha256", "mask_sha256", "method_sha256", "input_sha256", "scoring_sha256")
@@ -25,14 +26,22 @@ MASK_CHANGED = "mask changed"
 SCORING_CHANGED = "scoring code or library versions changed"
 
 
-def scoring_parts() -> dict[str, str]:
-    """What the metrics of a row depend on besides the output: the scoring code and library versions."""
-    return {
+def scoring_parts(metrics: Iterable[MetricInfo] = ()) -> dict[str, str]:
+    """What the metrics of a row depend on besides the output: the scoring code, library versions and weights.
+
+    ``metrics`` are the per-image metrics a row is scored with; those computed from weight files
+    (LPIPS's backbone) add the files' digests, so a replaced file is a change like a code change.
+    """
+    parts = {
         "evaluation": source_sha256("bench.engine.evaluate"),
         "images": source_sha256("bench.core.images"),
         "metrics": source_sha256("bench.metrics", whole_package=True),
         "versions": installed_versions(LIBRARIES),
     }
+    weights = {m.name: m.weights() for m in metrics if m.weights is not None}
+    if weights:
+        parts["weights"] = json_sha256(weights)
+    return parts
 
 
 def method_parts(method: Method) -> dict[str, str]:
@@ -59,14 +68,16 @@ class Provenance:
         The run's images and masks.
     methods : iterable of Method
         The methods this run computes (their fingerprints are taken here, once).
+    metrics : iterable of MetricInfo
+        The per-image metrics the rows are scored with (see :func:`scoring_parts`).
     """
 
-    def __init__(self, proto: Protocol, methods: Iterable[Method]):
+    def __init__(self, proto: Protocol, methods: Iterable[Method], metrics: Iterable[MetricInfo] = ()):
         self.proto = proto
         self.methods = {m.spec: m for m in methods}
         self.parts = {spec: method_parts(m) for spec, m in self.methods.items()}
         self.method_sha256 = {spec: json_sha256(parts) for spec, parts in self.parts.items()}
-        self.scoring_sha256 = json_sha256(scoring_parts())
+        self.scoring_sha256 = json_sha256(scoring_parts(metrics))
         self._inputs: dict[tuple[str, str], str | None] = {}
 
     def of(self, spec: str, image_id: str) -> dict[str, str | None]:

@@ -253,7 +253,7 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     previous = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
     _check_metrics(rundir, list(previous.values()), chosen)
     old_config = rundir.read_json(rundir.config) if rundir.config.is_file() else {}
-    provenance = Provenance(proto, built)
+    provenance = Provenance(proto, built, image_metrics)
     methods = list(dict.fromkeys([*old_config.get("methods", []), *(spec for spec, _ in previous), *specs]))
     kept = [spec for spec in methods if spec not in specs]
     _check_kept_rows(rundir, previous, ids, kept, provenance)

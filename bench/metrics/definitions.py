@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bench.metrics.registry import METRICS, all_metrics
+from bench.metrics.registry import METRICS, MetricUnavailable, all_metrics, resolve
 
 
 def base_metric(column: str) -> str:
@@ -35,5 +35,16 @@ def metric_definitions(columns: Iterable[str]) -> dict[str, str]:
         family = name.split(":", 1)[0]
         definition = METRICS.get(family).definition if family in METRICS else ""
         if definition:
-            found[name] = definition + (f" [{name}]" if name != family else "")
+            found[name] = definition + (f" [{name}]" if name != family else "") + _weights_note(name)
     return found
+
+
+def _weights_note(name: str) -> str:
+    """``; weights: ...`` for a metric computed from weight files (their names and SHA-256), else ''."""
+    info = resolve(name)
+    if info.weights is None:
+        return ""
+    try:
+        return f"; weights: {info.weights()}"
+    except MetricUnavailable:  # not on this machine: no run here computed it, so nothing to compare
+        return "; weights: not found on this machine"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.core.digest import file_sha256
 from bench.metrics.registry import MetricUnavailable, register_metric
 
 ENV = "INPAINT_BENCH_LPIPS_BACKBONE"
@@ -74,9 +75,17 @@ def backbone_path(net: str, backbone: str = "") -> Path:
     return path
 
 
-@cache
 def _model(net: str, path: Path):
-    """The LPIPS network of ``net`` on the backbone at ``path``, loaded once per process."""
+    """The LPIPS network of ``net`` on the backbone at ``path``, loaded once per version of the file."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _model_of(net, path, -1, -1)  # the loader names the file and what is wrong with it
+    return _model_of(net, path, stat.st_size, stat.st_mtime_ns)
+
+
+@cache
+def _model_of(net: str, path: Path, size: int, mtime_ns: int):
     from bench.metrics.lpips_net import BackboneError, LPIPSNet  # torch, only once LPIPS is computed
 
     try:
@@ -123,6 +132,24 @@ def check(net: str = "alex", backbone: str = "") -> None:
     _model(net, backbone_path(net, backbone))
 
 
+def weights(net: str = "alex", backbone: str = "") -> str:
+    """The backbone and head files LPIPS of ``net`` is computed from, with their SHA-256."""
+    path = backbone_path(net, backbone)
+    heads = HEADS / f"{net}.pth"
+    return f"backbone {path.name} sha256 {_sha256(path)}, heads v0.1 {heads.name} sha256 {_sha256(heads)}"
+
+
+def _sha256(path: Path) -> str:
+    stat = path.stat()
+    return _sha256_of(path.resolve(), stat.st_size, stat.st_mtime_ns)
+
+
+@cache
+def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:
+    """Hashed once per file version (a backbone is hundreds of MB for VGG)."""
+    return file_sha256(path)
+
+
 @register_metric(
     "lpips",
     kind="image",
@@ -137,6 +164,7 @@ def check(net: str = "alex", backbone: str = "") -> None:
     reference="Zhang et al. 2018; the lpips package 0.1.4, LPIPS(net, version='0.1'), heads v0.1",
     params={"net": "alex", "backbone": ""},
     check=check,
+    weights=weights,
 )
 def lpips(
     pred: np.ndarray, target: np.ndarray, mask: np.ndarray, region: str = "image", net: str = "alex", backbone: str = ""

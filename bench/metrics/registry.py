@@ -93,6 +93,9 @@ class MetricInfo:
         (called when a spec is resolved for a run, before any work).
     guarded : bool
         Errors of its code become a NaN and a message in the row, not a failed run (user code).
+    weights : callable or None
+        ``weights(**options) -> str``: the files its numbers come from, with their SHA-256, recorded
+        beside its definition (so a replaced weights file is a different metric to a resume and a gate).
     """
 
     name: str
@@ -113,6 +116,7 @@ class MetricInfo:
     regions: tuple[str, ...] = REGIONS
     check: Callable[..., None] | None = None
     guarded: bool = False
+    weights: Callable[..., str] | None = None
 
     def column(self, region: str = "image") -> str:
         """Record column holding this metric for ``region``."""
@@ -262,7 +266,10 @@ def resolve(spec: str) -> MetricInfo:
     canonical = canonical_spec(name, options)
     if canonical not in _RESOLVED:
         check = partial(info.check, **options) if info.check is not None else None
-        _RESOLVED[canonical] = replace(info, name=canonical, fn=partial(info.fn, **options), check=check)
+        weights = partial(info.weights, **options) if info.weights is not None else None
+        _RESOLVED[canonical] = replace(
+            info, name=canonical, fn=partial(info.fn, **options), check=check, weights=weights
+        )
     return _RESOLVED[canonical]
 
 

@@ -235,3 +235,44 @@ def test_a_backbone_file_that_is_not_one_is_named(monkeypatch, tmp_path):
         get_metric(f"lpips:backbone={bad}")
     with pytest.raises(MetricUnavailable, match="no such file"):
         get_metric(f"lpips:backbone={tmp_path / 'missing.pth'}")
+
+
+def test_a_replaced_backbone_is_recorded_and_its_rows_recomputed(monkeypatch, backbones, tmp_path):
+    """Same path, other weights: the definition names the new file's sha256 and no LPIPS row is reused."""
+    import json
+
+    own = tmp_path / "hub"
+    own.mkdir()
+    backbone = own / BACKBONE_FILES["alex"]
+    backbone.write_bytes((backbones / BACKBONE_FILES["alex"]).read_bytes())
+    monkeypatch.setenv(ENV, str(backbone))
+    out = tmp_path / "run"
+    args = ["run", "--methods", "mean", "--n", "2", "--size", "64", "--metrics", "mse,psnr,lpips", "--no-progress"]
+    first = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    definition = json.loads((out / "config.json").read_text())["metric_definitions"]["lpips"]
+    assert hashlib.sha256(backbone.read_bytes()).hexdigest() in definition
+    rows = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    before = {r["image_id"]: r["lpips"] for r in rows}
+
+    alex = BUILDERS["alex"][1]()
+    state = torch.load(backbone)
+    torch.manual_seed(7)
+    with torch.no_grad():
+        for key, value in state.items():
+            state[key] = value + 0.5 * torch.randn_like(value) * value.std()
+    alex.load_state_dict(state)
+    torch.save(alex.state_dict(), backbone)
+    again = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert again.exit_code == 0, again.output
+    assert "2 computed now, 0 resumed" in again.output
+    definition = json.loads((out / "config.json").read_text())["metric_definitions"]["lpips"]
+    assert hashlib.sha256(backbone.read_bytes()).hexdigest() in definition
+    rows = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    after = {r["image_id"]: r["lpips"] for r in rows[-2:]}
+    assert after.keys() == before.keys() and all(after[i] != before[i] for i in after)
+    # Every table of LPIPS says which files it came from.
+    report = CliRunner().invoke(cli, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    tex = (out / "report" / "table_image.tex").read_text()
+    assert f"alexnet-owt-7be5be79.pth sha256 {hashlib.sha256(backbone.read_bytes()).hexdigest()}" in tex

@@ -147,15 +147,17 @@ def test_a_default_run_reports_every_metric_it_computed(tmp_path):
     assert "FID-inf\u2193" in md and "FID-inf needs n >= 28" in md
 
 
-def test_definitions_come_from_the_registry_and_match_the_committed_baselines():
+def test_definitions_come_from_the_registry_and_match_the_committed_baselines(monkeypatch, tmp_path):
     built_in = [m for m in all_metrics() if m.origin == BUILT_IN]
     assert all(m.definition.startswith(f"{m.name}/") for m in built_in), [m.name for m in built_in if not m.definition]
     assert f"capped at {PSNR_MAX:g} dB" in METRICS.get("psnr").definition
     for name in ("baseline.json", "baseline-celeba.json"):
         stored = json.loads((REPO / "results" / name).read_text())["identity"]["metric_definitions"]
         assert metric_definitions(list(stored)) == stored, name
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no backbone here: the definition says so
+    monkeypatch.delenv("INPAINT_BENCH_LPIPS_BACKBONE", raising=False)
     assert metric_definitions(["hole_lpips:net=vgg", ODD]) == {
-        "lpips:net=vgg": METRICS.get("lpips").definition + " [lpips:net=vgg]"
+        "lpips:net=vgg": METRICS.get("lpips").definition + " [lpips:net=vgg]; weights: not found on this machine"
     }
 
 

@@ -6,7 +6,7 @@ Captions are LaTeX unless a function says plain text; Markdown uses the plain-te
 from __future__ import annotations
 
 from bench.outputs.report import latex, markdown
-from bench.outputs.report.format import describe_features, display_label
+from bench.outputs.report.format import base_name, describe_features, display_label
 from bench.outputs.report.tables import MetricTable, RunData, describe_protocol, table_columns
 from bench.outputs.summary import LAMA_AREA_EDGES, area_bins_of, assign_area_bins
 
@@ -36,9 +36,23 @@ def caption(data: RunData, table: MetricTable, region: str, binned: bool = False
         r"mean $\pm$ half-width of the 95\% bootstrap interval, "
         f"{latex.escape_latex(data.resampling)}{' within each bin' if binned else ''}; best per column"
         f"{' of each bin' if binned else ''} in bold; "
-        r"$\uparrow$ higher is better, $\downarrow$ lower is better." + _set_note(table) + _table_notes(table)
+        r"$\uparrow$ higher is better, $\downarrow$ lower is better."
+        + _set_note(table)
+        + _table_notes(table)
+        + _weights_note(data, table)
     )
     return text
+
+
+def _weights_note(data: RunData, table: MetricTable) -> str:
+    """Caption sentence naming the weight files (and their SHA-256) of metrics computed from weights."""
+    definitions = data.config.get("metric_definitions", {})
+    notes = []
+    for metric in dict.fromkeys(base_name(c) for c in table.columns):
+        _, sep, weights = str(definitions.get(metric, "")).partition("; weights: ")
+        if sep:
+            notes.append(f"{display_label(metric)} from {weights}")
+    return (" " + latex.escape_latex("; ".join(notes)) + ".") if notes else ""
 
 
 def _table_notes(table: MetricTable) -> str:
