@@ -34,7 +34,11 @@ def _specs(value: str | None) -> list[str] | None:
 )
 @click.option("--grid/--no-grid", default=True, show_default=True, help="Draw the image grid.")
 @click.option("--images", default=None, help="Grid rows: comma-separated image ids [default: best, median, worst].")
-@click.option("--rank-by", default="hole_psnr", show_default=True, help="Metric column ranking automatic grid rows.")
+@click.option(
+    "--rank-by",
+    default=None,
+    help="Metric column ranking automatic grid rows [default: hole_psnr, or the run's first hole metric].",
+)
 @click.option("--error-maps", is_flag=True, help="Add an absolute-error column per method to the grid.")
 @click.option("--bar-metric", default="hole_psnr", show_default=True, help="Metric column of the bar chart.")
 @click.option("--area-metric", default="hole_psnr", show_default=True, help="Metric column plotted against hole area.")

@@ -428,3 +428,21 @@ def test_failed_outputs_are_reported_not_hidden(real_run, tmp_path):
     assert "$n = 5$--$6$ images" in (rep.out / "table_image.tex").read_text()
     base = reg.make_baseline(real_run)
     assert reg.failed(reg.compare(run_dir, base))  # one image fewer than the baseline's n
+
+
+def test_grid_rows_rank_by_hole_psnr_else_the_runs_first_hole_metric_else_what_was_asked():
+    import pandas as pd
+
+    from bench.outputs.report.contents import ranking_column
+
+    with_psnr = pd.DataFrame({"method": ["a"], "image_id": ["x"], "hole_mse": [0.1], "hole_psnr": [20.0]})
+    without = pd.DataFrame({"method": ["a"], "image_id": ["x"], "mse": [0.1], "hole_ssim": [0.5]})
+    whole_only = pd.DataFrame({"method": ["a"], "image_id": ["x"], "status": ["ok"], "mse": [0.1]})
+    assert ranking_column(with_psnr, None) == "hole_psnr"
+    assert ranking_column(without, None) == "hole_ssim"
+    assert ranking_column(whole_only, None) == "mse"
+    assert ranking_column(with_psnr, "hole_mse") == "hole_mse"
+    with pytest.raises(ValueError, match="'hole_psnr': not a column"):
+        ranking_column(without, "hole_psnr")
+    with pytest.raises(ValueError, match="--images"):
+        ranking_column(pd.DataFrame({"method": ["a"], "image_id": ["x"]}), None)

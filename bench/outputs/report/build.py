@@ -41,6 +41,7 @@ from bench.outputs.report.contents import (
     ReportTables,
     paired_cells,
     paired_header,
+    ranking_column,
     report_tables,
 )
 from bench.outputs.report.document import report_markdown
@@ -125,7 +126,8 @@ def _write_report(data: RunData, out: Path, reference: str, opts: ReportOptions)
     # ---- figures
     bar.set_postfix_str("figures")
     if opts.grid:
-        ids = opts.images or figures.select_rows(data.records, data.methods[0], opts.rank_by)
+        rank_by = ranking_column(data.records, opts.rank_by)
+        ids = opts.images or figures.select_rows(data.records, data.methods[0], rank_by)
         known = set(data.rundir.read_json(data.rundir.masks)["masks"]) if data.rundir.masks.is_file() else set()
         unknown = [i for i in ids if i not in known or not data.rundir.image_path(i).is_file()]
         if unknown:
@@ -135,7 +137,7 @@ def _write_report(data: RunData, out: Path, reference: str, opts: ReportOptions)
         rep.notes.append(
             "grid rows: "
             + ", ".join(ids)
-            + ("" if opts.images else f" (best, median, worst of {data.methods[0]} by {opts.rank_by})")
+            + ("" if opts.images else f" (best, median, worst of {data.methods[0]} by {rank_by})")
         )
     table_for_bar = next((tab for tab in (t.image, t.hole, t.sets) if opts.bar_column in tab.columns), None)
     if table_for_bar is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.metrics.registry import describe
 from bench.outputs.report import paired
 from bench.outputs.report.format import format_interval, metric_label
 from bench.outputs.report.latex import TEXT_WIDTH_PT
@@ -54,8 +55,9 @@ class ReportOptions:
         Write LaTeX tables; compile them to PDF when an engine exists; draw the grid.
     images : list of str, optional
         Grid rows; default best, median and worst of the first method by ``rank_by``.
-    rank_by : str
-        Column ranking the automatic grid rows.
+    rank_by : str or None
+        Column ranking the automatic grid rows; None: ``hole_psnr``, or the run's first hole metric
+        when it has no PSNR (see :func:`ranking_column`).
     error_maps : bool
         Add error-map columns to the grid.
     bar_column, area_column : str
@@ -78,7 +80,7 @@ class ReportOptions:
     compile: bool = True
     grid: bool = True
     images: list[str] | None = None
-    rank_by: str = "hole_psnr"
+    rank_by: str | None = None
     error_maps: bool = False
     bar_column: str = "hole_psnr"
     area_column: str = "hole_psnr"
@@ -86,6 +88,34 @@ class ReportOptions:
     label: str = "tab:inpainting"
     bins: str | None = None
     latex_width_pt: float = TEXT_WIDTH_PT
+
+
+def ranking_column(records: pd.DataFrame, asked: str | None) -> str:
+    """The column ranking a grid's rows: the one asked for, else hole PSNR, else the run's first metric column.
+
+    Raises
+    ------
+    ValueError
+        ``asked`` is not a column of the records, or the run has no metric column to rank by.
+    """
+    if asked is not None:
+        if asked not in records.columns:
+            raise ValueError(f"cannot rank rows by {asked!r}: not a column of the records")
+        return asked
+    holes = [c for c in records.columns if c.startswith("hole_") and pd.api.types.is_numeric_dtype(records[c])]
+    if "hole_psnr" in holes:
+        return "hole_psnr"
+    return holes[0] if holes else _first_metric(records)
+
+
+def _first_metric(records: pd.DataFrame) -> str:
+    for column in records.columns:
+        try:
+            describe(column)
+        except KeyError:
+            continue
+        return column
+    raise ValueError("the run has no metric column to rank the grid's rows by: use --images")
 
 
 @dataclass
