@@ -41,6 +41,29 @@ def sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+@contextmanager
+def sigint_ignored_by_children() -> Iterator[None]:
+    """Start processes that ignore SIGINT for good, whatever threads or interpreters they start from.
+
+    A blocked signal is inherited only by processes forked from a thread that blocks it, and Python
+    code may unblock it; an ignored one survives fork and exec, and Python (and asyncio) leave an
+    ignored SIGINT ignored. So processes that will not run :func:`guard_this_worker` (a Dask local
+    cluster's nannies and the workers they spawn) are started inside this. SIGINT is blocked
+    meanwhile, so a Ctrl-C arriving during the start is held back, then taken by this process.
+    """
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        with sigint_blocked():
+            yield
+        return
+    with sigint_blocked():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            # Restoring the handler before the mask: a Ctrl-C held back meanwhile is delivered to it.
+            signal.signal(signal.SIGINT, previous)
+
+
 def guard_this_worker(parent: int) -> None:
     """Ignore SIGINT and end this process when ``parent`` (the pid that started it) ends.
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.core.children import sigint_blocked
+from bench.core.children import sigint_ignored_by_children
 from bench.engine.address import ClusterAddress, ClusterError
 from bench.engine.probe import make_probe, suite_identity
 from bench.engine.tasks import describe_identity
@@ -98,9 +98,9 @@ def connect(address: ClusterAddress) -> Iterator[Session]:
     try:
         if address.local_workers is not None:
             # One thread per worker: the methods and Inception are CPU-bound, so processes are the unit.
-            # Started with SIGINT blocked, which its event-loop thread and worker processes inherit:
-            # Ctrl-C reaches this process alone, which then closes the cluster.
-            with sigint_blocked():
+            # Its nannies and workers ignore SIGINT (blocking alone reaches only processes forked
+            # from a thread that blocks it): Ctrl-C reaches this process alone, which closes the cluster.
+            with sigint_ignored_by_children():
                 cluster = LocalCluster(
                     n_workers=address.local_workers,
                     threads_per_worker=1,
