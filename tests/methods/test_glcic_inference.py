@@ -212,7 +212,7 @@ def test_three_names_are_one_factory_with_different_defaults(tmp_path):
     for name, disc in [("iizuka", "full"), ("iizuka-global", "global"), ("iizuka-local", "local")]:
         entry = info(name)
         assert entry.family == "glcic" and entry.params["disc"] == disc
-        assert set(entry.params) == {"ckpt", "post", "drop", "identity", "batch", "disc", "data"}
+        assert set(entry.params) == {"ckpt", "post", "drop", "identity", "batch", "disc", "data", "device"}
         with pytest.raises(FileNotFoundError, match=f"bench train --variant {disc}"):
             create(f"{name}:ckpt={tmp_path / 'missing.pt'}")
     with pytest.raises(ValueError, match="not a GLCIC weights file"):
