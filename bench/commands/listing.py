@@ -43,7 +43,19 @@ def list_cmd(what: str) -> None:
             default = " (default)" if info.name == DEFAULT_FAMILY else ""
             click.echo(f"{info.name:9s} {info.summary}{default}\n{'':9s} keys: {keys}")
     else:
-        from bench.inputs.data import DATASETS
+        from bench.inputs.data.registry import available, broken_plugins
 
-        for name, text in DATASETS.items():
-            click.echo(f"{name:8s} {text}")
+        for info in available():
+            keys = ", ".join(f"{k}={v}" for k, v in info.params.items()) or "-"
+            keys += ", any other key=value" if info.open_keys else ""
+            root = "required" if info.needs_root else "optional" if info.reads_root else "not read"
+            click.echo(
+                f"{info.name:16s} {info.summary}\n{'':16s} keys: {keys}; --data-root: {root}\n"
+                f"{'':16s} from: {info.origin}"
+            )
+        for name, reason in sorted(broken_plugins().items()):
+            click.echo(f"{name:16s} BROKEN   {reason}")
+        click.echo(
+            "\nAlso: @package.module:attr[:key=value,...] names your own Source class or factory "
+            "(README: Your own data source)."
+        )

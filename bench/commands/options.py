@@ -15,7 +15,16 @@ MASKS_HELP = (
     "Mask family spec, e.g. rects (the study: 1-3 rectangles <= 25 %), center, thin, medium, thick "
     "(LaMa), freeform (DeepFill v2), file:dir=PATH; see `bench list masks`."
 )
-DATASETS = ["builtin", "celeba", "folder"]
+
+
+def check_dataset(ctx, param, value: str) -> str:
+    """Click callback: a registered dataset name or ``@module:attr`` spec, in its canonical form."""
+    from bench.inputs.data.registry import resolve
+
+    try:
+        return resolve(value)[2]
+    except (ValueError, KeyError) as err:
+        raise click.BadParameter(str(err)) from None
 
 
 def check_mask_spec(ctx, param, value: str) -> str:
@@ -93,11 +102,16 @@ def check_data_root(fn):
 
     @functools.wraps(fn)
     def checked(*args, **kwargs):
-        if kwargs.get("data_root") and kwargs.get("dataset") == "builtin":
+        from bench.inputs.data.registry import resolve
+
+        dataset = kwargs.get("dataset")
+        if kwargs.get("data_root") and dataset == "builtin":
             raise click.UsageError(
                 f"--data-root {kwargs['data_root']} is not read by --dataset builtin (its photos ship with the "
                 "suite): add --dataset folder for a folder of images, or --dataset celeba for a CelebA root"
             )
+        if kwargs.get("data_root") and dataset and not resolve(dataset)[0].reads_root:
+            raise click.UsageError(f"--data-root {kwargs['data_root']} is not read by --dataset {dataset}")
         return fn(*args, **kwargs)
 
     return checked
@@ -113,8 +127,9 @@ def protocol_options(fn):
             "--dataset",
             default="builtin",
             show_default=True,
-            type=click.Choice(DATASETS),
-            help="Data source; builtin needs no download.",
+            callback=check_dataset,
+            help="Data source (see `bench list datasets`); builtin needs no download; "
+            "@package.module:attr[:key=value,...] names your own.",
         ),
         click.option(
             "--data-root",

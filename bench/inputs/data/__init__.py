@@ -1,4 +1,9 @@
-"""Data sources behind one interface: ``celeba``, ``folder`` and ``builtin``."""
+"""Data sources behind one interface and one registry: ``builtin``, ``celeba``, ``folder``, plugins and user code.
+
+The built-in sources are registered here; :mod:`bench.inputs.data.registry` opens any of them by
+name (:func:`get_source`), lists them (:func:`available`) and adds the ``inpaint_bench.datasets``
+plugins and ``@module:attr`` sources of user code.
+"""
 
 from __future__ import annotations
 
@@ -8,47 +13,48 @@ from bench.inputs.data.base import ImageLoadError, Sample, Source
 from bench.inputs.data.builtin import Builtin
 from bench.inputs.data.celeba import CelebA
 from bench.inputs.data.folder import Folder
-from bench.inputs.data.io import max_pixels
 from bench.inputs.data.preprocess import Preprocess
-
-DATASETS = {
-    "builtin": "deterministic crops of photos bundled with scikit-image, matplotlib, scikit-learn (no download)",
-    "celeba": "CelebA aligned faces in the official layout (--data-root DIR containing img_align_celeba/)",
-    "folder": "every image file in --data-root (optional groups.csv: image_id,group resampling units)",
-}
+from bench.inputs.data.registry import SourceInfo, SourceLoadError, available, get_source, register_source
 
 
-def get_source(name: str, root: str | Path | None = None, split: str = "test", size: int = 160) -> Source:
-    """Open a data source by name.
-
-    Parameters
-    ----------
-    name : {"builtin", "celeba", "folder"}
-        Source kind.
-    root : path, optional
-        Data root (required for celeba and folder).
-    split : str
-        Split for celeba and builtin (test by default).
-    size : int
-        Output side after centre crop and resize; 0 keeps native size (folder only). Refused
-        (``ValueError``) when ``size * size`` exceeds :func:`bench.inputs.data.io.max_pixels`.
-    """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")
-    if name != "builtin" and root is None:
-        raise ValueError(f"dataset {name!r} needs --data-root")
-    if size * size > max_pixels():
-        # Every image is resized to this before anything else: refuse it before allocating it.
-        raise ValueError(
-            f"--size {size}: {size * size:,} pixels per image, over the limit of {max_pixels():,} "
-            "(raise it with --max-pixels)"
-        )
-    pre = Preprocess(size=size)
-    if name == "builtin":
-        return Builtin(split=split, preprocess=pre)
-    if name == "celeba":
-        return CelebA(root, split=split, preprocess=pre)
-    return Folder(root, preprocess=pre)
+@register_source(
+    "builtin",
+    summary="deterministic crops of photos bundled with scikit-image, matplotlib, scikit-learn (no download)",
+    needs_root=False,
+)
+def _builtin(root: str | Path | None, split: str, size: int) -> Source:
+    return Builtin(split=split, preprocess=Preprocess(size=size))
 
 
-__all__ = ["DATASETS", "Builtin", "CelebA", "Folder", "ImageLoadError", "Preprocess", "Sample", "Source", "get_source"]
+@register_source(
+    "celeba",
+    summary="CelebA aligned faces in the official layout (--data-root DIR containing img_align_celeba/)",
+    needs_root=True,
+)
+def _celeba(root: str | Path, split: str, size: int) -> Source:
+    return CelebA(root, split=split, preprocess=Preprocess(size=size))
+
+
+@register_source(
+    "folder",
+    summary="every image file in --data-root (optional groups.csv: image_id,group resampling units)",
+    needs_root=True,
+)
+def _folder(root: str | Path, split: str, size: int) -> Source:
+    return Folder(root, preprocess=Preprocess(size=size))
+
+
+__all__ = [
+    "Builtin",
+    "CelebA",
+    "Folder",
+    "ImageLoadError",
+    "Preprocess",
+    "Sample",
+    "Source",
+    "SourceInfo",
+    "SourceLoadError",
+    "available",
+    "get_source",
+    "register_source",
+]
