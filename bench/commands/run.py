@@ -51,13 +51,25 @@ MAX_JOBS = 4096
     default=None,
     help="TorchScript feature extractor for FID/KID instead of the standard Inception.",
 )
-@click.option("--cache-dir", type=click.Path(file_okay=False), default=None, help="Cache for reference statistics.")
+@click.option(
+    "--fid-reference",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Statistics of the real side of FID/KID from a file instead of the run's images: a pytorch-fid "
+    ".npz (mu, sigma) or clean-fid custom statistics (bench/metrics/README.md).",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Where FID/KID features and GLCIC inference run: cpu, cuda, cuda:N or auto (cuda when present).",
+)
 @click.option(
     "--feature-workers",
     type=click.IntRange(min=0, max=MAX_JOBS),
     default=None,
     help="Single-threaded, low-priority processes extracting FID/KID features while the "
-    "methods run (0: in this process, after them; methods then keep every core). "
+    "methods run (0: in this process, as each chunk of outputs is made). "
     "Default: one per core when there are 2+ cores and 64+ images to extract.",
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
@@ -75,7 +87,8 @@ def run(
     jobs,
     out,
     fid_features,
-    cache_dir,
+    fid_reference,
+    device,
     feature_workers,
     progress,
     cluster,
@@ -106,7 +119,8 @@ def run(
         metrics=metric_list,
         jobs=jobs,
         fid_features=fid_features,
-        cache_dir=Path(cache_dir) if cache_dir else None,
+        fid_reference=fid_reference,
+        device=device,
         progress=progress,
         cluster=cluster,
         feature_workers=feature_workers,

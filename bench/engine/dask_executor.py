@@ -92,36 +92,32 @@ class DaskExecutor(Executor):
 
     # ------------------------------------------------------------ work units
 
-    def inpaint(self, pending, proto, data, metrics, progress=True):
+    def inpaint(self, pending, proto, data, metrics, progress=True, features=None):
         from tqdm import tqdm
-
-        from bench.inputs.masks import mask_digest
 
         seed, family = proto.identity["seed"], proto.identity["mask_family"]
         send = self._send_arrays(data)
         names = [m.name for m in metrics]
-        by_id = {s.id: s for _, todo in pending for s, _ in todo}
-        digests = {i: image_sha256(s.image) for i, s in by_id.items()}
-        mask_digests = {i: mask_digest(i, proto.masks[i][0]) for i in by_id}
         workers = self.session.n_workers
         futures: dict[Any, tuple[str, list[str]]] = {}
         for method, todo in pending:
             size = chunk_size(len(todo), workers, method.batch_size)
             for start in range(0, len(todo), size):
-                ids = [s.id for s, _ in todo[start : start + size]]
-                arrays = [to_uint8(by_id[i].image) for i in ids] if send else None
+                ids = todo[start : start + size]
+                arrays = [to_uint8(proto.image(i)) for i in ids] if send else None
                 fut = self.client.submit(
                     inpaint_chunk,
                     method.spec,
                     data,
                     ids,
-                    [digests[i] for i in ids],
-                    [mask_digests[i] for i in ids],
+                    [proto.image_digest(i) for i in ids],
+                    [proto.mask_digest(i) for i in ids],
                     seed,
                     family,
                     names,
                     self.session.suite,
                     arrays=arrays,
+                    features=features,
                     retries=2,
                     pure=False,
                 )
@@ -133,27 +129,27 @@ class DaskExecutor(Executor):
         try:
             for fut in self._completed(futures):
                 spec, ids = futures[fut]
-                for image_id, row, final in self._result(fut, f"{spec} on {_span(ids)}"):
-                    yield spec, by_id[image_id], row, None if final is None else from_uint8(final)
+                for image_id, row, final, feats in self._result(fut, f"{spec} on {_span(ids)}"):
+                    final = None if final is None else from_uint8(final)
+                    yield spec, proto.sample(image_id), row, final, feats
                     bar.update(1)
         finally:
             bar.close()
 
-    def features(self, images, fid_features, batch_size):
-        from bench.metrics.inception import load_extractor
-
-        extractor = load_extractor(fid_features)  # the client's network: workers must have the same one
-        # Whole batches per unit, so every forward pass sees the same images as a local run.
+    def features(self, ids, proto, data, request):
+        send = self._send_arrays(data)
         futures = {}
-        for start in range(0, len(images), batch_size):
-            chunk = [to_uint8(im) for im in images[start : start + batch_size]]
+        # Whole batches per unit, so every forward pass sees the same images as a local run.
+        for start in range(0, len(ids), request.batch_size):
+            chunk = ids[start : start + request.batch_size]
             fut = self.client.submit(
                 features_chunk,
+                data,
                 chunk,
-                fid_features,
-                extractor.sha256,
-                batch_size,
+                [proto.image_digest(i) for i in chunk],
+                request,
                 self.session.suite,
+                arrays=[to_uint8(proto.image(i)) for i in chunk] if send else None,
                 retries=2,
                 pure=False,
             )

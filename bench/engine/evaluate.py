@@ -11,9 +11,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import as_completed
+from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,7 @@ def _timed_call(method, image: np.ndarray, mask: np.ndarray, image_id: str):
         return None, time.perf_counter() - start, f"{type(err).__name__}: {err}"
 
 
-def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int = 1) -> Iterator:
+def execute(method, spec: str, todo: Sequence[tuple[Sample, np.ndarray]], jobs: int = 1) -> Iterator:
     """Run a method on (sample, mask) pairs, with the hole blanked before each call.
 
     Batched methods get ``method.batch_size`` images per call; parallel-safe ones
@@ -84,11 +85,20 @@ def execute(method, spec: str, todo: list[tuple[Sample, np.ndarray]], jobs: int 
     elif jobs > 1 and method.parallel_safe and len(todo) > 1:
         # Leaving early (a stop signal, the generator closed) kills the processes instead of finishing the queue.
         with worker_pool(jobs, _worker_init, (spec,)) as pool:
-            futures = {pool.submit(_worker_call, blank_hole(s.image, m), m, s.id): (s, m) for s, m in todo}
-            for fut in as_completed(futures):
-                sample, mask = futures[fut]
-                out, seconds, err = fut.result()
-                yield sample, mask, out, seconds, err
+            # A few images per process in flight: the rest of the list is not decoded until its turn.
+            window = 2 * jobs
+            pairs = iter(todo)
+            futures: dict = {}
+            while True:
+                for sample, mask in islice(pairs, window - len(futures)):
+                    futures[pool.submit(_worker_call, blank_hole(sample.image, mask), mask, sample.id)] = (sample, mask)
+                if not futures:
+                    break
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    sample, mask = futures.pop(fut)
+                    out, seconds, err = fut.result()
+                    yield sample, mask, out, seconds, err
     else:
         for sample, mask in todo:
             out, seconds, err = _timed_call(method, blank_hole(sample.image, mask), mask, sample.id)

@@ -29,14 +29,14 @@ class Executor:
     distributed = False
 
     def inpaint(
-        self, pending: list[tuple[Any, list]], proto, data, metrics, progress: bool = True
-    ) -> Iterator[tuple[str, Any, dict[str, Any], np.ndarray | None]]:
+        self, pending: list[tuple[Any, list]], proto, data, metrics, progress: bool = True, features=None
+    ) -> Iterator[tuple[str, Any, dict[str, Any], np.ndarray | None, np.ndarray | None]]:
         """Run each method on its images and score them.
 
         Parameters
         ----------
-        pending : list of (method, list of (Sample, mask))
-            Built methods and the images each still needs.
+        pending : list of (method, list of str)
+            Built methods and the ids of the images each still needs (decoded when their turn comes).
         proto : Protocol
             The run's images and masks (rectangles for the records; hashes for workers).
         data : DataRef
@@ -45,16 +45,20 @@ class Executor:
             Per-image metrics.
         progress : bool
             Show progress bars.
+        features : FeatureRequest, optional
+            The run's feature extractor, for executors whose workers extract each output's
+            features where it is made (a local executor leaves them to the run's feature stage).
 
         Yields
         ------
         tuple
-            ``(spec, sample, record row, composited output or None)`` in completion order.
+            ``(spec, sample, record row, composited output or None, its features or None)`` in
+            completion order; features are a ``D`` float32 row when the executor extracted them.
         """
         raise NotImplementedError
 
-    def features(self, images: list[np.ndarray], fid_features: str | None, batch_size: int) -> np.ndarray | None:
-        """Feature-network features of ``images``, or None to let the metric compute them here."""
+    def features(self, ids: list[str], proto, data, request) -> np.ndarray | None:
+        """Features of the protocol's images ``ids`` made by its workers, or None to extract them here."""
         return None
 
     def close(self) -> None:
@@ -78,7 +82,7 @@ class LocalExecutor(Executor):
         self.jobs = jobs
         self._open: list[Generator] = []
 
-    def inpaint(self, pending, proto, data, metrics, progress=True):
+    def inpaint(self, pending, proto, data, metrics, progress=True, features=None):
         results = self._inpaint(pending, proto, data, metrics, progress)
         self._open.append(results)
         return results
@@ -92,14 +96,14 @@ class LocalExecutor(Executor):
     def _inpaint(self, pending, proto, data, metrics, progress):
         from tqdm import tqdm
 
-        for method, todo in pending:
+        for method, ids in pending:
             spec = method.spec
-            bar = tqdm(total=len(todo), desc=spec, unit="img", disable=not progress, leave=True)
-            results = execute(method, spec, todo, self.jobs)
+            bar = tqdm(total=len(ids), desc=spec, unit="img", disable=not progress, leave=True)
+            results = execute(method, spec, proto.pairs(ids), self.jobs)
             try:
                 for sample, mask, out, seconds, err in results:
                     row, final = score(spec, sample, mask, proto.masks[sample.id][1], out, seconds, err, metrics)
-                    yield spec, sample, row, final
+                    yield spec, sample, row, final, None
                     bar.update(1)
             finally:
                 # Closed now, not when collected: leaving early stops the worker processes at once.

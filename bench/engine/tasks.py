@@ -21,7 +21,9 @@ import numpy as np
 
 from bench.core.digest import image_sha256
 from bench.core.images import from_uint8, quantize, to_uint8
+from bench.core.lru import ByteLRU
 from bench.engine.evaluate import execute, measure_method, score, sweep_metrics
+from bench.engine.features import FeatureRequest
 from bench.inputs.data import Sample
 
 
@@ -66,8 +68,7 @@ def _where() -> str:
 # A worker process serves many tasks of one run: sources, images and methods are loaded once.
 _LOCK = threading.Lock()
 _SOURCES: dict[DataRef, Any] = {}
-_IMAGES: OrderedDict[tuple[DataRef, str], np.ndarray] = OrderedDict()
-_IMAGE_CACHE = 2048
+_IMAGES = ByteLRU(256 << 20)  # a worker's images by (data, id), bounded in bytes whatever their size
 _METHODS = threading.local()  # methods hold state (networks, buffers): one instance per thread
 
 
@@ -91,9 +92,9 @@ def _load(data: DataRef, image_id: str) -> np.ndarray:
 
     key = (data, image_id)
     with _LOCK:
-        if key in _IMAGES:
-            _IMAGES.move_to_end(key)
-            return _IMAGES[key]
+        cached = _IMAGES.get(key)
+        if cached is not None:
+            return cached
     try:
         image = quantize(_source(data).load(image_id))
     except (ImageLoadError, OSError, KeyError) as err:
@@ -103,9 +104,7 @@ def _load(data: DataRef, image_id: str) -> np.ndarray:
             "at the same path on every worker"
         ) from None
     with _LOCK:
-        _IMAGES[key] = image
-        while len(_IMAGES) > _IMAGE_CACHE:
-            _IMAGES.popitem(last=False)
+        _IMAGES.put(key, image)
     return image
 
 
@@ -215,13 +214,18 @@ def inpaint_chunk(
     metric_names: list[str],
     suite: dict[str, str | None],
     arrays: list[np.ndarray] | None = None,
-) -> list[tuple[str, dict[str, Any], np.ndarray | None]]:
+    features=None,
+) -> list[tuple[str, dict[str, Any], np.ndarray | None, np.ndarray | None]]:
     """Run one method on a chunk of images and score them, exactly as the local runner does.
+
+    With ``features`` (a :class:`~bench.engine.features.FeatureRequest`) the outputs' features
+    are extracted here, where the outputs are, and only they travel with the rows.
 
     Returns
     -------
     list of tuple
-        ``(image_id, record row, composited 8-bit output or None)`` per image, in input order.
+        ``(image_id, record row, composited 8-bit output or None, D float32 features or None)``
+        per image, in input order.
     """
     from bench.metrics import get_metric
 
@@ -234,36 +238,42 @@ def inpaint_chunk(
     out = []
     for sample, mask, result, seconds, err in execute(method, spec, [(s, m) for s, (m, _) in zip(chunk, drawn)]):
         row, final = score(spec, sample, mask, rects[sample.id], result, seconds, err, metrics)
-        out.append((sample.id, row, None if final is None else to_uint8(final)))
-    return out
+        out.append((sample.id, row, None if final is None else to_uint8(final), final))
+    made = [k for k, item in enumerate(out) if item[3] is not None]
+    feats: dict[int, np.ndarray] = {}
+    if features is not None and made:
+        rows = _extractor(features)([out[k][3] for k in made], batch_size=features.batch_size, progress=False)
+        feats = {k: rows[j].astype(np.float32) for j, k in enumerate(made)}
+    return [(image_id, row, u8, feats.get(k)) for k, (image_id, row, u8, _) in enumerate(out)]
 
 
-def _extractor(fid_features: str | None, sha256: str):
+def _extractor(request):
     from bench.metrics.inception import load_extractor
 
     try:
-        extractor = load_extractor(fid_features)
+        extractor = load_extractor(request.fid_features, device=request.device)
     except Exception as err:  # a missing file or package is the worker's setup, named in the message
         raise DataMismatchError(f"{_where()} cannot load the FID feature network: {err}") from None
-    if extractor.sha256 != sha256:
+    if extractor.sha256 != request.extractor_sha256:
         raise DataMismatchError(
             f"{_where()} has another feature network ({extractor.path}, sha256 "
-            f"{extractor.sha256[:12]} vs the client's {sha256[:12]})"
+            f"{extractor.sha256[:12]} vs the client's {request.extractor_sha256[:12]})"
         )
     return extractor
 
 
 def features_chunk(
-    images: list[np.ndarray],
-    fid_features: str | None,
-    extractor_sha256: str,
-    batch_size: int,
+    data: DataRef,
+    ids: list[str],
+    digests: list[str],
+    request,
     suite: dict[str, str | None],
+    arrays: list[np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Features of a chunk of 8-bit images (``N x D`` float64), as :func:`bench.metrics.feature_memo.image_features` gives."""
+    """Features of the client's images ``ids`` (``N x D`` float32), loaded and checked on this worker."""
     check_suite(suite)
-    extractor = _extractor(fid_features, extractor_sha256)
-    return extractor([from_uint8(im) for im in images], batch_size=batch_size, progress=False)
+    images = [s.image for s in samples(data, ids, digests, arrays)]
+    return _extractor(request)(images, batch_size=request.batch_size, progress=False).astype(np.float32)
 
 
 def measure_variant(
@@ -292,7 +302,7 @@ def measure_variant(
     start = time.perf_counter()
     chunk = samples(data, ids, image_digests, arrays)
     drawn = masks(chunk, seed, family, mask_digests)
-    extractor = _extractor(fid_features, extractor_sha256)
+    extractor = _extractor(FeatureRequest(fid_features, extractor_sha256))
     import methods
 
     m = measure_method(

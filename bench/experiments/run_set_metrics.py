@@ -1,141 +1,119 @@
-"""The set metrics of a run (FID, KID, ...): features extracted beside the methods, then the maths.
+"""The set metrics of a run (FID, KID, ...): functions of the features in the run's store.
 
-A local run with set metrics extracts Inception features in a pool of processes while the
-methods compute (:class:`~bench.engine.feature_prefetch.FeaturePrefetch`); a cluster run
-extracts them on the workers; otherwise the metrics extract them here. A result is reused from
-``set_metrics.json`` only when its key is unchanged: the provenance of every row it averages
-(image pixels, mask, method, input, scoring; :mod:`bench.engine.provenance`), the output files,
-and the feature extractor's file. ``set_metrics.json`` then holds exactly the results the
-summaries show. ``cfg`` is the run's :class:`~bench.experiments.runner.RunConfig`.
+Every feature comes from the run's :class:`~bench.metrics.feature_store.FeatureStore`, keyed by
+the extractor and the pixels: the real images' under their digest (``image_sha256``), each
+output's under the digest its row recorded (``output_sha256``; an older row without it is
+hashed from its PNG). Features still missing (a resumed run's earlier outputs, a run made
+before the store existed) are extracted by the run's :class:`~bench.engine.features.FeatureStage`
+and stored first. A result is reused from ``set_metrics.json`` only when its key is unchanged:
+the provenance of every row it averages, the outputs' pixels, the extractor and the reference
+statistics. ``set_metrics.json`` then holds exactly the results the summaries show.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from bench.core.digest import file_sha256, json_sha256
+from bench.core.digest import image_sha256, json_sha256
 from bench.core.files import atomic_write_json, update_json
-from bench.engine.feature_prefetch import REAL
+from bench.engine.features import FeatureStage
 from bench.engine.provenance import FIELDS
-from bench.inputs.data import Sample
-from bench.inputs.protocol import ids_hash
 from bench.metrics import SetMetricContext
+from bench.metrics.fid import BIAS_N
 from bench.outputs.rundir import RunDir
 
 log = logging.getLogger("bench")
 
 
-def default_cache_dir() -> Path:
-    """Where reference statistics are cached between runs."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "inpaint-bench"
+class OutputChangedError(RuntimeError):
+    """An output PNG holds other pixels than its row recorded (the file was changed after the run)."""
 
 
-# Below this many images to extract, starting the pool's processes costs more than it saves.
-POOL_MIN_IMAGES = 64
+class LazyImages(Sequence):
+    """Images loaded one at a time when indexed, for set metrics that read images (plugins)."""
+
+    def __init__(self, ids: list[str], load):
+        self.ids, self._load = ids, load
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self._load(i) for i in self.ids[k]]
+        return self._load(self.ids[k])
 
 
-@contextmanager
-def feature_prefetch_for(cfg, executor, set_metrics: list):
-    """A :class:`~bench.engine.feature_prefetch.FeaturePrefetch` for a local run with set metrics, else None.
-
-    Its pool starts only when there are enough features to extract (``POOL_MIN_IMAGES``, or any
-    number when ``feature_workers`` was given); on a cluster, with one core or with
-    ``feature_workers=0`` the metrics extract features in this process, as before.
-    """
-    from bench.engine.feature_prefetch import FeaturePrefetch
-    from bench.metrics.feature_memo import DEFAULT_BATCH
-    from bench.metrics.feature_pool import default_workers
-
-    workers = default_workers() if cfg.feature_workers is None else cfg.feature_workers
-    if not set_metrics or workers < 1 or (executor is not None and executor.distributed):
-        yield None
-        return
-    minimum = POOL_MIN_IMAGES if cfg.feature_workers is None else 0
-    with FeaturePrefetch(workers, cfg.fid_features, DEFAULT_BATCH, minimum) as prefetch:
-        yield prefetch
+def output_digests(rundir: RunDir, spec: str, ids: list[str], rows: dict) -> dict[str, str]:
+    """``{image_id: sha256}`` of a method's outputs: the rows' ``output_sha256``, else the PNG's pixels."""
+    out = {}
+    for i in ids:
+        digest = rows[(spec, i)].get("output_sha256")
+        out[i] = digest if digest else image_sha256(rundir.load_output(spec, i))
+    return out
 
 
-def reference_key(identity: dict, ids: list[str]) -> dict:
-    # The real set is cached per subset of images: a method that failed on some is compared on the rest.
-    return {**identity, "ids_sha256": ids_hash(ids)}
+def checked_loader(load, digest: str, where: str):
+    """``load`` wrapped so that pixels other than ``digest`` stop the run with the file named."""
 
+    def read() -> np.ndarray:
+        image = load()
+        got = image_sha256(image)
+        if got != digest:
+            raise OutputChangedError(
+                f"{where} holds other pixels than its row recorded (sha256 {got[:12]} vs {digest[:12]}): it was "
+                "changed after the run; restore it, or rerun with a new --out"
+            )
+        return image
 
-def prefetch_reals(cfg, rundir: RunDir, samples: list[Sample], identity: dict, prefetch, outputs: int) -> None:
-    """Start the pool when the run will produce enough outputs, and queue the real images first.
-
-    Real images whose features are cached are not queued; the others go first so their features
-    are ready before any method's.
-    """
-    from bench.metrics.feature_memo import load_extractor
-    from bench.metrics.reference_cache import reference_cached
-
-    ids = [s.id for s in samples]
-    real = [rundir.load_image(i) for i in ids]  # as the set metrics will load them: 8-bit PNG values
-    extractor = load_extractor(cfg.fid_features)
-    cached = reference_cached(real, reference_key(identity, ids), extractor, cfg.cache_dir or default_cache_dir())
-    if prefetch.start_if_worth(outputs + (0 if cached else len(real))) and not cached:
-        prefetch.queue_missing(REAL, ids, dict(zip(ids, real)).__getitem__)
-
-
-def _offer_features(prefetch, plan: list, real: dict, rundir: RunDir, identity: dict, ctx, extractor) -> list:
-    """Queue every feature the set metrics still need that the run did not queue while computing.
-
-    Those are a resumed run's earlier outputs and subsets of the real images. Returns the
-    ``(owner, ids)`` pairs whose features :func:`_remember_prefetched` hands to the metrics (none
-    if the pool is not worth it).
-    """
-    from bench.metrics.reference_cache import reference_cached
-
-    work = []
-    for spec, ids, _, todo in plan:
-        if not todo or len(ids) < 2:
-            continue
-        if not reference_cached([real[i] for i in ids], reference_key(identity, ids), extractor, ctx.cache_dir):
-            work.append((REAL, ids))
-        work.append((spec, ids))
-    missing = sum(len(prefetch.missing(owner, ids)) for owner, ids in work)
-    if not prefetch.start_if_worth(missing):
-        return []
-    for owner, ids in work:
-        if owner is REAL:
-            prefetch.queue_missing(REAL, ids, real.__getitem__)
-        else:
-            prefetch.queue_missing(owner, ids, lambda i, spec=owner: rundir.load_output(spec, i))
-    return work
+    return read
 
 
 def compute_set_metrics(
     cfg,
     rundir: RunDir,
     specs: list[str],
-    samples: list[Sample],
+    proto,
     rows: list[dict],
     metrics,
-    identity: dict,
-    executor=None,
-    prefetch=None,
+    stage: FeatureStage | None,
+    reference=None,
 ) -> dict[str, dict[str, Any]]:
-    """Compute set-level metrics per method, reusing results whose inputs are unchanged.
+    """Compute set-level metrics per method from stored features, reusing results whose inputs are unchanged.
 
-    Features come from ``prefetch`` (a local pool) when it was started; with a distributed
-    executor the outputs' features are extracted on the cluster in chunks; otherwise the
-    metrics extract them here. The metric maths always run here. ``set_metrics.json`` is left
-    holding exactly the returned results (an empty object when no set metric was asked for).
+    Parameters
+    ----------
+    cfg : RunConfig
+        The run (seed, progress, options).
+    rundir : RunDir
+        The run directory.
+    specs : list of str
+        The methods the summaries describe.
+    proto : Protocol
+        The run's images (their digests; pixels only when features are missing).
+    rows : list of dict
+        Each (method, image)'s last row.
+    metrics : list of MetricInfo
+        Set metrics.
+    stage : FeatureStage or None
+        Extracts and stores what is missing (None only when ``metrics`` is empty).
+    reference : ReferenceStats, optional
+        Statistics of the real side from a file (``--fid-reference``).
+
+    Returns
+    -------
+    dict
+        ``{spec: {metric: {value, low, high, details}}}``.
     """
-    from bench.metrics.feature_memo import freeze
-
     stored = {}
     if rundir.set_metrics.is_file():
         try:
             stored = rundir.read_json(rundir.set_metrics)
-        except ValueError as err:  # stored results only save time: recomputed from the outputs
+        except ValueError as err:  # stored results only save time: recomputed from the features
             log.warning("%s: computing the set metrics again", str(err).split("; restore")[0])
     if not isinstance(stored, dict):
         stored = {}
@@ -143,49 +121,33 @@ def compute_set_metrics(
         if rundir.set_metrics.is_file():
             update_json(rundir.set_metrics, {})
         return {}
-    ctx = SetMetricContext(
-        reference_key=dict(identity),
-        cache_dir=cfg.cache_dir or default_cache_dir(),
-        seed=cfg.seed,
-        options={"fid_features": cfg.fid_features},
-        progress=cfg.progress,
-    )
-    # Real and fake both go through the same 8-bit PNG round trip, so quantisation cannot bias the distance.
-    # Frozen (read-only) so the metrics hash each list once, not once per metric.
-    real = {s.id: freeze(rundir.load_image(s.id)) for s in samples}
-    if len(real) < 2048:
+    assert stage is not None
+    n = len(proto.ids)
+    if n < BIAS_N:
         log.warning(
-            "n = %d < 2048 (the Inception feature dimension): FID is biased upwards at this n and only "
+            "n = %d < %d (the Inception feature dimension): FID is biased upwards at this n and only "
             "comparable between runs of equal n; KID is unbiased",
-            len(real),
+            n,
+            BIAS_N,
         )
     ok_rows = {(r["method"], r["image_id"]): r for r in rows if r["status"] == "ok"}
-    extractor_file = _extractor_digest(cfg.fid_features)
-    # What each method still needs: its ids, the key of its inputs, the metrics not stored.
+    identity = stage.store.identity
+    ref_key = None if reference is None else {"sha256": reference.sha256, "format": reference.format}
     plan = []
     for spec in specs:
-        ids = [s.id for s in samples if (spec, s.id) in ok_rows]
+        ids = [i for i in proto.ids if (spec, i) in ok_rows]
+        fakes = output_digests(rundir, spec, ids, ok_rows)
         key = {
-            # What every averaged row was computed from (ground truth included), then the files as they are now.
-            "rows": json_sha256([[i, *(ok_rows[(spec, i)].get(f) for f in FIELDS)] for i in ids]),
-            "outputs": ids_hash(ids + [str(rundir.output_path(spec, i).stat().st_mtime_ns) for i in ids]),
-            "fid_features": cfg.fid_features,
-            "fid_features_sha256": extractor_file,
+            # What every averaged row was computed from (ground truth included) and the pixels scored.
+            "rows": json_sha256([[i, *(ok_rows[(spec, i)].get(f) for f in FIELDS), fakes[i]] for i in ids]),
+            "extractor": identity,
+            "reference": ref_key,
         }
         todo = [m for m in metrics if _stored_key(stored, spec, m.name) != key]
-        plan.append((spec, ids, key, todo))
-    extractor = None
-    offered: set = set()
-    if prefetch is not None:
-        from bench.metrics.feature_memo import load_extractor
-
-        extractor = load_extractor(cfg.fid_features)
-        offered = {
-            (owner, tuple(ids))
-            for owner, ids in _offer_features(prefetch, plan, real, rundir, identity, ctx, extractor)
-        }
+        plan.append((spec, ids, fakes, key, todo))
+    _extract_missing(stage, rundir, proto, plan, reference is None, cfg.progress)
     results: dict[str, dict[str, Any]] = {}
-    for spec, ids, key, todo in plan:
+    for spec, ids, fakes, key, todo in plan:
         results[spec] = {m.name: stored[spec][m.name] for m in metrics if m not in todo}
         stored[spec] = dict(results[spec])  # a result of other inputs is never left beside a current one
         if todo and not ids:  # with 1 image or more each metric computes or withholds itself, with its reason
@@ -193,20 +155,18 @@ def compute_set_metrics(
             continue
         if not todo:
             continue
-        fake = [freeze(rundir.load_output(spec, i)) for i in ids]
-        # Compare like with like: the real set is restricted to the images the method completed.
-        real_subset = [real[i] for i in ids]
-        ctx.reference_key = reference_key(identity, ids)
-        if offered:
-            for owner, images in ((REAL, real_subset), (spec, fake)):
-                if (owner, tuple(ids)) in offered:
-                    _remember_prefetched(prefetch, owner, ids, images, extractor)
-        elif executor is not None and executor.distributed:
-            from bench.engine.features import distribute_features
-
-            distribute_features(executor, fake, cfg.fid_features)
+        fake = stage.store.get([fakes[i] for i in ids])
+        real = reference.feats if reference is not None else stage.store.get([proto.image_digest(i) for i in ids])
+        ctx = SetMetricContext(
+            seed=cfg.seed,
+            options={"fid_features": cfg.fid_features},
+            progress=cfg.progress,
+            extractor=dict(identity),
+            reference=reference,
+            images=(LazyImages(ids, proto.image), LazyImages(ids, lambda i, s=spec: rundir.load_output(s, i))),
+        )
         for metric in todo:
-            res = metric.fn(real_subset, fake, ctx)
+            res = metric.fn(real, fake, ctx)
             entry = {"value": res.value, "low": res.low, "high": res.high, "details": {**res.details, "key": key}}
             results[spec][metric.name] = entry
             stored.setdefault(spec, {})[metric.name] = entry
@@ -216,36 +176,27 @@ def compute_set_metrics(
     return results
 
 
+def _extract_missing(stage: FeatureStage, rundir: RunDir, proto, plan: list, reals: bool, progress: bool) -> None:
+    """Extract and store the features the plan's metrics need that the store lacks (nothing when complete)."""
+    need_real: dict[str, Any] = {}
+    need_fake: dict[str, Any] = {}
+    for spec, ids, fakes, _, todo in plan:
+        if not todo:
+            continue
+        if reals:
+            for i in ids:
+                need_real.setdefault(proto.image_digest(i), lambda i=i: proto.image(i))
+        for i in ids:
+            where = rundir.output_path(spec, i)
+            load = checked_loader(lambda s=spec, i=i: rundir.load_output(s, i), fakes[i], str(where))
+            need_fake.setdefault(fakes[i], load)
+    stage.extract(need_real.items(), "the real images", progress)
+    stage.extract(need_fake.items(), "earlier outputs", progress)
+
+
 def _stored_key(stored: dict, spec: str, metric: str) -> Any:
     """The reuse key of a stored result, or None when there is none (or the file's structure is not ours)."""
     entry = stored.get(spec, {}) if isinstance(stored, dict) else {}
     entry = entry.get(metric) if isinstance(entry, dict) else None
     details = entry.get("details") if isinstance(entry, dict) else None
     return details.get("key") if isinstance(details, dict) else None
-
-
-def _extractor_digest(fid_features: str | None) -> str | None:
-    """SHA-256 of a feature extractor file (a replaced file at the same path gives other features)."""
-    if not fid_features or not Path(fid_features).is_file():
-        return None
-    try:
-        return file_sha256(fid_features)
-    except OSError:
-        return None  # the extractor's loader names the unreadable file
-
-
-def _remember_prefetched(prefetch, owner, ids: list[str], images: list[np.ndarray], extractor) -> None:
-    """Hand the pool's features of ``images`` to the metrics' memo.
-
-    If the pool failed, the metrics extract them in this process instead (slower, same numbers),
-    so the run still finishes.
-    """
-    from bench.metrics.feature_memo import remember_features
-
-    try:
-        feats = prefetch.features(owner, ids)
-    except Exception as err:  # a crashed or killed worker process: BrokenProcessPool, pickling errors
-        who = "the real images" if owner is REAL else owner
-        log.warning("feature pool failed for %s (%s: %s); extracting in this process", who, type(err).__name__, err)
-        return
-    remember_features(images, extractor, feats)

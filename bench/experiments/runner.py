@@ -33,11 +33,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from bench.core.device import device_record, resolve_device
 from bench.core.digest import image_sha256
 from bench.core.files import LogDamage, update_json, update_text, write_png
 from bench.engine.evaluate import method_threads
-from bench.engine.provenance import Provenance, describe
-from bench.experiments.run_set_metrics import compute_set_metrics, feature_prefetch_for, prefetch_reals
+from bench.engine.provenance import SCORING_CHANGED, Provenance, describe
+from bench.experiments.run_features import load_reference, open_stage, reference_record
+from bench.experiments.run_set_metrics import compute_set_metrics
 from bench.inputs.protocol import load_protocol
 from bench.metrics import all_metrics, default_metrics, get_metric
 from bench.metrics.definitions import metric_definitions
@@ -78,12 +82,16 @@ class RunConfig:
         Worker processes for methods that are parallel-safe and not batched.
     fid_features : str or None
         Optional TorchScript feature extractor for set metrics.
+    fid_reference : str or None
+        Statistics of the real side of the set metrics from a file (pytorch-fid or clean-fid
+        format; :mod:`bench.metrics.reference_stats`) instead of the run's real images.
+    device : str
+        ``cpu``, ``cuda``, ``cuda:N`` or ``auto``: where features are extracted (and GLCIC runs,
+        unless its spec names a device).
     feature_workers : int or None
         Single-threaded, nice-19 processes extracting the set metrics' features while the methods
-        run, which then get one thread fewer (0: in this process, after the methods); None: one
-        per core when there are two or more and at least 64 images to extract.
-    cache_dir : Path or None
-        Cache of reference statistics; default ``$XDG_CACHE_HOME/inpaint-bench``.
+        run, which then get one thread fewer (0: in this process); None: one per core when there
+        are two or more, at least 64 images to extract and the device is the CPU.
     progress : bool
         Show progress bars.
     cluster : str or None
@@ -103,8 +111,9 @@ class RunConfig:
     metrics: list[str] | None = None
     jobs: int = 1
     fid_features: str | None = None
+    fid_reference: str | None = None
+    device: str = "cpu"
     feature_workers: int | None = None
-    cache_dir: Path | None = None
     progress: bool = True
     cluster: str | None = None
     command: str = field(default_factory=lambda: " ".join(sys.argv))
@@ -163,42 +172,6 @@ def _check_resumable(rundir: RunDir, mask_manifest: dict, identity: dict) -> Non
             raise RunConflictError(f"{rundir.path} holds a different run ({detail}); use a new --out")
 
 
-def _check_metrics(rundir: RunDir, rows: list[dict], chosen: list) -> None:
-    """Refuse to resume rows that were scored with other per-image metrics.
-
-    Kept rows are not rescored, so a changed list would leave a metric column half
-    empty while ``config.json`` claimed it whole. Set metrics (FID, KID) are
-    computed from the saved outputs on every run and may be added or dropped freely.
-    """
-    registered = [m.name for m in all_metrics("image")]
-    scored = {tuple(n for n in registered if n in r) for r in rows if r.get("status") == "ok"}
-    wanted = tuple(n for n in registered if n in {m.name for m in chosen})
-    if not scored or scored == {wanted}:
-        return
-    asked = ",".join(m.name for m in chosen)
-    if len(scored) > 1:
-        lists = "; ".join(",".join(names) for names in sorted(scored))
-        raise RunConflictError(
-            f"{rundir.path} holds rows scored with different metric lists ({lists}); "
-            f"--metrics {asked} cannot resume it: use another --out"
-        )
-    (old,) = scored
-    added, dropped = [n for n in wanted if n not in old], [n for n in old if n not in wanted]
-    change = " and ".join(
-        part
-        for part in (f"add {','.join(added)}" if added else "", f"drop {','.join(dropped)}" if dropped else "")
-        if part
-    )
-    set_names = [m.name for m in all_metrics("set")]
-    same = list(old) + [m.name for m in chosen if m.kind == "set"]
-    same_text = "all" if set(same) == set(registered + set_names) else ",".join(same)
-    raise RunConflictError(
-        f"{rundir.path} holds rows scored with {','.join(old)}; --metrics {asked} would {change}, but finished "
-        f"rows are not rescored. Resume with --metrics {same_text} (set metrics {', '.join(set_names)} may be "
-        "added or left out), or use another --out for a run with the new metrics"
-    )
-
-
 def run(cfg: RunConfig, executor=None) -> RunResult:
     """Run every method of ``cfg`` on the same images and masks; resume where possible.
 
@@ -228,7 +201,9 @@ def run(cfg: RunConfig, executor=None) -> RunResult:
     proto = load_protocol(cfg.dataset, cfg.data_root, cfg.split, cfg.size, cfg.n, cfg.seed, cfg.mask_family)
     # A method that serves only some protocols (a folder of predictions) says so before any work.
     for method in built:
-        method.check_protocol([s.id for s in proto.samples], proto.manifest["sha256"])
+        method.check_protocol(proto.ids, proto.manifest["sha256"])
+    device = resolve_device(cfg.device)  # an unusable device or reference file leaves nothing behind
+    reference = load_reference(cfg, proto) if any(m.kind == "set" for m in chosen) else None
     from bench.engine.where import open_executor
 
     # Connected before the run directory exists: an unreachable cluster leaves nothing behind.
@@ -236,22 +211,23 @@ def run(cfg: RunConfig, executor=None) -> RunResult:
         nullcontext(executor) if executor is not None else open_executor(cfg.cluster, cfg.jobs) as ex,
         RunDir(cfg.out).writing() as rundir,
     ):
-        return _run_locked(cfg, rundir, built, chosen, proto, ex)
+        return _run_locked(cfg, rundir, built, chosen, proto, ex, device, reference)
 
 
-def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto, executor) -> RunResult:
+def _run_locked(
+    cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto, executor, device: str, reference
+) -> RunResult:
     """The body of :func:`run`, with the run directory's writer lock held."""
     specs = [m.spec for m in built]
     image_metrics = [m for m in chosen if m.kind == "image"]
     set_metrics = [m for m in chosen if m.kind == "set"]
-    samples, skipped = proto.samples, proto.skipped
+    skipped = proto.skipped
     mask_manifest, identity = proto.manifest, proto.identity
-    ids = [s.id for s in samples]
+    ids = proto.ids
     _check_resumable(rundir, mask_manifest, identity)
     # A torn or unreadable line is moved aside before anything is appended, so no row is glued onto it.
     damage = rundir.records_log().repair()
     previous = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
-    _check_metrics(rundir, list(previous.values()), chosen)
     old_config = rundir.read_json(rundir.config) if rundir.config.is_file() else {}
     provenance = Provenance(proto, built, image_metrics)
     methods = list(dict.fromkeys([*old_config.get("methods", []), *(spec for spec, _ in previous), *specs]))
@@ -259,6 +235,10 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     _check_kept_rows(rundir, previous, ids, kept, provenance)
     earlier_parts = old_config.get("fingerprints", {})
     stale = _stale_rows(previous, specs, provenance, earlier_parts)
+    # A row whose method and inputs are unchanged but whose scoring is not current is scored
+    # again from its saved output: a new metric or a change of the metrics code never reruns a method.
+    rescore = _rescorable(rundir, previous, methods, provenance, image_metrics)
+    stale = {key: why for key, why in stale.items() if key not in rescore}
 
     config = {
         "identity": identity,
@@ -269,6 +249,9 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
         # Each method's own folder under outputs/ (also in outputs.json, which readers use).
         "output_folders": {spec: rundir.output_dir(spec).name for spec in methods},
         "versions": _versions(),
+        # Where features (and GLCIC, unless its spec names a device) ran, with the libraries that matter there.
+        "device": device_record(device),
+        **({"fid_reference": reference_record(reference)} if reference is not None else {}),
         # What each method's rows were computed with (see methods.Method.fingerprint); a later run names what changed.
         "fingerprints": {**{k: v for k, v in earlier_parts.items() if k in kept}, **provenance.parts},
         "command": cfg.command,
@@ -286,16 +269,14 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     update_json(rundir.skipped, skipped)
     # Intervals resample these units; kept beside the records so reports made later use the same ones.
     update_json(rundir.groups, {"unit": proto.unit, "units": proto.n_units, "groups": proto.groups})
-    rewritten = _write_ground_truth(rundir, proto)
 
+    unchanged = _rescore(rundir, proto, previous, rescore, provenance, image_metrics, cfg.progress)
+    # An output that is not what its row scored is computed again (when its method is asked for).
+    stale.update({key: "saved output differs from its row" for key in unchanged if key[0] in specs})
     pending = [
         (
             method,
-            [
-                (s, proto.masks[s.id][0])
-                for s in samples
-                if previous.get((method.spec, s.id), {}).get("status") != "ok" or (method.spec, s.id) in stale
-            ],
+            [i for i in ids if previous.get((method.spec, i), {}).get("status") != "ok" or (method.spec, i) in stale],
         )
         for method in built
     ]
@@ -309,17 +290,14 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
             rundir.path,
             ", ".join(kept),
         )
-    with feature_prefetch_for(cfg, executor, set_metrics) as prefetch:
-        if prefetch is not None:
-            prefetch_reals(cfg, rundir, samples, identity, prefetch, sum(len(todo) for _, todo in pending))
-        computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch, provenance)
+    with open_stage(cfg, rundir, proto, pending, set_metrics, executor, reference) as stage:
+        rewritten = _write_ground_truth(rundir, proto, stage if reference is None else None, executor, cfg.progress)
+        computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, stage, provenance)
         # Counted and summarised from the file, so what is printed is what a later reader finds.
         on_disk = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
         rows = [on_disk[(spec, i)] for spec in methods for i in ids if (spec, i) in on_disk]
         methods = [spec for spec in methods if any((spec, i) in on_disk for i in ids)]
-        set_results = compute_set_metrics(
-            cfg, rundir, methods, samples, rows, set_metrics, identity, executor, prefetch
-        )
+        set_results = compute_set_metrics(cfg, rundir, methods, proto, rows, set_metrics, stage, reference)
 
     import pandas as pd
 
@@ -329,7 +307,7 @@ def _run_locked(cfg: RunConfig, rundir: RunDir, built: list, chosen: list, proto
     update_text(rundir.summary_csv, summary.to_csv(index=False))
     markdown = to_markdown(summary, metrics=_headline(summary))
     set_names = list(dict.fromkeys(m for per_method in set_results.values() for m in per_method))
-    header = _summary_header(config, len(samples), interval_note(proto.unit, proto.n_units), set_names)
+    header = _summary_header(config, len(ids), interval_note(proto.unit, proto.n_units), set_names)
     update_text(rundir.summary_md, header + markdown)
     compact = to_markdown(summary, metrics=_headline(summary), intervals=False)
     errors = sum(r["status"] != "ok" for r in rows)
@@ -360,6 +338,70 @@ def _stale_rows(previous: dict, specs: list[str], provenance: Provenance, earlie
     return stale
 
 
+def _scored_with(row: dict, names: list[str]) -> tuple[str, ...]:
+    return tuple(n for n in names if n in row)
+
+
+def _rescorable(rundir: RunDir, previous: dict, methods: list[str], provenance, image_metrics) -> dict:
+    """``{(spec, image_id): reason}`` of finished rows to score again from their saved outputs.
+
+    Those are rows of any method of the directory whose image, mask, method and input are
+    unchanged but that were scored by other metrics code or with another list of per-image
+    metrics, and whose output PNG is there.
+    """
+    registered = [m.name for m in all_metrics("image")]
+    wanted = tuple(n for n in registered if n in {m.name for m in image_metrics})
+    out = {}
+    for key, row in previous.items():
+        if key[0] not in methods or row.get("status") != "ok":
+            continue
+        reason = provenance.data_reason(row)
+        if reason == SCORING_CHANGED:
+            pass
+        elif reason is None and _scored_with(row, registered) != wanted:
+            reason = "scored with other per-image metrics"
+        else:
+            continue
+        if key[0] in provenance.methods and provenance.reason({**row, "scoring_sha256": provenance.scoring_sha256}):
+            continue  # the method or its input changed too: computed again
+        if rundir.output_path(*key).is_file():
+            out[key] = reason
+    return out
+
+
+def _rescore(rundir: RunDir, proto, previous: dict, rescore: dict, provenance, image_metrics, progress: bool) -> list:
+    """Score the rows of ``rescore`` again from their saved outputs (appended to ``records.jsonl``).
+
+    Returns
+    -------
+    list
+        The keys whose PNG holds other pixels than the row recorded (not rescored).
+    """
+    from tqdm import tqdm
+
+    from bench.metrics import evaluate_image
+
+    failed: list = []
+    if not rescore:
+        return failed
+    registered = {m.column(r) for m in all_metrics("image") for r in m.regions} | {"metric_errors"}
+    log.warning("%s", describe(Counter(rescore.values()), "scored again from their saved outputs"))
+    with rundir.records_log() as records:
+        for spec, image_id in tqdm(list(rescore), desc="scoring again", unit="img", disable=not progress, leave=False):
+            row = previous[(spec, image_id)]
+            output = rundir.load_output(spec, image_id)
+            digest = image_sha256(output)
+            if row.get("output_sha256", digest) != digest:
+                failed.append((spec, image_id))
+                continue
+            fresh = {k: v for k, v in row.items() if k not in registered}
+            fresh.update(evaluate_image(output, proto.image(image_id), proto.mask(image_id), image_metrics))
+            fresh.update(output_sha256=digest, scoring_sha256=provenance.scoring_sha256)
+            records.append_row(fresh)
+            previous[(spec, image_id)] = fresh
+    return failed
+
+
 def _check_kept_rows(rundir: RunDir, previous: dict, ids: list[str], kept: list[str], provenance) -> None:
     """Refuse to resume rows that this run would keep but could not vouch for.
 
@@ -376,7 +418,9 @@ def _check_kept_rows(rundir: RunDir, previous: dict, ids: list[str], kept: list[
         )
     why = {
         spec: Counter(
-            reason for (s, _), row in previous.items() if s == spec and (reason := provenance.data_reason(row))
+            reason
+            for (s, _), row in previous.items()
+            if s == spec and (reason := provenance.data_reason(row)) and reason != SCORING_CHANGED
         )
         for spec in kept
     }
@@ -389,19 +433,34 @@ def _check_kept_rows(rundir: RunDir, previous: dict, ids: list[str], kept: list[
         )
 
 
-def _write_ground_truth(rundir: RunDir, proto) -> int:
-    """Write each ``images/ID.png`` that is missing or holds other pixels than the image; returns how many differed."""
+def _write_ground_truth(rundir: RunDir, proto, stage, executor, progress: bool) -> int:
+    """Write each ``images/ID.png`` that is missing or holds other pixels than the image; returns how many differed.
+
+    The real images' features go to ``stage`` on the way (those not stored yet), so they are
+    ready before any method's; a cluster's workers extract them where the images are.
+    """
+    from tqdm import tqdm
+
     differed = 0
-    for s in proto.samples:
-        path = rundir.image_path(s.id)
+    for image_id in tqdm(proto.ids, desc="real images", unit="img", disable=not progress, leave=False):
+        path = rundir.image_path(image_id)
+        digest = proto.image_digest(image_id)
         if path.is_file():
             try:
-                if image_sha256(rundir.load_image(s.id)) == proto.image_digest(s.id):
-                    continue
+                same = image_sha256(rundir.load_image(image_id)) == digest
             except OSError:
-                pass  # unreadable: written again
-            differed += 1
-        write_png(path, s.image)
+                same = False  # unreadable: written again
+            if not same:
+                differed += 1
+                write_png(path, proto.image(image_id))
+        else:
+            write_png(path, proto.image(image_id))
+        if stage is not None and not stage.remote and stage.wants(digest):
+            stage.add(digest, proto.image(image_id))
+    if stage is not None:
+        if stage.remote:
+            stage.extract_remote(proto, [i for i in proto.ids if stage.wants(proto.image_digest(i))])
+        stage.flush()
     if differed:
         log.warning(
             "%d ground-truth image(s) in %s rewritten: their pixels differed from the data source's",
@@ -419,25 +478,24 @@ def _compute(
     previous: dict,
     image_metrics,
     executor,
-    prefetch,
+    stage,
     provenance: Provenance,
 ) -> int:
     """Run each method on the images it has no reusable row for, appending (and fsyncing) row by row.
 
-    ``pending`` lists each method with the (sample, mask) pairs it still needs. The executor
+    ``pending`` lists each method with the ids of the images it still needs. The executor
     computes (here or on a cluster); this is the one place rows are written, so a cluster run's
     records are written once each, by this process, each with its ``provenance``. Each
-    composited output also goes to ``prefetch`` (when its pool runs), so its features are
+    composited output also goes to the feature ``stage`` (or its features, when a cluster
+    worker extracted them, to the stage's store), so its features are
     extracted while later images are computed. ``previous`` is updated in place; returns the
     number of rows computed.
     """
-    if prefetch is not None and not prefetch.started:
-        prefetch = None
     if not pending:
         return 0  # a finished run: records.jsonl is not even opened (the directory may be read-only)
-    # With the feature pool working beside them, methods get one core fewer (see method_threads).
-    with method_threads(-1 if prefetch is not None else 0):
-        return _compute_rows(cfg, rundir, pending, proto, previous, image_metrics, executor, prefetch, provenance)
+    # With the feature processes working beside them, methods get one core fewer (see method_threads).
+    with method_threads(-1 if stage is not None and stage.workers > 0 else 0):
+        return _compute_rows(cfg, rundir, pending, proto, previous, image_metrics, executor, stage, provenance)
 
 
 def _compute_rows(
@@ -448,32 +506,34 @@ def _compute_rows(
     previous: dict,
     image_metrics,
     executor,
-    prefetch,
+    stage,
     provenance: Provenance,
 ) -> int:
     from bench.engine.tasks import data_ref
 
     computed = 0
     data = data_ref(cfg.dataset, cfg.data_root, cfg.split, cfg.size)
-    last_spec = None
+    request = None if stage is None else stage.request
     with rundir.records_log() as records:
-        for spec, sample, row, final in executor.inpaint(pending, proto, data, image_metrics, cfg.progress):
-            if prefetch is not None and spec != last_spec:
-                if last_spec is not None:
-                    prefetch.flush(last_spec)  # the previous method's last, partial chunk
-                last_spec = spec
+        for spec, sample, row, final, feats in executor.inpaint(
+            pending, proto, data, image_metrics, cfg.progress, request
+        ):
             if final is not None:
                 write_png(rundir.output_path(spec, sample.id), final)
-                if prefetch is not None:
-                    prefetch.add(spec, sample.id, final)
+                row["output_sha256"] = image_sha256(final)
+                if stage is not None:
+                    if feats is not None:
+                        stage.store.put([row["output_sha256"]], np.asarray(feats)[None])
+                    else:
+                        stage.add(row["output_sha256"], final)
             else:
                 log.warning("%s failed on %s: %s", spec, sample.id, row["error"])
             row.update(provenance.of(spec, sample.id))
             records.append_row(row)
             previous[(spec, sample.id)] = row
             computed += 1
-    if prefetch is not None:
-        prefetch.flush()
+    if stage is not None:
+        stage.finish()
     return computed
 
 

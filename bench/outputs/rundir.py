@@ -17,6 +17,8 @@
       outputs.json       {spec: folder under outputs/} (config.json repeats it as output_folders): each method's own folder, recorded before
                          the first output goes into it (absent in older runs: see below)
       outputs/METHOD/ID.png  composited outputs of each method (METHOD from outputs.json; method_dirname)
+      features/KEY.features  feature rows of the real images and every output, keyed by pixels, one file
+                         per extractor and resize mode (bench.metrics.feature_store); the set metrics read them
       .inpaint-bench     marks the directory as a run's ({"tool": "inpaint-bench", "kind": "run"})
       .lock              held (flock) by the one ``bench run`` writing the directory; holds its pid
 
@@ -133,6 +135,7 @@ class RunDir:
     images_dir = property(lambda self: self.path / "images")
     lock_file = property(lambda self: self.path / ".lock")
     outputs_json = property(lambda self: self.path / "outputs.json")
+    features_dir = property(lambda self: self.path / "features")
 
     def image_path(self, image_id: str) -> Path:
         """Ground-truth PNG of an image."""

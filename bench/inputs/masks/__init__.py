@@ -9,7 +9,7 @@ A mask is a pure function of ``(seed, image id, image size, family spec)``: see
 
 # Each family module registers its names on import; the list is explicit so a broken one fails loudly.
 from bench.inputs.masks import files, freeform, lama  # noqa: E402,F401  (registration)
-from bench.inputs.masks.manifest import manifest, mask_digest, mask_from_entry  # noqa: E402
+from bench.inputs.masks.manifest import manifest, manifest_entry, manifest_of, mask_digest, mask_from_entry  # noqa: E402
 from bench.inputs.masks.rects import MAX_AREA, Rect, center_rect, random_rects, rects_to_mask
 from bench.inputs.masks.registry import (
     DEFAULT_FAMILY,
@@ -38,6 +38,8 @@ __all__ = [
     "get_family",
     "make_mask",
     "manifest",
+    "manifest_entry",
+    "manifest_of",
     "mask_digest",
     "mask_from_entry",
     "random_rects",

@@ -40,6 +40,31 @@ def decode_bits(text: str, shape: tuple[int, int]) -> np.ndarray:
     return np.unpackbits(packed, count=shape[0] * shape[1]).reshape(shape).astype(bool)
 
 
+def manifest_entry(image_id: str, mask: np.ndarray, rects: list[Rect]) -> dict:
+    """One image's entry of a manifest: its shape, rectangles or bits, area and SHA-256."""
+    entry: dict = {"shape": list(mask.shape)}
+    if rects:
+        entry["rects"] = [r.as_list() for r in rects]
+    else:
+        entry["bits"] = encode_bits(mask)
+    entry.update(area=float(mask.mean()), sha256=mask_digest(image_id, mask))
+    return entry
+
+
+def manifest_of(seed: int, family: str, entries: dict[str, dict]) -> dict:
+    """A manifest from each image's :func:`manifest_entry`, so masks need not be held together."""
+    total = hashlib.sha256()
+    masks = {}
+    for image_id in sorted(entries):
+        masks[image_id] = entries[image_id]
+        total.update(masks[image_id]["sha256"].encode())
+    out = {"family": family, "seed": seed, "count": len(masks), "sha256": total.hexdigest()}
+    if any("bits" in e for e in masks.values()):
+        out["bits_format"] = BITS_FORMAT
+    out["masks"] = masks
+    return out
+
+
 def manifest(seed: int, family: str, items: dict[str, tuple[np.ndarray, list[Rect]]]) -> dict:
     """A mask manifest: every image's mask (rectangles or bits) and a hash over all masks.
 
@@ -55,24 +80,7 @@ def manifest(seed: int, family: str, items: dict[str, tuple[np.ndarray, list[Rec
     items : dict
         ``{image_id: (mask, rects)}``; ``rects`` empty for masks that are not rectangles.
     """
-    total = hashlib.sha256()
-    masks = {}
-    for image_id in sorted(items):
-        mask, rects = items[image_id]
-        digest = mask_digest(image_id, mask)
-        total.update(digest.encode())
-        entry: dict = {"shape": list(mask.shape)}
-        if rects:
-            entry["rects"] = [r.as_list() for r in rects]
-        else:
-            entry["bits"] = encode_bits(mask)
-        entry.update(area=float(mask.mean()), sha256=digest)
-        masks[image_id] = entry
-    out = {"family": family, "seed": seed, "count": len(masks), "sha256": total.hexdigest()}
-    if any("bits" in e for e in masks.values()):
-        out["bits_format"] = BITS_FORMAT
-    out["masks"] = masks
-    return out
+    return manifest_of(seed, family, {i: manifest_entry(i, m, r) for i, (m, r) in items.items()})
 
 
 def mask_from_entry(image_id: str, entry: dict) -> np.ndarray:
