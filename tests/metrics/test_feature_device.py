@@ -169,3 +169,26 @@ def test_a_user_extractor_loads_onto_the_device(tmp_path):
     assert on_cuda is not on_cpu and next(on_cuda.module.parameters()).is_cuda
     a, b = on_cpu(images), on_cuda(images)
     np.testing.assert_allclose(b, a, rtol=0, atol=FEATURE_RTOL * np.abs(a).max())
+
+
+def test_the_parity_script_runs_on_the_cpu(tmp_path, capsys):
+    """``results/benchmarks/device_parity.py`` at the smallest size, on the CPU (where the lent GPU runs it too)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "results" / "benchmarks" / "device_parity.py"
+    spec = importlib.util.spec_from_file_location("device_parity", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "parity.json"
+    result = script.main(["--device", "cpu", "--n", "2", "--json", str(out)])
+    assert json.loads(out.read_text()) == json.loads(capsys.readouterr().out)
+    feats, glcic = result["features"], result["glcic"]
+    assert result["device"]["device"] == "cpu" and feats["n"] == glcic["n"] == 2
+    assert feats["features_per_second"] > 0 and glcic["images_per_second"] > 0
+    assert feats["max_abs_diff_over_max_feature"] <= FEATURE_RTOL  # this CPU against the shipping CPU
+    assert feats["fid_difference"] <= FID_ATOL
+    assert glcic["max_abs_diff_vs_cpu"] == 0.0 and glcic["fingerprint_device"] is None  # the CPU against itself
+    with pytest.raises(SystemExit):
+        script.main(["--device", "cpu", "--n", "281"])
