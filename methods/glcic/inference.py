@@ -215,8 +215,8 @@ class GLCIC(Method):
             raise ValueError(f"iizuka: post={post!r} is not one of {', '.join(POST)}")
         if batch_size < 1:
             raise ValueError(f"iizuka: batch={batch_size} must be >= 1")
+        # Resolved before the network is built, so a device this machine lacks fails first.
         self.device = resolve_device(device, what=f"iizuka: device={device}")
-        configure_numerics(self.device)
         self.ckpt_info = {k: v for k, v in ckpt.items() if k != "state_dict"}
         self.weights_sha256 = weights_sha256 or _weights_digest(ckpt)
         self.model = build_model(ckpt)
@@ -230,9 +230,24 @@ class GLCIC(Method):
         # Channels-last weights and activations: oneDNN's fastest CPU layout here (outputs equal
         # to 4e-7); converted after make_identity, which writes new weights.
         self.model = self.model.to(memory_format=torch.channels_last)
-        if self.device != "cpu":
-            self.model = self.model.to(self.device)
+        self.use_device(self.device)
         self.hooks = zero_channels(self.model, drops or {})
+
+    def use_device(self, device: str) -> None:
+        """Run the network on ``device`` from now on: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+
+        For a runner that gives a run-wide device to a method whose spec names none: the spec
+        stays as it is, and :meth:`fingerprint` records a CUDA device. On CUDA, TF32 is switched
+        off and cuDNN made deterministic for the process (:func:`bench.core.device.configure_numerics`).
+
+        Raises
+        ------
+        ValueError
+            A device this machine does not have, or an unknown name (one line).
+        """
+        self.device = resolve_device(device, what=f"iizuka: device={device}")
+        configure_numerics(self.device)
+        self.model.to(self.device)  # in place: the channel hooks stay on the same modules
 
     def fingerprint(self) -> dict[str, str]:
         """The default parts, the digest of the weights file (a replaced file at the same path differs), the GPU.

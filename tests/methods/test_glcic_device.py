@@ -40,6 +40,17 @@ def test_cpu_and_auto_without_cuda_are_the_default_to_the_bit(pairs):
         assert {k: v for k, v in parts.items() if k != "spec"} == {k: v for k, v in before.items() if k != "spec"}
 
 
+def test_a_run_wide_cpu_device_changes_nothing(pairs):
+    images, masks = pairs
+    default = create("iizuka")
+    expected, parts = default.inpaint_batch(images, masks), default.fingerprint()
+    method = create("iizuka")
+    method.use_device("cpu")
+    assert method.spec == "iizuka" and method.fingerprint() == parts
+    for out, ref in zip(method.inpaint_batch(images, masks), expected):
+        assert np.array_equal(out, ref)
+
+
 @pytest.mark.skipif(CUDA, reason="checks the refusal on a machine without CUDA")
 def test_cuda_is_refused_in_one_line_naming_the_option():
     with pytest.raises(ValueError) as err:
@@ -47,6 +58,10 @@ def test_cuda_is_refused_in_one_line_naming_the_option():
     text = str(err.value)
     assert "\n" not in text
     assert text.startswith(f"iizuka: device=cuda: torch {torch.__version__} has no CUDA device here")
+    method = create("iizuka")
+    with pytest.raises(ValueError, match="^iizuka: device=cuda:0: torch .* has no CUDA device here"):
+        method.use_device("cuda:0")
+    assert method.device == "cpu"  # refused before anything moved
 
 
 def test_an_unknown_device_is_refused():
@@ -65,3 +80,9 @@ def test_cuda_outputs_match_the_cpu_and_the_gpu_is_in_the_fingerprint(pairs):
         assert b.dtype == np.float32 and b.shape == a.shape
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
     assert torch.cuda.get_device_name(torch.device(on_cuda.device)) in on_cuda.fingerprint()["device"]
+    # A run-wide device given to a method built without one: the same outputs, the spec unchanged.
+    moved = create("iizuka")
+    moved.use_device("cuda")
+    assert moved.spec == "iizuka" and moved.fingerprint()["device"] == on_cuda.fingerprint()["device"]
+    for a, b in zip(moved.inpaint_batch(images, masks), on_cuda.inpaint_batch(images, masks)):
+        assert np.array_equal(a, b)
