@@ -1,4 +1,4 @@
-"""``bench report``: Markdown and LaTeX tables, paired comparisons and figures of a run."""
+"""``bench report``: Markdown and LaTeX tables, paired comparisons and figures of a run; FID per mask family of several."""
 
 from __future__ import annotations
 
@@ -14,8 +14,13 @@ def _specs(value: str | None) -> list[str] | None:
 
 
 @click.command()
-@click.argument("run", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Output folder [default: RUN/report].")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder [default: RUN/report; required with several runs].",
+)
 @click.option(
     "--methods",
     "methods_",
@@ -60,11 +65,11 @@ def _specs(value: str | None) -> list[str] | None:
     type=click.Choice(["none", "area"]),
     default="none",
     show_default=True,
-    help="Also split every per-image-metric table by hole area (LaMa's bins 0-10 %, ..., 50-60 %, "
-    "each [lo, hi); 60 % and more in a last bin), with n per bin. FID/KID are not split.",
+    help="Also split every table by hole area (LaMa's bins 0-10 %, ..., 50-60 %, each [lo, hi); 60 % and "
+    "more in a last bin), with n per bin; FID, KID and the other set metrics from the run's stored features.",
 )
 def report(
-    run,
+    runs,
     out,
     methods_,
     reference,
@@ -80,9 +85,18 @@ def report(
     label,
     bins,
 ):
-    """Write tables (Markdown, LaTeX), paired comparisons and figures of RUN."""
+    """Write tables (Markdown, LaTeX), paired comparisons and figures of RUN.
+
+    With several runs of the same images and different mask families (RUN_A RUN_B ...): a table
+    of FID and KID per method and mask family, from the features the runs stored, into --out.
+    """
     from bench.outputs.report.build import ReportOptions, build_report
     from bench.outputs.report.latex import LatexError
+
+    if len(runs) > 1:
+        _families(runs, out, _specs(methods_), latex, label)
+        return
+    run = runs[0]
 
     opts = ReportOptions(
         methods=_specs(methods_),
@@ -106,4 +120,18 @@ def report(
     click.echo((rep.out / "report.md").read_text())
     for note in rep.notes:
         click.echo(f"note: {note}")
+    click.echo(f"report written to {rep.out} ({len(rep.files)} files)")
+
+
+def _families(runs: tuple[str, ...], out: str | None, methods: list[str] | None, latex: bool, label: str) -> None:
+    """``bench report RUN_A RUN_B ...``: FID and KID per mask family into ``out``."""
+    from bench.outputs.report.families import write_family_report
+
+    if out is None:
+        raise click.ClickException(f"{len(runs)} runs given: name the folder of their table with --out DIR")
+    try:
+        rep = write_family_report(list(runs), out, methods, write_latex=latex, label=label)
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo((rep.out / "families.md").read_text())
     click.echo(f"report written to {rep.out} ({len(rep.files)} files)")

@@ -246,8 +246,9 @@ def summarize_by_area(
     DataFrame
         Columns ``bin, lo, hi`` (``hi`` NaN for the open bin) then those of
         :func:`summarize`; bins without a successful image are omitted. Set
-        metrics (FID, KID) are not split: they need the images' features, which a
-        run does not store per image.
+        metrics (FID, KID) are not in it: they are functions of the images' features,
+        computed per bin from the run's stored features by
+        :func:`bench.outputs.report.set_bins.set_metric_bins`.
 
     Raises
     ------

@@ -16,10 +16,14 @@ paired
     Paired comparison of two methods on the same images.
 figures
     Image grids, a bar chart with intervals and hole-PSNR versus hole area.
+set_bins
+    Set metrics (FID, KID, ...) per hole-area bin, from the run's stored features.
 contents
     What a report holds: options, tables, the paired cells.
 document
     The Markdown report.
 build
     ``bench report``: everything above written into one folder (LaTeX, figures, files).
+families
+    ``bench report RUN_A RUN_B ...``: FID and KID per mask family of runs on the same images.
 """

@@ -12,9 +12,11 @@ Files written (``OUT`` defaults to ``RUN/report``)::
                          quantisation and n
     table_hole.tex       every per-image metric on the missing pixels only
     table_paired.tex     reference method minus each other method, with Wilcoxon p-values
-    table_*_area.tex     with --bins area: the image, hole and paired tables per hole-area bin
+    table_*_area.tex     with --bins area: the image, hole, paired and set-metric tables per hole-area bin
+                         (set metrics computed per bin from the run's stored features)
     report.tex / .pdf    a minimal article holding the tables, paired first (PDF when a LaTeX engine exists)
-    paired.csv           every paired comparison, unrounded (paired_area.csv, summary_area.csv per bin)
+    paired.csv           every paired comparison, unrounded (paired_area.csv, summary_area.csv and
+                         set_area.csv per bin)
     grid.png / .pdf      image grid (Input, methods, Ground truth[, error maps])
     bar_COLUMN.png/.pdf  per-method bar chart of one metric with its interval
     area_COLUMN.png/.pdf metric versus hole area, binned
@@ -39,16 +41,19 @@ from bench.outputs.report.contents import (
     Report,
     ReportOptions,
     ReportTables,
+    needs_features,
     paired_cells,
     paired_header,
     ranking_column,
     report_tables,
 )
 from bench.outputs.report.document import report_markdown
+from bench.outputs.report.set_bins import bins_frame
 from bench.outputs.report.tables import (
     RunData,
     load_run,
 )
+from bench.outputs.run_features import RunFeatures
 from bench.outputs.rundir import RunDir
 from bench.outputs.summary import (
     AreaBin,
@@ -83,12 +88,16 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
         raise ValueError(f"reference method {reference!r} is not in the report (methods: {', '.join(data.methods)})")
     if opts.bins is not None and opts.bins not in BIN_AXES:
         raise ValueError(f"--bins: unknown axis {opts.bins!r} (known: {', '.join(BIN_AXES)})")
+    # Opened before the folder is claimed: a run without its stored features is refused with nothing written.
+    features = RunFeatures(data.rundir) if needs_features(data, opts) else None
     out = Path(out) if out is not None else data.rundir.path / "report"
     with claim_dir(out, "report", legacy=lambda path: (path / "report.md").is_file()):
-        return _write_report(data, out, reference, opts)
+        return _write_report(data, out, reference, opts, features)
 
 
-def _write_report(data: RunData, out: Path, reference: str, opts: ReportOptions) -> Report:
+def _write_report(
+    data: RunData, out: Path, reference: str, opts: ReportOptions, features: RunFeatures | None = None
+) -> Report:
     """The body of :func:`build_report`, with the report folder's writer lock held."""
     from tqdm import tqdm
 
@@ -98,7 +107,7 @@ def _write_report(data: RunData, out: Path, reference: str, opts: ReportOptions)
 
     # ---- tables and paired comparisons
     bar.set_postfix_str("tables")
-    t = report_tables(data, reference, opts)
+    t = report_tables(data, reference, opts, features)
     if not t.paired.empty:
         _write(rep, "paired.csv", t.paired.to_csv(index=False))
     if t.binned:
@@ -106,6 +115,8 @@ def _write_report(data: RunData, out: Path, reference: str, opts: ReportOptions)
         frames = [r.assign(bin=b.label()) for b, r in t.paired_bins if not r.empty]
         if frames:
             _write(rep, "paired_area.csv", pd.concat(frames, ignore_index=True).to_csv(index=False))
+        if t.set_bins:
+            _write(rep, "set_area.csv", bins_frame(t.set_bins).to_csv(index=False))
     bar.update(1)
 
     # ---- LaTeX
@@ -206,7 +217,10 @@ def latex_tables(data: RunData, t: ReportTables, reference: str, opts: ReportOpt
                 (
                     "table_set.tex",
                     latex.metric_table_latex(
-                        t.sets, captions.set_caption(data, t.sets, binned=t.binned), f"{label}-set", width_pt=width
+                        t.sets,
+                        captions.set_caption(data, t.sets, binned=t.binned, whole=t.set_whole, split=bool(t.set_bins)),
+                        f"{label}-set",
+                        width_pt=width,
                     ),
                 )
             )
@@ -239,6 +253,18 @@ def latex_tables(data: RunData, t: ReportTables, reference: str, opts: ReportOpt
                         ),
                     )
                 )
+        if t.set_bins:
+            out.append(
+                (
+                    "table_set_area.tex",
+                    latex.binned_table_latex(
+                        t.set_bins,
+                        captions.set_bins_caption(data, t.set_bins, t.sets),
+                        f"{label}-set-area",
+                        width_pt=width,
+                    ),
+                )
+            )
     return out
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from bench.outputs.report import latex, markdown
 from bench.outputs.report.format import base_name, describe_features, display_label
-from bench.outputs.report.tables import MetricTable, RunData, describe_protocol, table_columns
+from bench.outputs.report.set_bins import SMALL_N_NOTE
+from bench.outputs.report.tables import BinTable, MetricTable, RunData, describe_protocol, table_columns
 from bench.outputs.summary import LAMA_AREA_EDGES, area_bins_of, assign_area_bins
 
 
@@ -71,17 +72,20 @@ def _set_note(table: MetricTable) -> str:
     )
 
 
-# Why FID and KID have no per-bin values: the run keeps no per-image features of the outputs.
-SET_NOT_BINNED = (
-    "FID and KID are not split by hole area: they need the Inception features of every image, and a "
-    "run directory keeps none per image (only the real set's features are cached, outside the run), so "
-    "per-bin values would need a new feature pass; with fewer than 10 images a bin's FID would not "
-    "mean much anyway."
-)
+# Where the per-bin values of the set metrics are, under the whole-run table of a binned report.
+SET_BINNED = "Per hole-area bin values follow, computed from the features the run stored."
 
 
-def features_text(data: RunData, table: MetricTable) -> str:
+def set_bins_note(whole: list[str] | None = None, split: bool = True) -> str:
+    """Plain text under the whole-run set-metric table of a binned report: what is not split, where the bins are."""
+    parts = [w.rstrip(".") + "." for w in whole or ()]
+    return " ".join(parts + ([SET_BINNED] if split else []))
+
+
+def features_text(data: RunData, table: MetricTable, with_n: bool = True) -> str:
     """Plain caption text of the set metrics: feature extractor, resize, quantisation and n per method.
+
+    ``with_n=False`` leaves out the n of the whole run (for tables of parts of it).
 
     The extractor is read from the run's ``set_metrics.json`` (the details of each
     result), described by :func:`bench.outputs.report.format.describe_features`.
@@ -100,6 +104,8 @@ def features_text(data: RunData, table: MetricTable) -> str:
         feats = next(iter(descriptions))
     else:
         feats = "; ".join(f"{d} ({', '.join(dict.fromkeys(ms))})" for d, ms in descriptions.items())
+    if not with_n:
+        return f"FID/KID features: {feats}"
     ns = set().union(*counts.values()) if counts else set()
     if not ns:
         n_text = "n not recorded"
@@ -110,8 +116,14 @@ def features_text(data: RunData, table: MetricTable) -> str:
     return f"FID/KID features: {feats}; {n_text}"
 
 
-def set_caption(data: RunData, table: MetricTable, binned: bool = False) -> str:
-    """LaTeX caption of the FID/KID table: what was compared, the feature extractor, n, how intervals were made."""
+def set_caption(
+    data: RunData, table: MetricTable, binned: bool = False, whole: list[str] | None = None, split: bool = True
+) -> str:
+    """LaTeX caption of the FID/KID table: what was compared, the feature extractor, n, how intervals were made.
+
+    ``binned``: the report is split by hole area; ``whole`` says which set metrics are not and why,
+    ``split`` whether any are (see :func:`set_bins_note`).
+    """
     p = describe_protocol(data.config)
     names = "/".join(display_label(c) for c in table.columns)
     text = (
@@ -121,7 +133,27 @@ def set_caption(data: RunData, table: MetricTable, binned: bool = False) -> str:
         r"metric's own 95\% bootstrap interval over images; best per column in bold; $\downarrow$ lower is "
         "better."
     )
-    return text + _table_notes(table) + (" " + latex.escape_latex(SET_NOT_BINNED) if binned else "")
+    return text + _table_notes(table) + (" " + latex.escape_latex(set_bins_note(whole, split)) if binned else "")
+
+
+def set_bins_caption(data: RunData, bins: list[BinTable], sets: MetricTable) -> str:
+    """LaTeX caption of the per-bin set metrics: what each bin compares, the features, the small-n bias note.
+
+    ``sets`` is the whole-run set-metric table, whose results name the feature extractor.
+    """
+    p = describe_protocol(data.config)
+    names = "/".join(display_label(c) for c in bins[0].table.columns)
+    notes = [f"{bt.bin.label()}: {n}" for bt in bins for n in markdown.table_notes(bt.table)]
+    return (
+        f"{names} per hole-area bin: each method's outputs in a bin against the run's real images of the "
+        f"same bin, {latex.escape_latex(p['dataset'])} at {p['size']} px, {latex.escape_latex(bins_note(data))}. "
+        f"Computed from the features the run stored, with the run's seed "
+        f"({latex.escape_latex(features_text(data, sets, with_n=False))}). Value $\\pm$ half-width of "
+        r"the metric's own 95\% bootstrap interval over the bin's images; best per column of each bin in bold; "
+        r"$\downarrow$ lower is better. "
+        + latex.escape_latex(SMALL_N_NOTE)
+        + "".join(" " + latex.escape_latex(n) for n in notes)
+    )
 
 
 def bins_note(data: RunData) -> str:

@@ -16,6 +16,7 @@ from bench.metrics.registry import describe
 from bench.outputs.report import paired
 from bench.outputs.report.format import format_interval, metric_label
 from bench.outputs.report.latex import TEXT_WIDTH_PT
+from bench.outputs.report.set_bins import binnable_columns, reference_reason, set_metric_bins
 from bench.outputs.report.tables import (
     BinTable,
     MetricTable,
@@ -24,6 +25,7 @@ from bench.outputs.report.tables import (
     metric_table,
     table_columns,
 )
+from bench.outputs.run_features import RunFeatures
 from bench.outputs.summary import (
     LAMA_AREA_EDGES,
     AreaBin,
@@ -67,9 +69,9 @@ class ReportOptions:
     label : str
         Prefix of the LaTeX labels (``tab:inpainting`` -> ``tab:inpainting-image`` ...).
     bins : str, optional
-        ``"area"``: also split every per-image-metric table (image, hole, paired) by
-        hole area, LaMa's bins (:data:`bench.outputs.summary.LAMA_AREA_EDGES`). FID and KID
-        are not split (see :data:`bench.outputs.report.captions.SET_NOT_BINNED`).
+        ``"area"``: also split every table (image, hole, paired, set metrics) by hole area,
+        LaMa's bins (:data:`bench.outputs.summary.LAMA_AREA_EDGES`); the set metrics are
+        computed per bin from the run's stored features (:mod:`bench.outputs.report.set_bins`).
     latex_width_pt : float
         Text width the LaTeX tables must fit.
     """
@@ -170,6 +172,10 @@ class ReportTables:
         The image and hole tables per hole-area bin (empty bins omitted).
     paired_bins : list of (AreaBin, DataFrame)
         The paired comparison within each bin.
+    set_bins : list of BinTable
+        The set metrics per bin, from the run's stored features.
+    set_whole : list of str
+        Why some set metrics are not split (a reference file as the real side, a plugin's metric).
     """
 
     image: MetricTable
@@ -180,14 +186,30 @@ class ReportTables:
     image_bins: list[BinTable] = field(default_factory=list)
     hole_bins: list[BinTable] = field(default_factory=list)
     paired_bins: list[tuple[AreaBin, pd.DataFrame]] = field(default_factory=list)
+    set_bins: list[BinTable] = field(default_factory=list)
+    set_whole: list[str] = field(default_factory=list)
 
     @property
     def binned(self) -> bool:
         return self.by_area is not None
 
 
-def report_tables(data: RunData, reference: str, opts: ReportOptions) -> ReportTables:
-    """Every table of the report, overall and (``opts.bins == "area"``) per hole-area bin."""
+def needs_features(data: RunData, opts: ReportOptions) -> bool:
+    """Whether the report reads the run's stored features: its set metrics split by hole area."""
+    if opts.bins != "area" or reference_reason(data):
+        return False
+    sets = table_columns(data.summary["metric"], data.config.get("metrics", ()))["set"]
+    return bool(binnable_columns(sets)[0])
+
+
+def report_tables(
+    data: RunData, reference: str, opts: ReportOptions, features: RunFeatures | None = None
+) -> ReportTables:
+    """Every table of the report, overall and (``opts.bins == "area"``) per hole-area bin.
+
+    ``features``: the run's stored features, read by the per-bin set metrics (default: opened
+    here when needed, see :func:`needs_features`).
+    """
     others = [m for m in data.methods if m != reference]
     pcols = [c for c in opts.paired_columns if c in data.records.columns]
     columns = table_columns(data.summary["metric"], data.config.get("metrics", ()))
@@ -209,4 +231,16 @@ def report_tables(data: RunData, reference: str, opts: ReportOptions) -> ReportT
                 t.paired_bins.append(
                     (b, paired.compare_all(sub, reference, others, pcols, seed=data.seed, groups=data.groups))
                 )
+        if t.sets.columns:
+            split, whole = binnable_columns(t.sets.columns)
+            reason = reference_reason(data)
+            if reason:
+                split, whole = [], []
+                t.set_whole.append(reason[0].upper() + reason[1:])
+            if whole:
+                t.set_whole.append(
+                    f"{', '.join(whole)}: not split by hole area (a plugin's set metric may need the images, "
+                    "which a report does not load)"
+                )
+            t.set_bins = set_metric_bins(data, split, features)
     return t

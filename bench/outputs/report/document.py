@@ -7,6 +7,7 @@ import pandas as pd
 from bench.outputs.report import captions, markdown
 from bench.outputs.report.contents import Report, ReportOptions, ReportTables, paired_cells, paired_header
 from bench.outputs.report.format import format_interval, metric_label
+from bench.outputs.report.set_bins import SMALL_N_NOTE
 from bench.outputs.report.tables import AREA_EDGES, RunData, area_bins, describe_protocol, short_command
 from bench.outputs.summary import digits_for
 
@@ -76,7 +77,7 @@ def report_markdown(data: RunData, t: ReportTables, reference: str, opts: Report
             "",
             f"{captions.features_text(data, t.sets)}. Against the run's real images; value \u00b1 half-width "
             "of the metric's own 95 % bootstrap interval over images; \u2193 lower is better."
-            + (" " + captions.SET_NOT_BINNED if t.binned else ""),
+            + (" " + captions.set_bins_note(t.set_whole, bool(t.set_bins)) if t.binned else ""),
             "",
             markdown.markdown_table(t.sets),
         ]
@@ -189,4 +190,20 @@ def _binned_markdown(data: RunData, t: ReportTables, reference: str) -> list[str
         lines += [f"## {title} by hole area", "", how + "; best per column of each bin in bold.", ""]
         for bt in bins:
             lines += [f"### Hole area {bt.bin.label()} ({bt.n_text()})", "", markdown.markdown_table(bt.table)]
+    if t.set_bins:
+        lines += [
+            "## Set metrics by hole area",
+            "",
+            (
+                f"Each method's outputs in a bin against the run's real images of the same bin, computed from "
+                f"the features the run stored with the run's seed; {captions.features_text(data, t.sets, with_n=False)}. "
+                f"Images {captions.bins_note(data)}; empty bins are omitted. Value \u00b1 half-width of the "
+                "metric's own 95 % bootstrap interval over the bin's images; best per column of each bin in bold; "
+                "\u2193 lower is better."
+            ),
+            "",
+        ]
+        for bt in t.set_bins:
+            lines += [f"### Hole area {bt.bin.label()} ({bt.n_text()})", "", markdown.markdown_table(bt.table)]
+        lines += [f"Small n: {SMALL_N_NOTE}", ""]
     return lines
