@@ -30,6 +30,7 @@ COMMANDS = {
     "train": "bench.commands.train:train",
     "time": "bench.commands.timing:time_cmd",
     "report": "bench.commands.report:report",
+    "stats": "bench.commands.stats:stats",
     "check": "bench.commands.check:check",
     "ablate": "bench.commands.ablate:ablate",
     "curve": "bench.commands.curve:curve",

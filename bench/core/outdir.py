@@ -37,6 +37,7 @@ KINDS = {
     "train": "bench train",
     "export": "bench export",
     "report": "bench report",
+    "stats": "bench stats",
     "masks": "bench masks figure",
     "budget": "bench train --budget",
 }
