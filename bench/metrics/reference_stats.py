@@ -368,16 +368,17 @@ def _check_extractor(
         differs = record.get("extractor") != extractor_name or record.get("resize") != resize
         if extractor_sha256 is not None and theirs_sha is not None:
             differs = differs or theirs_sha != extractor_sha256
-        elif custom:
-            raise ReferenceStatsError(
-                f"{path}: written from {record.get('extractor')}, and a user extractor is recognised by its "
-                "sha256, which was not given here"
-            )
         if differs:
             raise ReferenceStatsError(
                 f"{path}: statistics of {record.get('extractor')} (sha256 {str(theirs_sha)[:12]}, "
                 f"{record.get('resize')}); this run's features come from {ours}"
                 + (f" sha256 {extractor_sha256[:12]}" if extractor_sha256 else "")
+            )
+        if custom and (extractor_sha256 is None or theirs_sha is None):
+            missing = "the file records none" if theirs_sha is None else "this run's was not given"
+            raise ReferenceStatsError(
+                f"{path}: written from {record.get('extractor')}, and a user extractor is recognised only by "
+                f"its sha256 ({missing})"
             )
         return
     if custom:

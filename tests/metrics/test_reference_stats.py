@@ -410,7 +410,13 @@ def _refusals(tmp_path: Path):
             "custom, record, no sha given",
             save_pytorch_fid_stats(tmp_path / "custom.npz", feats, extractor=CUSTOM),
             {"resize": CUSTOM_RESIZE, "extractor_name": "torchscript:tiny.pt"},
-            "recognised by its sha256",
+            "recognised only by its sha256 (this run's was not given)",
+        ),
+        (
+            "custom, another user extractor",
+            tmp_path / "custom.npz",
+            {"resize": CUSTOM_RESIZE, "extractor_name": "torchscript:other.pt"},
+            "this run's features come from torchscript:other.pt",
         ),
         ("bad record", _npz(tmp_path / "rec.npz", **g, inpaint_bench=np.array("[1, 2]")), {}, "not the JSON object"),
     ]
