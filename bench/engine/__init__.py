@@ -6,7 +6,8 @@
 - :mod:`bench.engine.dask_executor` on a Dask cluster (:mod:`bench.engine.address` parses
   ``--cluster``, :mod:`bench.engine.connect` starts or reaches it, :mod:`bench.engine.tasks` holds
   the pure functions a worker runs, :mod:`bench.engine.probe` checks the workers' suite).
-- :mod:`bench.engine.feature_prefetch`: set-metric features extracted while the methods run.
+- :mod:`bench.engine.features`: the one features stage: every image's features extracted once (in
+  low-priority processes, in this process, or on the cluster's workers) into the run's feature store.
 
 Executors only call the loop; nothing here imports Dask until a cluster is asked for.
 """

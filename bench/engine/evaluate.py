@@ -66,7 +66,7 @@ def execute(method, spec: str, todo: Sequence[tuple[Sample, np.ndarray]], jobs: 
         for start in range(0, len(todo), method.batch_size):
             chunk = todo[start : start + method.batch_size]
             images = [blank_hole(s.image, m) for s, m in chunk]
-            masks = [m for _, m in chunk]
+            masks = [m.copy() for _, m in chunk]  # the protocol's masks are shared between methods
             t0 = time.perf_counter()
             outs: Sequence[np.ndarray | None]
             err: str | None
@@ -91,7 +91,10 @@ def execute(method, spec: str, todo: Sequence[tuple[Sample, np.ndarray]], jobs: 
             futures: dict = {}
             while True:
                 for sample, mask in islice(pairs, window - len(futures)):
-                    futures[pool.submit(_worker_call, blank_hole(sample.image, mask), mask, sample.id)] = (sample, mask)
+                    futures[pool.submit(_worker_call, blank_hole(sample.image, mask), mask.copy(), sample.id)] = (
+                        sample,
+                        mask,
+                    )
                 if not futures:
                     break
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -101,7 +104,7 @@ def execute(method, spec: str, todo: Sequence[tuple[Sample, np.ndarray]], jobs: 
                     yield sample, mask, out, seconds, err
     else:
         for sample, mask in todo:
-            out, seconds, err = _timed_call(method, blank_hole(sample.image, mask), mask, sample.id)
+            out, seconds, err = _timed_call(method, blank_hole(sample.image, mask), mask.copy(), sample.id)
             yield sample, mask, out, seconds, err
 
 

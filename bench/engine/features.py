@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.core.children import new_pool, stop_pool
 from bench.core.images import from_uint8, to_uint8
-from bench.metrics.feature_store import FeatureStore
+from bench.metrics.feature_store import FeatureStore, shipped_store
 
 log = logging.getLogger("bench")
 
@@ -135,6 +135,8 @@ class FeatureStage:
         self.workers = 0 if self.remote else workers
         self._executor, self._data = executor, data
         self._pool = new_pool(self.workers, _init_worker) if self.workers > 0 else None
+        self._shipped = shipped_store(store.identity)
+        self._copies: list[str] = []
         self._buffer: list[tuple[str, np.ndarray]] = []
         self._queued: set[str] = set()
         self._flight: list[tuple[Future, list[str]]] = []
@@ -143,8 +145,25 @@ class FeatureStage:
     # ------------------------------------------------------------ feeding
 
     def wants(self, digest: str) -> bool:
-        """Whether an image with these pixels still needs extracting (not stored, not queued)."""
-        return digest not in self._queued and digest not in self.store
+        """Whether an image with these pixels still needs extracting (not stored, shipped or queued).
+
+        Shipped features are copied into the store here, so the run's store is complete on its own.
+        """
+        if digest in self._queued or digest in self.store:
+            return False
+        if self._shipped is not None and digest in self._shipped:
+            self._queued.add(digest)
+            self._copies.append(digest)
+            if len(self._copies) >= 256:
+                self._copy_shipped()
+            return False
+        return True
+
+    def _copy_shipped(self) -> None:
+        if self._copies:
+            self._write(self._copies, self._shipped.get(self._copies))
+            self.extracted -= len(self._copies)  # copied, not extracted
+            self._copies = []
 
     def add(self, digest: str, image: np.ndarray) -> None:
         """Queue one 8-bit-exact contract image unless its features are stored or queued."""
@@ -157,6 +176,7 @@ class FeatureStage:
 
     def flush(self) -> None:
         """Send the queued images on (in this process: extract them now)."""
+        self._copy_shipped()
         if not self._buffer:
             return
         digests = [d for d, _ in self._buffer]

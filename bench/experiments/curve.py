@@ -24,6 +24,7 @@ from bench.core.images import quantize
 from bench.core.outdir import check_kind, check_links, lock_dir
 from bench.engine.evaluate import execute, score
 from bench.inputs.protocol import Protocol, load_protocol
+from bench.metrics.inception import load_extractor
 from bench.metrics.registry import get_metric
 from methods.glcic.train import is_training_dir
 
@@ -67,15 +68,12 @@ class ProbeScorer:
     """
 
     def __init__(self, spec: ProbeSpec, extractor=None):
-        from bench.metrics.feature_memo import image_features, load_extractor
-
         self.spec = spec
         self.protocol: Protocol = load_protocol(
             spec.dataset, spec.data_root or None, split=spec.split, size=spec.size, n=spec.n, seed=spec.seed
         )
         self.extractor = extractor or load_extractor()
-        self._features = image_features
-        self.real_features = image_features([quantize(s.image) for s in self.protocol.samples], self.extractor)
+        self.real_features = self.extractor([quantize(s.image) for s in self.protocol.samples])
         self.metrics = [get_metric("psnr"), get_metric("ssim")]
 
     def score(self, method, label: str) -> dict[str, float]:
@@ -90,7 +88,7 @@ class ProbeScorer:
                 raise RuntimeError(f"{label} failed on probe image {sample.id}: {row['error']}")
             rows.append(row)
             finals.append(quantize(final))
-        fake = self._features(finals, self.extractor)
+        fake = self.extractor(finals)
         return {
             "hole_psnr": float(np.mean([r["hole_psnr"] for r in rows])),
             "hole_ssim": float(np.mean([r["hole_ssim"] for r in rows])),

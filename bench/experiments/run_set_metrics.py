@@ -21,12 +21,15 @@ import numpy as np
 from bench.core.digest import image_sha256, json_sha256
 from bench.core.files import atomic_write_json, update_json
 from bench.engine.features import FeatureStage
-from bench.engine.provenance import FIELDS
+from bench.engine.provenance import FIELDS, scoring_parts
 from bench.metrics import SetMetricContext
 from bench.metrics.fid import BIAS_N
 from bench.outputs.rundir import RunDir
 
 log = logging.getLogger("bench")
+
+# The provenance of an output (its image, mask, method and input), without the per-image scoring.
+OUTPUT_FIELDS = tuple(f for f in FIELDS if f != "scoring_sha256")
 
 
 class OutputChangedError(RuntimeError):
@@ -132,14 +135,17 @@ def compute_set_metrics(
         )
     ok_rows = {(r["method"], r["image_id"]): r for r in rows if r["status"] == "ok"}
     identity = stage.store.identity
+    code = json_sha256(scoring_parts())  # the metrics' code and library versions
     ref_key = None if reference is None else {"sha256": reference.sha256, "format": reference.format}
     plan = []
     for spec in specs:
         ids = [i for i in proto.ids if (spec, i) in ok_rows]
         fakes = output_digests(rundir, spec, ids, ok_rows)
         key = {
-            # What every averaged row was computed from (ground truth included) and the pixels scored.
-            "rows": json_sha256([[i, *(ok_rows[(spec, i)].get(f) for f in FIELDS), fakes[i]] for i in ids]),
+            # What every averaged output was made from (ground truth included) and its pixels; not how the
+            # rows' per-image metrics were scored, so adding a per-image metric keeps these results.
+            "rows": json_sha256([[i, *(ok_rows[(spec, i)].get(f) for f in OUTPUT_FIELDS), fakes[i]] for i in ids]),
+            "code": code,
             "extractor": identity,
             "reference": ref_key,
         }

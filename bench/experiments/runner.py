@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import re
 import sys
 from collections import Counter
 from contextlib import nullcontext
@@ -194,7 +195,12 @@ def run(cfg: RunConfig, executor=None) -> RunResult:
     chosen = [get_metric(m) for m in cfg.metrics] if cfg.metrics else default_metrics()
     # Build every method up front so a typo in the last spec fails before hours of work,
     # and (like an unusable dataset) before the run directory exists: a bad command leaves nothing behind.
+    device = resolve_device(cfg.device)  # an unusable device leaves nothing behind
     built = [registry.create(spec) for spec in cfg.methods]
+    for method in built:
+        # A run-wide --device reaches the methods that run on one (GLCIC) unless their spec names its own.
+        if hasattr(method, "use_device") and not re.search(r"(^|[:,])device=", method.spec):
+            method.use_device(device)
     specs = [m.spec for m in built]
     if len(set(specs)) != len(specs):
         raise ValueError(f"a method is listed twice: {', '.join(specs)}")
@@ -202,7 +208,7 @@ def run(cfg: RunConfig, executor=None) -> RunResult:
     # A method that serves only some protocols (a folder of predictions) says so before any work.
     for method in built:
         method.check_protocol(proto.ids, proto.manifest["sha256"])
-    device = resolve_device(cfg.device)  # an unusable device or reference file leaves nothing behind
+    # An unusable reference file leaves nothing behind either.
     reference = load_reference(cfg, proto) if any(m.kind == "set" for m in chosen) else None
     from bench.engine.where import open_executor
 

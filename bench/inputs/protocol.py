@@ -193,11 +193,13 @@ class Protocol:
         return image
 
     def mask_and_rects(self, image_id: str) -> tuple[np.ndarray, list[Rect]]:
-        """One image's mask and rectangles (empty for other families), drawn as when the run started."""
+        """One image's mask and rectangles (empty for other families), drawn as when the run started.
+
+        The mask is shared with later callers: copy it before changing it (methods get copies).
+        """
         item = self.mask_cache.get(image_id)
         if item is None:
             mask, rects = self.family(self.seed, image_id, self.shapes[image_id])
-            mask.setflags(write=False)
             item = (mask, rects)
             self.mask_cache.put(image_id, item)
         return item

@@ -20,8 +20,6 @@ key first). Prints one JSON object:
 from __future__ import annotations
 
 import argparse
-import glob
-import hashlib
 import json
 import sys
 import time
@@ -32,44 +30,30 @@ import numpy as np
 from bench.core.device import device_record, resolve_device
 from bench.core.images import blank_hole
 from bench.core.machine import describe_machine
-from bench.inputs.protocol import ids_hash, load_protocol
+from bench.inputs.protocol import load_protocol
+from bench.metrics.feature_store import shipped_store
 from bench.metrics.frechet import fid_gram
 from bench.metrics.inception import load_extractor
-from bench.metrics.reference_cache import SHIPPED_REFERENCE_DIR
 from methods.registry import create
 
 NOISE_SIGMA = 0.1
 
 
-def shipped_reference() -> tuple[np.ndarray, dict]:
-    """The shipped CPU features and their cache key."""
-    files = sorted(glob.glob(str(SHIPPED_REFERENCE_DIR / "ref-*.npz")))
-    if len(files) != 1:
-        raise SystemExit(f"expected one shipped reference file in {SHIPPED_REFERENCE_DIR}, found {len(files)}")
-    with np.load(files[0], allow_pickle=False) as data:
-        return data["features"].astype(np.float64), json.loads(str(data["key"]))
+def reference_set():
+    """The README's main job's real images (builtin, 160 px, n = 280, seed 0) and their shipped CPU features.
 
-
-def content_sha256(images: list[np.ndarray]) -> str:
-    """The reference key's pixel hash: each image's shape, then its bytes, in order."""
-    h = hashlib.sha256()
-    for im in images:
-        h.update(repr(im.shape).encode())
-        h.update(np.ascontiguousarray(im).data)
-    return h.hexdigest()
-
-
-def reference_set(key: dict):
-    """The protocol of the shipped features, checked against their key (ids and pixels)."""
-    ref = key["reference"]
-    proto = load_protocol(
-        ref["dataset"]["dataset"], n=ref["n"], seed=ref["seed"], size=ref["dataset"]["preprocess"]["size"]
-    )
+    The shipped store is keyed by pixels, so finding every image there checks that they are the same images.
+    """
+    proto = load_protocol("builtin", n=280, seed=0, size=160)
+    store = shipped_store(load_extractor().identity)
+    if store is None:
+        raise SystemExit("no shipped features for the default extractor (bench/metrics/reference_features/)")
+    try:
+        shipped = store.get([proto.image_digest(i) for i in proto.ids])
+    except KeyError as err:
+        raise SystemExit(f"the builtin images are not those of the shipped features: {err}") from None
     samples = list(proto.samples)
-    images = [s.image for s in samples]
-    if ids_hash([s.id for s in samples]) != ref["ids_sha256"] or content_sha256(images) != key["content_sha256"]:
-        raise SystemExit("the builtin images are not those of the shipped features (ids or pixels differ)")
-    return proto, samples, images
+    return shipped, proto, samples, [s.image for s in samples]
 
 
 def timed(fn, *args, **kwargs):
@@ -145,10 +129,9 @@ def main(argv: list[str]) -> dict:
         device = resolve_device(args.device)
     except ValueError as err:
         parser.error(str(err))
-    shipped, key = shipped_reference()
+    shipped, proto, samples, images = reference_set()
     if not 2 <= args.n <= len(shipped):
         parser.error(f"--n {args.n}: the shipped set has {len(shipped)} images; use 2 to {len(shipped)}")
-    proto, samples, images = reference_set(key)
     samples, images = samples[: args.n], images[: args.n]
     result = {
         "command": "python results/benchmarks/device_parity.py " + " ".join(argv),

@@ -81,8 +81,6 @@ def _run_configs(tmp_path: Path, methods: str, n: int, metrics: str) -> dict[str
             metrics,
             "--out",
             str(out),
-            "--cache-dir",
-            str(out) + "-cache",
             "--no-progress",
             *extra,
         ]

@@ -293,8 +293,6 @@ def test_ctrl_c_during_fid_stops_the_run_and_it_resumes_without_recomputing(tmp_
         "--out",
         str(out),
         "--no-progress",
-        "--cache-dir",
-        str(tmp_path / "cache"),
         "--feature-workers",
         "0",
     ]

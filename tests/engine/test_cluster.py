@@ -337,7 +337,6 @@ def test_local_cluster_set_metrics_and_discriminator_seeds(tmp_path, local_clust
         "n": 6,
         "metrics": PIXEL + ["fid", "kid"],
         "progress": False,
-        "cache_dir": tmp_path / "cache",
     }
     here = run(RunConfig(out=tmp_path / "local", **base))
     there = run(RunConfig(out=tmp_path / "cluster", cluster="local:2", **base), local_cluster)

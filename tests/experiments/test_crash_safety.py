@@ -21,6 +21,7 @@ import pytest
 
 from bench.core import files
 from bench.experiments.runner import RunConfig, run
+from bench.metrics.feature_store import open_store
 from bench.outputs.rundir import RunDir
 from tests.experiments.crash_loop import BENCH, crash_loop
 
@@ -43,12 +44,22 @@ def _pngs(path: Path) -> dict[str, bytes]:
 
 
 def _set_metrics(path: Path) -> dict:
-    """``set_metrics.json`` without each result's reuse key (it holds the outputs' file times)."""
+    """``set_metrics.json`` without each result's reuse key (its digests are checked through the records)."""
     stored = json.loads((path / "set_metrics.json").read_text())
     for per_method in stored.values():
         for result in per_method.values():
             result["details"].pop("key")
     return stored
+
+
+def _features(path: Path) -> dict[str, dict[str, bytes]]:
+    """Every feature store of a run: ``{file name: {pixel digest: the row's bytes}}``."""
+    out = {}
+    for file in sorted((path / "features").glob("*.features")):
+        store = open_store(file)
+        digests = store.digests()
+        out[file.name] = dict(zip(digests, (row.tobytes() for row in store.get(digests))))
+    return out
 
 
 def _row_key(row: dict) -> tuple[str, str]:
@@ -67,18 +78,21 @@ def assert_same_run(reference: Path, resumed: Path) -> None:
         ours, theirs = (sorted(_csv_without_timing(d / table), key=str) for d in (resumed, reference))
         assert ours == theirs, table
     assert _pngs(resumed) == _pngs(reference)
+    # The stored features too: every image's, once, equal to the uninterrupted run's.
+    assert _features(resumed) == _features(reference)
     leftovers = [p.name for p in resumed.rglob(".*.tmp")]
     assert not leftovers, f"half-written temporaries left behind: {leftovers}"
 
 
 def _run_state(out: Path) -> str:
     rows = len(RunDir(out).read_records()) if (out / "records.jsonl").is_file() else 0
-    return f"{rows} rows" + (", set metrics" if (out / "set_metrics.json").is_file() else "")
+    feats = sum(len(open_store(f)) for f in (out / "features").glob("*.features"))
+    return f"{rows} rows, {feats} features" + (", set metrics" if (out / "set_metrics.json").is_file() else "")
 
 
 def test_a_run_killed_at_20_seeded_moments_ends_as_an_uninterrupted_one(tmp_path):
     loop = crash_loop(
-        lambda out: BENCH + RUN + ["--out", str(out), "--cache-dir", str(out.parent / f"{out.name}-cache")],
+        lambda out: BENCH + RUN + ["--out", str(out)],
         _run_state,
         assert_same_run,
         tmp_path,
@@ -99,7 +113,7 @@ STOPPED = [*RUN[:2], "telea,biharmonic,mean", *RUN[3:], "--jobs", "2", "--featur
 
 def test_a_run_stopped_by_sigterm_and_ctrl_c_at_seeded_moments_exits_cleanly_and_resumes(tmp_path):
     loop = crash_loop(
-        lambda out: BENCH + STOPPED + ["--out", str(out), "--cache-dir", str(out.parent / f"{out.name}-cache")],
+        lambda out: BENCH + STOPPED + ["--out", str(out)],
         _run_state,
         assert_same_run,
         tmp_path,
@@ -126,7 +140,7 @@ def _has_dask() -> bool:
 def test_a_run_on_a_local_cluster_stopped_by_sigterm_and_ctrl_c_leaves_no_process_and_resumes(tmp_path):
     cluster = [*RUN[:2], "telea,biharmonic,mean", *RUN[3:], "--cluster", "local:2"]
     loop = crash_loop(
-        lambda out: BENCH + cluster + ["--out", str(out), "--cache-dir", str(out.parent / f"{out.name}-cache")],
+        lambda out: BENCH + cluster + ["--out", str(out)],
         _run_state,
         assert_same_run,
         tmp_path,
@@ -305,7 +319,7 @@ def test_a_real_full_disk_mid_run_then_a_resume_once_space_is_back(tmp_path):
     reference = tmp_path / "reference"
     metrics = ["--metrics", "mse,psnr,ssim,fid,kid", "--no-progress"]
     base = ["run", "--methods", "telea,mean,biharmonic", "--n", "8", *metrics]
-    done = _cli(*base, "--out", str(reference), "--cache-dir", str(tmp_path / "ref-cache"))
+    done = _cli(*base, "--out", str(reference))
     assert done.returncode == 0, done.stderr
     command = " ".join(BENCH + base)
     # A tmpfs with room for about half the run, grown once the first attempt has failed on it.
@@ -314,10 +328,10 @@ def test_a_real_full_disk_mid_run_then_a_resume_once_space_is_back(tmp_path):
         mnt={tmp_path}/mnt
         mkdir -p "$mnt"
         mount -t tmpfs -o size=900k tmpfs "$mnt"
-        {command} --out "$mnt/run" --cache-dir "$mnt/cache" > {tmp_path}/full.log 2>&1
+        {command} --out "$mnt/run" > {tmp_path}/full.log 2>&1
         echo "first attempt: $?"
         mount -o remount,size=64m "$mnt"
-        {command} --out "$mnt/run" --cache-dir "$mnt/cache" > {tmp_path}/resumed.log 2>&1
+        {command} --out "$mnt/run" > {tmp_path}/resumed.log 2>&1
         echo "resumed: $?"
         cp -a "$mnt/run" {tmp_path}/run
     """

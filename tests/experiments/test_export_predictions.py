@@ -141,7 +141,6 @@ def test_an_external_program_scores_as_the_same_algorithm_in_process(tmp_path, e
             n=6,
             metrics=PIXEL + ["fid", "kid"],
             progress=False,
-            cache_dir=tmp_path / "cache",
         )
     )
     assert res.errors == 0 and res.rows == 12

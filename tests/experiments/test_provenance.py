@@ -166,7 +166,6 @@ def test_replaced_images_of_the_same_names_are_scored_again_with_their_ground_tr
         data_root=str(data),
         metrics=PIXEL + ["fid", "kid"],
         fid_features=stats_extractor,
-        cache_dir=tmp_path / "cache",
     )
     first = run(cfg)
     old_sets = first.rundir.read_json(first.rundir.set_metrics)
@@ -181,7 +180,7 @@ def test_replaced_images_of_the_same_names_are_scored_again_with_their_ground_tr
     for k, s in enumerate(replacement):
         np.testing.assert_array_equal(_read(rd.image_path(f"img{k}")), to_uint8(s.image) / np.float32(255))
     # Every number equals a fresh run's on the new images, FID included (not the stored one).
-    fresh = run(RunConfig(**{**cfg.__dict__, "out": tmp_path / "fresh", "cache_dir": tmp_path / "cache2"}))
+    fresh = run(RunConfig(**{**cfg.__dict__, "out": tmp_path / "fresh"}))
     assert _without_timing(list(_last_rows(rd).values())) == _without_timing(fresh.rundir.read_records())
     sets, fresh_sets = (json.loads(p.read_text()) for p in (rd.set_metrics, fresh.rundir.set_metrics))
     for method in ("mean", "telea"):
@@ -225,7 +224,6 @@ def test_a_resume_with_fewer_methods_keeps_the_others_in_every_derived_file(tmp_
         n=6,
         metrics=PIXEL + ["kid"],
         fid_features=stats_extractor,
-        cache_dir=tmp_path / "cache",
     )
     run(cfg)
     with caplog.at_level(logging.WARNING, logger="bench"):

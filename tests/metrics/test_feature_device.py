@@ -7,7 +7,6 @@ features' cache key. They skip, with that reason, where torch has no CUDA device
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import warnings
@@ -18,10 +17,10 @@ import torch
 from scipy import linalg
 
 from bench.inputs.data import get_source
-from bench.inputs.protocol import ids_hash, load_protocol
+from bench.inputs.protocol import load_protocol
 from bench.metrics import inception as inc
+from bench.metrics.feature_store import shipped_store
 from bench.metrics.inception_net import FIDInception
-from bench.metrics.reference_cache import SHIPPED_REFERENCE_DIR
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(
@@ -113,26 +112,14 @@ def test_an_unknown_device_is_refused():
         inc.load_extractor(device="gpu")
 
 
-def _shipped() -> tuple[np.ndarray, dict]:
-    files = glob.glob(str(SHIPPED_REFERENCE_DIR / "ref-*.npz"))
-    assert len(files) == 1, f"expected one shipped reference file, found {files}"
-    with np.load(files[0], allow_pickle=False) as data:
-        return data["features"].astype(np.float64), json.loads(str(data["key"]))
-
-
 @pytest.fixture(scope="module")
 def shipped_set():
-    """The shipped CPU features, and the images they were extracted from (checked by their hashes)."""
-    feats, key = _shipped()
-    ref = key["reference"]
-    proto = load_protocol(
-        ref["dataset"]["dataset"], n=ref["n"], seed=ref["seed"], size=ref["dataset"]["preprocess"]["size"]
-    )
-    samples = list(proto.samples)
-    images = [s.image for s in samples]
-    assert ids_hash([s.id for s in samples]) == ref["ids_sha256"]
-    assert _content_sha256(images) == key["content_sha256"], "the builtin images are not the shipped features' images"
-    return feats, images
+    """The shipped CPU features of the main job's real images, and those images (found by their pixels)."""
+    proto = load_protocol("builtin", n=280, seed=0, size=160)
+    store = shipped_store(inc.load_extractor().identity)
+    assert store is not None, "no shipped features for the default extractor"
+    feats = store.get([proto.image_digest(i) for i in proto.ids])
+    return feats, [proto.image(i) for i in proto.ids]
 
 
 @needs_cuda

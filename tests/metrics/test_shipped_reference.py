@@ -5,51 +5,51 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.experiments.run_set_metrics import reference_key as _reference_key
+from bench.core.digest import image_sha256
+from bench.engine.features import FeatureRequest, FeatureStage
 from bench.inputs.protocol import load_protocol
-from bench.metrics import fid, reference_cache
+from bench.metrics.feature_store import FeatureStore, shipped_store
+from bench.metrics.inception import load_extractor
 
 
 @pytest.fixture(scope="module")
-def main_job_reals():
-    """The main job's real set (builtin, n = 280, seed 0: the run defaults) and its cache key."""
-    proto = load_protocol("builtin", n=280, seed=0)
-    ids = [s.id for s in proto.samples]
-    real = [s.image for s in proto.samples]
-    extractor = fid.load_extractor(None)
-    key = fid.reference_cache_key(_reference_key(proto.identity, ids), extractor, fid.images_sha256(real))
-    return real, key, extractor, _reference_key(proto.identity, ids)
+def main_job():
+    """The main job's protocol (builtin, n = 280, seed 0: the run defaults) and the extractor."""
+    return load_protocol("builtin", n=280, seed=0), load_extractor(None)
 
 
-def test_shipped_file_matches_the_main_jobs_key(main_job_reals):
-    real, key, _, _ = main_job_reals
-    path = reference_cache.SHIPPED_REFERENCE_DIR / reference_cache.reference_file_name(key)
-    # If this fails, the data, protocol or extractor changed: run
+def test_the_shipped_store_holds_every_real_image_of_the_main_job(main_job):
+    proto, extractor = main_job
+    store = shipped_store(extractor.identity)
+    # If this fails, the data or the extractor changed: run
     # results/benchmarks/ship_reference_features.sh and commit its file.
-    assert path.is_file(), f"no shipped features for the main job: {path.name}"
-    assert reference_cache._read_reference(path, key, len(real)) is not None
+    assert store is not None, "no shipped features for the default extractor"
+    assert store.missing(proto.image_digest(i) for i in proto.ids) == []
+    assert len(store) == 280
 
 
-def test_shipped_features_equal_a_fresh_extraction(main_job_reals):
-    real, key, extractor, _ = main_job_reals
-    shipped = reference_cache._read_reference(
-        reference_cache.SHIPPED_REFERENCE_DIR / reference_cache.reference_file_name(key), key, len(real)
-    )
-    picks = [0, 1, 139, 279]
-    fresh = extractor([real[i] for i in picks])
-    # The issue's bound for feature changes: 1e-4 relative (other CPUs round differently).
-    np.testing.assert_allclose(shipped[picks], fresh, rtol=0, atol=1e-4 * np.abs(fresh).max())
+def test_shipped_features_equal_a_fresh_extraction(main_job):
+    proto, extractor = main_job
+    picks = [proto.ids[k] for k in (0, 1, 139, 279)]
+    shipped = shipped_store(extractor.identity).get([proto.image_digest(i) for i in picks])
+    fresh = extractor([proto.image(i) for i in picks])
+    # Other CPUs and thread counts round differently: 1e-4 of the largest feature.
+    np.testing.assert_allclose(shipped, fresh, rtol=0, atol=1e-4 * np.abs(fresh).max())
 
 
-def test_an_empty_cache_finds_the_shipped_features_and_nothing_else(main_job_reals, tmp_path):
-    real, _, extractor, ref_key = main_job_reals
-    assert fid.reference_cached(real, ref_key, extractor, tmp_path)
-    feats = fid.reference_features(real, ref_key, extractor, tmp_path)
-    assert feats.shape == (280, 2048)
-    assert not (tmp_path / "fid").exists()  # read in place, not copied into the cache
-    # One pixel changed: another content hash, so the shipped file does not apply.
-    changed = [im.copy() for im in real]
-    changed[5][0, 0, 0] = 1.0 - changed[5][0, 0, 0]
-    assert not fid.reference_cached(changed, ref_key, extractor, tmp_path)
-    # Another real set (a subset, as when a method fails on some images): not shipped either.
-    assert not fid.reference_cached(real[:279], ref_key, extractor, tmp_path)
+def test_a_run_copies_shipped_rows_and_extracts_only_other_pixels(main_job, tmp_path):
+    proto, extractor = main_job
+    store = FeatureStore(tmp_path, extractor.identity)
+    request = FeatureRequest(None, extractor.sha256)
+    with FeatureStage(store, request, workers=0) as stage:
+        for image_id in proto.ids[:20]:
+            stage.add(proto.image_digest(image_id), proto.image(image_id))
+        changed = proto.image(proto.ids[0]).copy()
+        changed[0, 0, 0] = 1.0 - changed[0, 0, 0]  # one pixel: other pixels, not shipped
+        stage.add(image_sha256(changed), changed)
+        stage.finish()
+    assert stage.extracted == 1
+    assert len(store) == 21
+    shipped = shipped_store(extractor.identity)
+    digests = [proto.image_digest(i) for i in proto.ids[:20]]
+    np.testing.assert_array_equal(store.get(digests), shipped.get(digests))
