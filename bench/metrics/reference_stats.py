@@ -223,6 +223,8 @@ def load_reference_stats(
             f"{given} is a folder; give the statistics file (pytorch-fid's .npz or clean-fid's "
             "{name}_{mode}_{split}_{res}.npz)"
         )
+    if not given.is_file():
+        raise ReferenceStatsError(f"{given}: no such reference statistics file")
     match = _CLEAN_NAME.match(given.name)
     fmt, mode, model = PYTORCH_FID, None, None
     main, kid = given, None
@@ -231,7 +233,7 @@ def load_reference_stats(
         if match["kid"]:
             main = given.with_name(given.name[: -len(KID_SUFFIX + ".npz")] + ".npz")
             kid = given
-            if not main.is_file() and given.is_file():
+            if not main.is_file():
                 raise ReferenceStatsError(
                     f"{given}: clean-fid's per-image features without their statistics file {main.name} "
                     "beside them (clean-fid writes both)"

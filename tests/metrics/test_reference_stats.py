@@ -370,6 +370,7 @@ def _refusals(tmp_path: Path):
     other = {**RECORD, "extractor_sha256": "ef" * 32}
     return [
         ("missing", tmp_path / "absent.npz", {}, "no such"),
+        ("missing kid file", tmp_path / "gone_legacy_pytorch_custom_na_kid.npz", {}, "no such"),
         ("folder", tmp_path / "folder.npz", {}, "is a folder"),
         ("not npz", tmp_path / "text.npz", {}, "not a readable .npz"),
         ("npy", tmp_path / "single.npz", {}, "not an .npz archive"),
