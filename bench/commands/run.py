@@ -142,7 +142,9 @@ def run(
     click.echo("")
     click.echo(result.markdown)
     click.echo(
-        f"{result.rows} rows ({result.computed} computed now, {result.rows - result.computed} resumed), "
+        f"{result.rows} rows ({result.computed} computed now, {result.rows - result.computed} resumed"
+        + (f", {result.rescored} of them scored again from their saved outputs" if result.rescored else "")
+        + "), "
         f"{result.errors} errors, {len(result.skipped_images)} images skipped; "
         f"mask sha256 {result.mask_hash}"
     )

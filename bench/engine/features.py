@@ -160,7 +160,7 @@ class FeatureStage:
         return True
 
     def _copy_shipped(self) -> None:
-        if self._copies:
+        if self._copies and self._shipped is not None:
             self._write(self._copies, self._shipped.get(self._copies))
             self.extracted -= len(self._copies)  # copied, not extracted
             self._copies = []
@@ -262,3 +262,30 @@ class FeatureStage:
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
         # Leaving on an exception (a stop signal among them) must not wait for a chunk under way.
         self.close(abort=exc_type is not None)
+
+
+def open_stage(
+    folder, request: FeatureRequest, reals: Iterable[str], outputs: int, workers: int | None, executor=None, data=None
+) -> FeatureStage:
+    """A run's stage over the store in ``folder``, with as many processes as its work is worth.
+
+    Parameters
+    ----------
+    folder : path
+        The run's ``features/``.
+    request : FeatureRequest
+        The extractor.
+    reals : iterable of str
+        Digests of the real images whose features the run needs.
+    outputs : int
+        Outputs the run will make.
+    workers : int or None
+        Processes; None: :func:`default_workers` for the real images not stored yet and the outputs.
+    executor, data
+        A distributed executor and where its workers find the images (see :class:`FeatureStage`).
+    """
+    store = FeatureStore(folder, load_extractor(request).identity)
+    expected = len(store.missing(reals)) + outputs
+    if workers is None:
+        workers = default_workers(expected, request.device)
+    return FeatureStage(store, request, workers if expected else 0, executor, data)

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bench.core.device import resolve_device
-from bench.engine.features import FeatureRequest, FeatureStage, default_workers, load_extractor
+from bench.engine.features import FeatureRequest, load_extractor
+from bench.engine.features import open_stage as open_feature_stage
 from bench.engine.tasks import data_ref
-from bench.metrics.feature_store import FeatureStore
 from bench.metrics.reference_stats import ReferenceStats, load_reference_stats
 from bench.outputs.rundir import RunDir
 
@@ -59,15 +59,13 @@ def open_stage(cfg, rundir: RunDir, proto, pending: list, set_metrics: list, exe
     if not set_metrics:
         yield None
         return
-    request = feature_request(cfg)
-    store = FeatureStore(rundir.features_dir, load_extractor(request).identity)
-    reals = 0 if reference is not None else len(store.missing(proto.image_digests[i] for i in proto.ids))
-    expected = reals + sum(len(ids) for _, ids in pending)
-    workers = cfg.feature_workers if cfg.feature_workers is not None else default_workers(expected, request.device)
-    if expected == 0:
-        workers = 0
+    reals = [] if reference is not None else [proto.image_digest(i) for i in proto.ids]
+    outputs = sum(len(ids) for _, ids in pending)
     data = data_ref(cfg.dataset, cfg.data_root, cfg.split, cfg.size)
-    with FeatureStage(store, request, workers, executor, data) as stage:
+    stage = open_feature_stage(
+        rundir.features_dir, feature_request(cfg), reals, outputs, cfg.feature_workers, executor, data
+    )
+    with stage:
         yield stage
 
 

@@ -139,6 +139,8 @@ class RunResult:
     kept_methods: list[str] = field(default_factory=list)
     # Ground-truth images rewritten because their pixels differed from the data source's.
     rewritten_images: int = 0
+    # Finished rows scored again from their saved outputs (scoring code or per-image metrics changed).
+    rescored: int = 0
 
 
 def _versions() -> dict[str, str]:
@@ -330,6 +332,7 @@ def _run_locked(
         dict(recomputed),
         kept,
         rewritten,
+        len(rescore) - len(unchanged),
     )
 
 

@@ -29,6 +29,16 @@ STAGES = [
         "bench/engine/feature_prefetch.py",
         "features",
     ),
+    (
+        "  Inception features, waiting for the stage's processes (`FeatureStage.finish`)",
+        "bench/engine/features.py",
+        "finish",
+    ),
+    (
+        "  features still missing at the end (`FeatureStage.extract`)",
+        "bench/engine/features.py",
+        "extract",
+    ),
 ]
 
 
