@@ -1,59 +1,50 @@
-"""Set-level metrics ``fid`` and ``kid``: a method's outputs against the run's real images.
+"""Set-level metrics ``fid``, ``fid_inf``, ``kid`` and ``kid_paired`` from feature matrices.
 
-The features come from :mod:`bench.metrics.feature_memo` (in-process memo) and
-:mod:`bench.metrics.reference_cache` (real sets on disk); this module holds the registered
-metrics and re-exports those modules' public functions.
+A set metric is ``fn(real, fake, ctx) -> SetMetricResult`` (:class:`~bench.metrics.registry.SetMetricContext`):
+``real`` and ``fake`` are ``N x D`` float64 features of the run's real images and of a method's
+outputs, row ``i`` of both from image ``i``; the caller extracts and stores them, so a metric
+never sees an image. With ``ctx.reference`` (``--fid-reference``, external real statistics)
+``real`` is the reference's per-image features or None and the sets are not paired: ``fid`` and
+``kid`` compare the outputs with the reference (:mod:`bench.metrics.reference_stats`), the paired
+estimates are withheld. Every result names the extractor of ``ctx.extractor``. Importing this
+module does not import torch.
 
-Both use the standard TF Inception pool3 features (2048-d) of
-:mod:`bench.metrics.inception`, or a user TorchScript extractor given as
-``ctx.options["fid_features"]`` (``--fid-features PATH``); every result names
-the extractor and its sha256. Importing this module does not import torch.
-
-Public API (for sweeps that compute reference features once and reuse them)
---------------------------------------------------------------------------
+Public API
+----------
 load_extractor(path=None) -> FeatureExtractor
-    ``.name``, ``.sha256``, ``.resize``, ``__call__(images, batch_size=8, progress=False)``
-    -> ``N x D`` float64 features (see :mod:`bench.metrics.inception`).
-reference_features(real, reference_key, extractor, cache_dir, progress=False) -> ndarray
-    Features of the real images, cached on disk under ``cache_dir/fid/`` with a key
-    built from ``reference_key`` (dataset, split, preprocessing, n, seed, ids hash),
-    the extractor's sha256 and resize mode, and a hash of the pixels themselves.
-image_features(images, extractor, progress=False) -> ndarray
-    Features of any image list, memoised in-process by content (``fid`` and ``kid``
-    of one method share one forward pass).
-features_for(real, fake, ctx) -> (real_feats, fake_feats, extractor)
-    Both of the above as a registered set metric gets them (also used by
-    :mod:`bench.metrics.set_scores`); ``extractor_details(extractor)`` for ``details``.
-fid_result(real_feats, fake_feats, *, n_boot=200, seed=0, level=0.95, progress=False) -> SetMetricResult
-kid_result(real_feats, fake_feats, *, subsets=100, subset_size=1000, n_boot=200, seed=0, level=0.95)
-    Value, bootstrap interval and details (n, feature dim, estimator, small-n warning).
+    The standard TF Inception pool3 extractor (2048-d) or a user TorchScript one
+    (:func:`bench.metrics.inception.load_extractor`).
+extractor_details(extractor) -> dict
+    ``extractor``, ``extractor_sha256`` and ``resize`` of an extractor or of ``ctx.extractor``.
+fid_result(real_feats, fake_feats, *, n_boot=200, seed=0, level=0.95, paired=None, progress=False,
+           extractor=None, shared=None) -> SetMetricResult
+kid_result(real_feats, fake_feats, *, subsets=100, subset_size=1000, n_boot=200, seed=0, level=0.95,
+           paired=None, extractor=None, shared=None) -> SetMetricResult
+    Value, bootstrap interval and details (n, feature dim, estimator, small-n warning);
+    ``shared`` is the scratch of :mod:`bench.metrics.gram` (``ctx.shared``).
 withheld(reason, **details) -> SetMetricResult
-    A set metric with no value at the run's n: NaN value, ``details["withheld"]`` says why.
-    Every registered set metric returns one instead of raising when n is too small.
+    A set metric with no value: NaN value, ``details["withheld"]`` says why. Every registered
+    set metric returns one instead of raising when n is too small or the inputs cannot give it.
+too_few(name, n, minimum, why) -> SetMetricResult or None
+    :func:`withheld` below a metric's smallest n (:data:`MIN_N`). Both live in
+    :mod:`bench.metrics.registry` beside :class:`~bench.metrics.registry.SetMetricResult`.
 feature_stats, frechet_distance, fid_from_features, fid_gram, kid_from_features,
 bootstrap_fid, bootstrap_kid, centred_interval
     The maths, re-exported from :mod:`bench.metrics.frechet`.
 
-Options read from ``ctx.options``: ``fid_features`` (path), ``fid_bootstrap``
-(replicates, 0 disables the interval), ``fid_batch_size``, ``kid_subsets``,
-``kid_subset_size``.
+Options read from ``ctx.options``: ``fid_bootstrap`` (replicates, 0 disables the interval),
+``kid_subsets``, ``kid_subset_size``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from bench.metrics.feature_memo import (
-    DEFAULT_BATCH,
-    freeze,
-    image_features,
-    images_sha256,
-    load_extractor,
-    remember_features,
-)
 from bench.metrics.frechet import (
+    BIAS_N,
     bootstrap_fid,
     bootstrap_kid,
     centred_interval,
@@ -61,25 +52,19 @@ from bench.metrics.frechet import (
     feature_stats,
     fid_from_features,
     fid_gram,
+    fid_infinity,
     fid_infinity_min_n,
     frechet_distance,
     frechet_distance_info,
     kid_from_features,
     kid_subset_values,
 )
-from bench.metrics.reference_cache import (
-    CACHE_VERSION,
-    reference_cache_key,
-    reference_cached,
-    reference_features,
-)
-from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric
+from bench.metrics.inception import load_extractor
+from bench.metrics.reference_stats import fid_against_reference, kid_against_reference
+from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric, too_few, withheld
 
 __all__ = [
     "load_extractor",
-    "reference_features",
-    "image_features",
-    "features_for",
     "extractor_details",
     "fid_result",
     "kid_result",
@@ -94,18 +79,9 @@ __all__ = [
     "bootstrap_kid",
     "centred_interval",
     "BIAS_N",
-    "CACHE_VERSION",
-    "DEFAULT_BATCH",
-    "freeze",
-    "images_sha256",
-    "remember_features",
-    "reference_cache_key",
-    "reference_cached",
+    "MIN_N",
 ]
 
-# FID's covariance has rank < D below this many images; the estimate is then
-# strongly biased upwards and comparable only at equal n.
-BIAS_N = 2048
 DEFAULT_BOOT = 200
 DEFAULT_SUBSETS = 100
 DEFAULT_SUBSET_SIZE = 1000
@@ -129,26 +105,16 @@ def _small_n_warning(n: int, dim: int, name: str) -> str | None:
 MIN_N = {"fid": 2, "kid": 2, "kid_paired": 2, "pids": 2, "uids": 2, "fid_inf": fid_infinity_min_n()}
 
 
-def withheld(reason: str, **details: Any) -> SetMetricResult:
-    """A set metric without a value at this n: NaN value and interval, the reason in ``details["withheld"]``.
-
-    Runs record it (``value: null`` in ``set_metrics.json``), summaries and reports print the
-    reason, and the gate skips it; it never stops a run.
-    """
-    return SetMetricResult(float("nan"), float("nan"), float("nan"), {**details, "withheld": reason})
-
-
-def too_few(name: str, n: int, minimum: int, why: str) -> SetMetricResult | None:
-    """:func:`withheld` when ``n < minimum`` (``name needs n >= minimum: why``), else None."""
-    if n >= minimum:
-        return None
-    return withheld(f"{name} needs n >= {minimum} images ({why}); this set has {n}", n=int(n), min_n=int(minimum))
-
-
 def extractor_details(extractor) -> dict[str, Any]:
-    """The extractor's name, sha256 and resize mode, for a result's ``details``."""
-    if extractor is None:
+    """The extractor's name, sha256 and resize mode, for a result's ``details``.
+
+    ``extractor`` is a mapping with those keys (``ctx.extractor``), an object with ``name``,
+    ``sha256`` and ``resize`` attributes (a loaded extractor) or None (nothing recorded).
+    """
+    if not extractor:
         return {}
+    if isinstance(extractor, Mapping):
+        return {key: extractor[key] for key in ("extractor", "extractor_sha256", "resize") if key in extractor}
     return {"extractor": extractor.name, "extractor_sha256": extractor.sha256, "resize": extractor.resize}
 
 
@@ -162,6 +128,7 @@ def fid_result(
     paired: bool | None = None,
     progress: bool = False,
     extractor=None,
+    shared: dict | None = None,
 ) -> SetMetricResult:
     """FID (pytorch-fid's sqrtm route) with a bootstrap interval and details.
 
@@ -179,8 +146,11 @@ def fid_result(
         Resample the same ids in both sets (default: when sizes match).
     progress : bool
         Progress bar over replicates.
-    extractor : FeatureExtractor, optional
-        Recorded in ``details``.
+    extractor : mapping or FeatureExtractor, optional
+        Recorded in ``details`` (see :func:`extractor_details`).
+    shared : dict, optional
+        Scratch shared with the method's other set metrics (:mod:`bench.metrics.gram`); the
+        value and its bootstrap share one set of Gram matrices either way.
 
     Returns
     -------
@@ -191,6 +161,7 @@ def fid_result(
     """
     r = check_features(real_feats, "real features")
     f = check_features(fake_feats, "fake features")
+    shared = {} if shared is None else shared
     details: dict[str, Any] = {
         "n": int(min(r.shape[0], f.shape[0])),
         "n_real": int(r.shape[0]),
@@ -201,7 +172,7 @@ def fid_result(
     if max(r.shape[0], f.shape[0]) <= r.shape[1]:
         # Exact and far cheaper than a D x D matrix square root while n <= D (tests check it
         # against pytorch-fid's sqrtm route).
-        value = fid_gram(r, f)
+        value = fid_gram(r, f, shared=shared)
         details["estimator"] = "Frechet distance, float64, n x n Gram-matrix trace (exact; = scipy sqrtm route)"
     else:
         value, info = frechet_distance_info(*feature_stats(r), *feature_stats(f))
@@ -212,7 +183,7 @@ def fid_result(
         )
     low = high = float("nan")
     if n_boot > 0:
-        reps = bootstrap_fid(r, f, n_boot=n_boot, seed=seed, paired=paired, progress=progress)
+        reps = bootstrap_fid(r, f, n_boot=n_boot, seed=seed, paired=paired, progress=progress, shared=shared)
         low, high = centred_interval(value, reps, level)
         details["bootstrap"] = {
             "replicates": int(reps.size),
@@ -239,6 +210,7 @@ def kid_result(
     level: float = 0.95,
     paired: bool | None = None,
     extractor=None,
+    shared: dict | None = None,
 ) -> SetMetricResult:
     """KID (unbiased MMD^2, cubic polynomial kernel, subset average) with a bootstrap interval.
 
@@ -247,8 +219,11 @@ def kid_result(
     """
     r = check_features(real_feats, "real features")
     f = check_features(fake_feats, "fake features")
+    shared = {} if shared is None else shared
     is_paired = bool(r.shape[0] == f.shape[0] if paired is None else paired)
-    values = kid_subset_values(r, f, subsets=subsets, subset_size=subset_size, seed=seed, paired=is_paired)
+    values = kid_subset_values(
+        r, f, subsets=subsets, subset_size=subset_size, seed=seed, paired=is_paired, shared=shared
+    )
     value = float(values.mean())
     details: dict[str, Any] = {
         "n": int(min(r.shape[0], f.shape[0])),
@@ -267,7 +242,7 @@ def kid_result(
     }
     low = high = float("nan")
     if n_boot > 0:
-        reps = bootstrap_kid(r, f, n_boot=n_boot, seed=seed, paired=is_paired)
+        reps = bootstrap_kid(r, f, n_boot=n_boot, seed=seed, paired=is_paired, shared=shared)
         low, high = centred_interval(value, reps, level)
         details["bootstrap"] = {
             "replicates": int(reps.size),
@@ -283,30 +258,59 @@ def kid_result(
     return SetMetricResult(value, low, high, details)
 
 
-def features_for(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext):
-    """Features of the run's real images (disk cache) and of a method's outputs (in-process memo).
+def own_features(real, fake, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The run's real and fake features as a registered set metric takes them: paired, equally long.
 
-    Every set metric of a method calls this, so the Inception pass runs once per image set.
-
-    Returns
-    -------
-    real_feats, fake_feats : np.ndarray
-        ``N x D`` float64.
-    extractor : FeatureExtractor
+    Raises
+    ------
+    ValueError
+        ``real`` missing or the two matrices of different lengths or dimensions (the caller's
+        mistake, not the data's: the run gives row ``i`` of both from image ``i``).
     """
-    if len(real) != len(fake):
-        raise ValueError(f"real and fake image lists differ in length: {len(real)} vs {len(fake)}")
-    opts = ctx.options or {}
-    extractor = load_extractor(opts.get("fid_features"))
-    batch = int(opts.get("fid_batch_size") or DEFAULT_BATCH)
-    rf = reference_features(real, ctx.reference_key, extractor, ctx.cache_dir, progress=ctx.progress, batch_size=batch)
-    ff = image_features(fake, extractor, progress=ctx.progress, batch_size=batch)
-    return rf, ff, extractor
+    if real is None:
+        raise ValueError(f"{name}: no real features given (and no reference statistics in the context)")
+    r, f = check_features(real, "real features", 1), check_features(fake, "fake features", 1)
+    if r.shape != f.shape:
+        raise ValueError(f"{name}: real and fake features differ in shape: {r.shape} vs {f.shape} (rows must pair)")
+    return r, f
+
+
+def reference_details(reference) -> dict[str, Any]:
+    """The reference statistics a result was computed against (``reference_path``, ``_sha256``, ...), for ``details``."""
+    return {} if reference is None else reference.details()
+
+
+def no_reference_pairs(name: str, ctx: SetMetricContext) -> SetMetricResult:
+    """:func:`withheld` for a paired estimate asked for against external reference statistics."""
+    return withheld(
+        f"{name} pairs each output with its own real image, so it needs the run's own real features; "
+        "--fid-reference gives another set's statistics",
+        **extractor_details(ctx.extractor),
+        **reference_details(ctx.reference),
+    )
+
+
+def no_reference_features(name: str, ctx: SetMetricContext) -> SetMetricResult:
+    """:func:`withheld` for a metric that needs per-image reference features the reference file lacks."""
+    return withheld(
+        f"{name} needs per-image features of the real side; the reference {ctx.reference.path} holds "
+        "statistics (mean and covariance) only",
+        **extractor_details(ctx.extractor),
+        **reference_details(ctx.reference),
+    )
 
 
 def _n_boot(ctx: SetMetricContext) -> int:
     value = (ctx.options or {}).get("fid_bootstrap")
     return DEFAULT_BOOT if value is None else int(value)
+
+
+def _kid_settings(ctx: SetMetricContext) -> dict[str, int]:
+    opts = ctx.options or {}
+    return {
+        "subsets": int(opts.get("kid_subsets") or DEFAULT_SUBSETS),
+        "subset_size": int(opts.get("kid_subset_size") or DEFAULT_SUBSET_SIZE),
+    }
 
 
 @register_metric(
@@ -315,30 +319,48 @@ def _n_boot(ctx: SetMetricContext) -> int:
     higher_is_better=False,
     summary="Frechet Inception distance to the run's real images (TF Inception pool3, 2048-d)",
 )
-def fid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
-    """FID of ``fake`` (a method's composited outputs) against ``real`` (same ids, same order)."""
+def fid(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext) -> SetMetricResult:
+    """FID of ``fake`` (features of a method's outputs) against ``real`` (same ids, same order).
+
+    With ``ctx.reference``: FID against the reference's mean and covariance
+    (:func:`bench.metrics.reference_stats.fid_against_reference`), unpaired.
+    """
     short = too_few("FID", len(fake), MIN_N["fid"], "a feature covariance")
     if short:
         return short
-    rf, ff, extractor = features_for(real, fake, ctx)
-    return fid_result(rf, ff, n_boot=_n_boot(ctx), seed=ctx.seed, progress=ctx.progress, extractor=extractor)
+    if ctx.reference is not None:
+        return _against_reference("fid", fake, ctx)
+    r, f = own_features(real, fake, "fid")
+    return fid_result(
+        r, f, n_boot=_n_boot(ctx), seed=ctx.seed, progress=ctx.progress, extractor=ctx.extractor, shared=ctx.shared
+    )
 
 
-def _kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, paired: bool) -> SetMetricResult:
+def _against_reference(name: str, fake: np.ndarray, ctx: SetMetricContext) -> SetMetricResult:
+    """``fid`` or ``kid`` of ``fake`` against ``ctx.reference``, with the extractor in its details."""
+    if name == "fid":
+        res = fid_against_reference(ctx.reference, fake, n_boot=_n_boot(ctx), seed=ctx.seed)
+    else:
+        res = kid_against_reference(ctx.reference, fake, **_kid_settings(ctx), n_boot=_n_boot(ctx), seed=ctx.seed)
+    return SetMetricResult(res.value, res.low, res.high, {**extractor_details(ctx.extractor), **res.details})
+
+
+def _kid(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext, paired: bool) -> SetMetricResult:
     short = too_few("KID", len(fake), MIN_N["kid_paired" if paired else "kid"], "pairs of distinct images")
     if short:
         return short
-    rf, ff, extractor = features_for(real, fake, ctx)
-    opts = ctx.options or {}
+    if ctx.reference is not None:
+        return no_reference_pairs("kid_paired", ctx) if paired else _against_reference("kid", fake, ctx)
+    r, f = own_features(real, fake, "kid_paired" if paired else "kid")
     return kid_result(
-        rf,
-        ff,
-        subsets=int(opts.get("kid_subsets") or DEFAULT_SUBSETS),
-        subset_size=int(opts.get("kid_subset_size") or DEFAULT_SUBSET_SIZE),
+        r,
+        f,
+        **_kid_settings(ctx),
         n_boot=_n_boot(ctx),
         seed=ctx.seed,
-        extractor=extractor,
+        extractor=ctx.extractor,
         paired=paired,
+        shared=ctx.shared,
     )
 
 
@@ -348,29 +370,39 @@ def _kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, 
     higher_is_better=False,
     summary="FID-infinity (Chong and Forsyth 2020): FID extrapolated to infinitely many images",
 )
-def fid_inf(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
+def fid_inf(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext) -> SetMetricResult:
     """FID-infinity of ``fake`` against ``real`` (see :func:`bench.metrics.frechet.fid_infinity`).
 
-    Same features as ``fid`` (extracted once per run); the interval is left empty because
-    the extrapolation's own spread is shown by its points in ``details``. Withheld (see
-    :func:`withheld`) below ``MIN_N["fid_inf"]`` images, where the fit has fewer than its 15
-    subset sizes, and when the fitted intercept is negative: FID is never negative, so the
-    ``a + b / n`` model does not hold at this n (the paper fits 5,000 to 50,000 images).
-    """
-    from bench.metrics.frechet import fid_infinity
+    Same features as ``fid``; the interval is left empty because the extrapolation's own
+    spread is shown by its points in ``details``. Withheld (see :func:`withheld`) below
+    ``MIN_N["fid_inf"]`` images, where the fit has fewer than its 15 subset sizes, and when
+    the fitted intercept is negative: FID is never negative, so the ``a + b / n`` model does
+    not hold at this n (the paper fits 5,000 to 50,000 images).
 
+    With ``ctx.reference``: the fit subsamples only the outputs and keeps the whole real
+    side, as the paper does, so it needs no pairing; it runs on the reference's per-image
+    features and is withheld when the reference holds statistics only.
+    """
     short = too_few("FID-inf", len(fake), MIN_N["fid_inf"], "15 distinct subset sizes from n/2 to n")
     if short:
         return short
-    rf, ff, extractor = features_for(real, fake, ctx)
-    value, ns, fids = fid_infinity(rf, ff, seed=ctx.seed)
+    extra: dict[str, Any] = {}
+    if ctx.reference is not None:
+        if real is None:
+            return no_reference_features("fid_inf", ctx)
+        rf, ff = check_features(real, "reference features"), check_features(fake, "fake features")
+        extra = reference_details(ctx.reference)
+    else:
+        rf, ff = own_features(real, fake, "fid_inf")
+    value, ns, fids = fid_infinity(rf, ff, seed=ctx.seed, shared=ctx.shared)
     details = {
         "n": int(len(ff)),
         "feature_dim": int(rf.shape[1]),
-        **extractor_details(extractor),
+        **extractor_details(ctx.extractor),
         "estimator": "intercept of FID(n) = a + b/n over 15 fake subsets of n/2..n (Gram route)",
         "subset_sizes": [int(n) for n in ns],
         "subset_fids": [float(v) for v in fids],
+        **extra,
     }
     if value < 0:
         return withheld(
@@ -388,12 +420,14 @@ def fid_inf(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContex
     higher_is_better=False,
     summary="kernel Inception distance, the standard unbiased estimator (torchmetrics, torch-fidelity)",
 )
-def kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
+def kid(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext) -> SetMetricResult:
     """KID of ``fake`` against ``real``: unbiased MMD^2 with the cubic kernel over all cross pairs.
 
     This is the estimator of Binkowski et al. 2018 as torchmetrics and torch-fidelity
     compute it, so values are comparable with published KIDs. Subsets of
-    ``kid_subset_size`` (1000) are drawn only when the sets are larger than that.
+    ``kid_subset_size`` (1000) are drawn only when the sets are larger than that. With
+    ``ctx.reference``: against the reference's per-image features
+    (:func:`bench.metrics.reference_stats.kid_against_reference`).
     """
     return _kid(real, fake, ctx, paired=False)
 
@@ -404,7 +438,7 @@ def kid(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -
     higher_is_better=False,
     summary="KID leaving out each output's own real image from the cross term (paired sets)",
 )
-def kid_paired(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
+def kid_paired(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext) -> SetMetricResult:
     """Paired KID: the cross term skips ``k(real_i, fake_i)`` for outputs made from real image ``i``.
 
     In inpainting every output shares its known pixels with its own real image, so
@@ -412,5 +446,6 @@ def kid_paired(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricCon
     keeps the estimator unbiased for the question "are outputs distributed like real
     images?". Use it to compare methods within this suite; use ``kid`` to compare
     with numbers published elsewhere (it is larger here, about 2-3x, and not comparable).
+    Withheld with ``ctx.reference``: another set's features have no pairs.
     """
     return _kid(real, fake, ctx, paired=True)

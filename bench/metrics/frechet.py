@@ -42,11 +42,11 @@ Why a Gram-matrix trace: with centred feature matrices ``X1`` (``n1 x D``) and
 ``Sigma_1 Sigma_2`` equal those of ``M M^T`` with ``M = X1 X2^T / sqrt((n1-1)(n2-1))``,
 so ``tr sqrt(Sigma_1 Sigma_2)`` is the sum of the singular values of ``M``. For
 ``n < D`` this is an ``n x n`` problem instead of a ``D x D`` matrix square root.
-The Gram matrices come from :mod:`bench.metrics.gram`, cached by content, so the
-value, its bootstrap, FID-infinity's subsets and KID of one method share one set of
-``n x D`` products, and the real set's is shared by every method; each bootstrap
-replicate or subset then costs ``O(n^2)`` plus one eigenproblem of the size of its
-distinct images.
+The Gram matrices come from :mod:`bench.metrics.gram`; the functions that use them take
+``shared``, a dict the caller passes to every one of them (``SetMetricContext.shared``),
+so the value, its bootstrap, FID-infinity's subsets and KID of one method share one set
+of ``n x D`` products (without it each call computes its own); each bootstrap replicate
+or subset then costs ``O(n^2)`` plus one eigenproblem of the size of its distinct images.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ from __future__ import annotations
 import numpy as np
 
 from bench.metrics.gram import FeaturePair, blas_threads_for, feature_pair, one_blas_thread
+
+# FID's covariance has rank < D below this many images; the estimate is then
+# strongly biased upwards and comparable only at equal n.
+BIAS_N = 2048
 
 # Above this many rows the n x n matrices of the Gram route no longer pay
 # (KID's kernel matrices are built in blocks from the features instead).
@@ -229,11 +233,12 @@ def trace_sqrt_product(x1, x2) -> float:
     return _nuclear_cross(a, b)
 
 
-def fid_gram(real, fake) -> float:
+def fid_gram(real, fake, *, shared: dict | None = None) -> float:
     """FID from two feature matrices without a matrix square root.
 
     Mathematically equal to ``frechet_distance(*feature_stats(real), *feature_stats(fake))``
-    when that one needs no ``eps`` offset; cost ``O(n^2 D)`` for ``n < D``.
+    when that one needs no ``eps`` offset; cost ``O(n^2 D)`` for ``n < D``. ``shared``:
+    see the module docstring.
     """
     r, f = _check_pair(real, fake)
     if max(r.shape[0], f.shape[0]) > r.shape[1]:
@@ -241,9 +246,9 @@ def fid_gram(real, fake) -> float:
         tr_r = float(((r - r.mean(axis=0)) ** 2).sum() / (r.shape[0] - 1))
         tr_f = float(((f - f.mean(axis=0)) ** 2).sum() / (f.shape[0] - 1))
         return float(diff @ diff + tr_r + tr_f - 2.0 * trace_sqrt_product(r, f))
-    # n <= D: everything from the cached Gram matrices (shared with the bootstrap,
-    # FID-infinity and KID of the same sets, and the real Gram across methods).
-    p = feature_pair(r, f)
+    # n <= D: everything from the Gram matrices (shared through ``shared`` with the
+    # bootstrap, FID-infinity and KID of the same sets).
+    p = feature_pair(r, f, shared)
     nr, nf = p.real.n, p.fake.n
     with blas_threads_for(min(nr, nf)):
         trace_sqrt = np.linalg.svd(p.cross / np.sqrt((nr - 1.0) * (nf - 1.0)), compute_uv=False).sum()
@@ -251,7 +256,7 @@ def fid_gram(real, fake) -> float:
 
 
 def fid_infinity(
-    real, fake, points: int = 15, min_fraction: float = 0.5, seed: int = 0
+    real, fake, points: int = 15, min_fraction: float = 0.5, seed: int = 0, *, shared: dict | None = None
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """FID-infinity (Chong and Forsyth, CVPR 2020).
 
@@ -273,6 +278,8 @@ def fid_infinity(
         few hundred images of a benchmark run, half keeps each FID's own noise small).
     seed : int
         Seed of the subset draws.
+    shared : dict, optional
+        Scratch shared with the method's other set metrics (see the module docstring).
 
     Returns
     -------
@@ -295,7 +302,7 @@ def fid_infinity(
         wf = np.zeros((len(subsets), f.shape[0]))
         for row, idx in zip(wf, subsets):
             row[idx] = 1.0
-        fids = _GramResampler(feature_pair(r, f))(np.ones((len(subsets), r.shape[0])), wf)
+        fids = _GramResampler(feature_pair(r, f, shared))(np.ones((len(subsets), r.shape[0])), wf)
     slope, intercept = np.polyfit(1.0 / ns, fids, 1)
     return float(intercept), ns, fids
 
@@ -347,9 +354,9 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, paired: bool) -> float:
     return _mmd2_from_kernels(_poly_kernel(x, x), _poly_kernel(y, y), _poly_kernel(x, y), paired)
 
 
-def _gram_kernels(r: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """KID's kernel matrices ``K(r, r)``, ``K(f, f)``, ``K(r, f)`` from the cached Gram matrices."""
-    p, d = feature_pair(r, f), r.shape[1]
+def _gram_kernels(r: np.ndarray, f: np.ndarray, shared: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """KID's kernel matrices ``K(r, r)``, ``K(f, f)``, ``K(r, f)`` from the Gram matrices of the pair."""
+    p, d = feature_pair(r, f, shared), r.shape[1]
     return (p.real.raw / d + 1.0) ** 3, (p.fake.raw / d + 1.0) ** 3, (p.raw_cross / d + 1.0) ** 3
 
 
@@ -370,7 +377,14 @@ def _paired(nr: int, nf: int, paired: bool | None) -> bool:
 
 
 def kid_subset_values(
-    real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 0, paired: bool | None = None
+    real,
+    fake,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+    paired: bool | None = None,
+    *,
+    shared: dict | None = None,
 ) -> np.ndarray:
     """Unbiased MMD^2 on each of ``subsets`` random subsets (drawn without replacement).
 
@@ -388,6 +402,8 @@ def kid_subset_values(
         Draw the same ids from both sets and leave matched pairs out of the cross
         term; ``None`` means "when the sizes match". Unpaired sets are subsampled
         independently and every cross pair is used (torch-fidelity's estimator).
+    shared : dict, optional
+        Scratch shared with the method's other set metrics (see the module docstring).
 
     Returns
     -------
@@ -405,7 +421,7 @@ def kid_subset_values(
     if m == r.shape[0] == f.shape[0]:
         # Every subset would be the whole of both sets, and MMD^2 does not depend on order.
         if m <= GRAM_MAX_N:
-            k_rr, k_ff, k_rf = _gram_kernels(r, f)
+            k_rr, k_ff, k_rf = _gram_kernels(r, f, shared)
             return np.full(subsets, _mmd2_from_kernels(k_ff, k_rr, k_rf.T, paired))
         return np.full(subsets, _mmd2_unbiased(f, r, paired))
     rng = np.random.default_rng(seed)
@@ -418,10 +434,17 @@ def kid_subset_values(
 
 
 def kid_from_features(
-    real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 0, paired: bool | None = None
+    real,
+    fake,
+    subsets: int = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+    paired: bool | None = None,
+    *,
+    shared: dict | None = None,
 ) -> float:
     """Kernel Inception Distance: mean of :func:`kid_subset_values` (same parameters)."""
-    return float(kid_subset_values(real, fake, subsets, subset_size, seed, paired).mean())
+    return float(kid_subset_values(real, fake, subsets, subset_size, seed, paired, shared=shared).mean())
 
 
 def _resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
@@ -525,7 +548,14 @@ def centred_interval(point: float, replicates: np.ndarray, level: float = 0.95) 
 
 
 def bootstrap_fid(
-    real, fake, n_boot: int = 200, seed: int = 0, paired: bool | None = None, progress: bool = False
+    real,
+    fake,
+    n_boot: int = 200,
+    seed: int = 0,
+    paired: bool | None = None,
+    progress: bool = False,
+    *,
+    shared: dict | None = None,
 ) -> np.ndarray:
     """Bootstrap replicates of FID over images.
 
@@ -545,6 +575,8 @@ def bootstrap_fid(
         Resample the same ids in both sets; ``None`` means "when the sizes match".
     progress : bool
         Show a progress bar.
+    shared : dict, optional
+        Scratch shared with the method's other set metrics (see the module docstring).
 
     Returns
     -------
@@ -558,7 +590,7 @@ def bootstrap_fid(
         raise ValueError(f"n_boot must be >= 1, got {n_boot}")
     wr, wf, _ = _draws(r.shape[0], f.shape[0], n_boot, seed, paired)
     if max(r.shape[0], f.shape[0]) <= r.shape[1]:
-        resample = _GramResampler(feature_pair(r, f))
+        resample = _GramResampler(feature_pair(r, f, shared))
         # Chunks of replicates: the batched O(n^2) products stay small and the bar moves.
         chunk = 25
         return np.concatenate(
@@ -588,17 +620,19 @@ def _kernel_weighted_sums(
     return out
 
 
-def bootstrap_kid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | None = None) -> np.ndarray:
+def bootstrap_kid(
+    real, fake, n_boot: int = 200, seed: int = 0, paired: bool | None = None, *, shared: dict | None = None
+) -> np.ndarray:
     """Bootstrap replicates of KID over images.
 
     Each replicate is the unbiased MMD^2 of the resampled sets over all their
     pairs except those that repeat one original image: a repeated image paired
     with itself would put ``k(x, x)`` into the within-set means, and a paired
     resample must also drop ``k(x_i, y_i)`` from the cross term, as
-    :func:`kid_subset_values` does. The kernel is built once: from the cached Gram
+    :func:`kid_subset_values` does. The kernel is built once: from the pair's Gram
     matrices up to ``GRAM_MAX_N`` rows, in blocks from the features above.
 
-    Parameters and returns are those of :func:`bootstrap_fid`.
+    Parameters and returns are those of :func:`bootstrap_fid` (without ``progress``).
     """
     r, f = _check_pair(real, fake)
     if n_boot < 1:
@@ -606,7 +640,7 @@ def bootstrap_kid(real, fake, n_boot: int = 200, seed: int = 0, paired: bool | N
     wr, wf, paired = _draws(r.shape[0], f.shape[0], n_boot, seed, paired)
     nr, nf, d = r.shape[0], f.shape[0], r.shape[1]
     if max(nr, nf) <= GRAM_MAX_N:
-        kernels = _gram_kernels(r, f)
+        kernels = _gram_kernels(r, f, shared)
 
         def weighted(i, wx, wy):
             with one_blas_thread():  # B x n times n x n: too small for threads to pay on a busy machine

@@ -1,29 +1,33 @@
-"""Inner products of feature sets, computed once and shared by every set metric.
+"""Inner products of feature sets, computed once and shared by the set metrics of one method.
 
 FID (its value, bootstrap and FID-infinity), KID and the k-NN metrics (precision,
 recall, density, coverage) need the features only through inner products between
-rows. A run scores several set metrics for each of several methods against one
-real set, so the ``n x n`` products are cached in-process by content: the real
-set's Gram matrix once per run, each method's cross and fake Gram matrices once
-per method. The ``n x D`` products are the expensive step (``O(n^2 D)``); all
-that follows is ``O(n^2)``.
+rows. The ``n x D`` products are the expensive step (``O(n^2 D)``); all that follows
+is ``O(n^2)``. A caller that scores several set metrics of one method passes the same
+``shared`` dict (``SetMetricContext.shared``, made fresh per method and feature set) to
+each, so the products are computed once for all of them; nothing is kept between
+callers, and a call without ``shared`` computes its own.
 
 Public API
 ----------
-feature_set(x) -> FeatureSet
-    Mean, centred Gram matrix and squared norms of one ``N x D`` matrix (memoised).
-feature_pair(real, fake) -> FeaturePair
-    Both sets plus their cross products (memoised); raw Gram matrices
-    (``x_i . y_j``, for KID) and squared distances (for k-NN metrics) derive from it.
+feature_set(x, shared=None) -> FeatureSet
+    Mean, centred Gram matrix and squared norms of one ``N x D`` matrix.
+feature_pair(real, fake, shared=None) -> FeaturePair
+    Both sets plus their cross products; raw Gram matrices (``x_i . y_j``, for KID)
+    and squared distances (for k-NN metrics) derive from it.
+remember(shared, key, make) -> value
+    ``make()``, kept in ``shared`` under ``key`` (any other computation shared the same way).
+shared_digest(x, shared) -> str
+    :func:`content_digest`, computed once per read-only array within one ``shared`` dict.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import weakref
-from collections import OrderedDict
+from collections.abc import Callable
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,36 +39,51 @@ __all__ = [
     "feature_pair",
     "feature_set",
     "one_blas_thread",
+    "remember",
+    "shared_digest",
 ]
 
-# Each entry holds a few n x n float64 matrices (8 n^2 bytes each): keep few.
-_SETS: OrderedDict[str, FeatureSet] = OrderedDict()
-_PAIRS: OrderedDict[tuple[str, str], FeaturePair] = OrderedDict()
-_MEMO_SETS = 4
-_MEMO_PAIRS = 2
-_DIGESTS: dict[int, tuple[weakref.ref, str]] = {}
+T = TypeVar("T")
+
+# threadpoolctl's handle on the process's BLAS libraries, built on first use (see
+# one_blas_thread); it holds no data.
 _CONTROLLER = None
 
 
 def content_digest(x: np.ndarray) -> str:
-    """SHA-256 of a float64 matrix's shape and bytes: equal digests, equal matrices.
-
-    A read-only array that owns its memory cannot change under us, so its digest is
-    remembered for as long as the array lives (every set metric of a method asks for
-    the digests of the same two feature matrices).
-    """
-    frozen = not x.flags.writeable and x.flags.owndata
-    if frozen:
-        hit = _DIGESTS.get(id(x))
-        if hit is not None and hit[0]() is x:
-            return hit[1]
+    """SHA-256 of a float64 matrix's shape and bytes: equal digests, equal matrices."""
     h = hashlib.sha256(repr(x.shape).encode())
     h.update(np.ascontiguousarray(x, dtype=np.float64).data)
-    digest = h.hexdigest()
-    if frozen:
-        key = id(x)
-        _DIGESTS[key] = (weakref.ref(x, lambda _, key=key: _DIGESTS.pop(key, None)), digest)
+    return h.hexdigest()
+
+
+def shared_digest(x: np.ndarray, shared: dict | None) -> str:
+    """:func:`content_digest` of ``x``, remembered in ``shared`` while ``x`` cannot change.
+
+    A read-only array that owns its memory cannot change under us, so within one ``shared``
+    dict (which keeps the array alive, so its ``id`` stays its own) its digest is computed
+    once: every set metric of a method asks for the digests of the same two matrices.
+    """
+    if shared is None or x.flags.writeable or not x.flags.owndata:
+        return content_digest(x)
+    kept = shared.get(("digest", id(x)))
+    if kept is not None and kept[0] is x:
+        return kept[1]
+    digest = content_digest(x)
+    shared[("digest", id(x))] = (x, digest)
     return digest
+
+
+def remember(shared: dict | None, key: Any, make: Callable[[], T]) -> T:
+    """``shared[key]``, made by ``make()`` on first use; just ``make()`` when ``shared`` is None.
+
+    ``key`` must name everything the value depends on (the features' digests and any setting).
+    """
+    if shared is None:
+        return make()
+    if key not in shared:
+        shared[key] = make()
+    return shared[key]
 
 
 def one_blas_thread():
@@ -192,41 +211,24 @@ class FeaturePair:
         return np.maximum(d, 0.0, out=d)
 
 
-def _memo(table: OrderedDict, key, size: int, make):
-    if key in table:
-        table.move_to_end(key)
-        return table[key]
-    value = make()
-    table[key] = value
-    while len(table) > size:
-        table.popitem(last=False)
-    return value
-
-
 def _frozen_copy(x: np.ndarray) -> np.ndarray:
-    # A private copy: the caller may modify theirs after the entry is cached.
+    # A private copy: the caller may modify theirs while the set is kept in ``shared``.
     out = np.array(x, dtype=np.float64)
     out.setflags(write=False)
     return out
 
 
-def feature_set(x: np.ndarray) -> FeatureSet:
-    """The :class:`FeatureSet` of a validated float64 ``N x D`` matrix, memoised by content."""
-    digest = content_digest(x)
-    return _memo(_SETS, digest, _MEMO_SETS, lambda: FeatureSet(_frozen_copy(x), digest))
+def feature_set(x: np.ndarray, shared: dict | None = None) -> FeatureSet:
+    """The :class:`FeatureSet` of a validated float64 ``N x D`` matrix, kept in ``shared`` by content."""
+    digest = shared_digest(x, shared)
+    return remember(shared, ("gram.set", digest), lambda: FeatureSet(_frozen_copy(x), digest))
 
 
-def feature_pair(real: np.ndarray, fake: np.ndarray) -> FeaturePair:
-    """The :class:`FeaturePair` of two validated float64 matrices, memoised by content.
+def feature_pair(real: np.ndarray, fake: np.ndarray, shared: dict | None = None) -> FeaturePair:
+    """The :class:`FeaturePair` of two validated float64 matrices, kept in ``shared`` by content.
 
-    The real set's Gram matrix is shared by every pair with the same real features,
-    so scoring many methods against one real set computes it once.
+    Every set metric of a method given the same ``shared`` dict uses one pair: its Gram,
+    cross and distance matrices are computed once.
     """
-    r, f = feature_set(real), feature_set(fake)
-    return _memo(_PAIRS, (r.digest, f.digest), _MEMO_PAIRS, lambda: FeaturePair(r, f))
-
-
-def clear() -> None:
-    """Drop every memoised set and pair (tests; freeing memory after a large run)."""
-    _SETS.clear()
-    _PAIRS.clear()
+    r, f = feature_set(real, shared), feature_set(fake, shared)
+    return remember(shared, ("gram.pair", r.digest, f.digest), lambda: FeaturePair(r, f))

@@ -5,8 +5,10 @@ Networks" (ICLR 2021), on the same pool3 features as FID. Pure numpy + scikit-le
 
 Public functions
 ----------------
-ids_scores(real, fake, C=1.0, random_state=0) -> IDSResult
-    Fit the SVM once; P-IDS, U-IDS and the per-class error rates.
+ids_scores(real, fake, C=1.0, random_state=0, shared=None) -> IDSResult
+    Fit the SVM once; P-IDS, U-IDS and the per-class error rates. ``pids`` and ``uids``
+    of one method pass the same ``shared`` dict (``SetMetricContext.shared``) and share
+    one fit.
 pids_from_decisions(real_dec, fake_dec) -> float
 uids_from_decisions(real_dec, fake_dec) -> float
     The two scores from given SVM decision values (the pairing and counting rules).
@@ -15,19 +17,15 @@ uids_from_decisions(real_dec, fake_dec) -> float
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bench.metrics.frechet import _check_pair
-from bench.metrics.gram import content_digest, one_blas_thread
+from bench.metrics.gram import one_blas_thread, remember, shared_digest
 
 __all__ = ["IDSResult", "ids_scores", "pids_from_decisions", "uids_from_decisions"]
-
-_MEMO: OrderedDict[tuple, IDSResult] = OrderedDict()
-_MEMO_SIZE = 32  # entries are two decision vectors; a run asks for pids and uids of each method
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,9 @@ def _reduced_design(r: np.ndarray, f: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(np.linalg.qr(xa.T, mode="r").T)
 
 
-def ids_scores(real, fake, *, C: float = 1.0, random_state: int = 0, max_iter: int = 1000) -> IDSResult:
+def ids_scores(
+    real, fake, *, C: float = 1.0, random_state: int = 0, max_iter: int = 1000, shared: dict | None = None
+) -> IDSResult:
     """Paired and unpaired Inception discriminative scores (Zhao et al., ICLR 2021).
 
     As the authors' ``metrics/inception_discriminative_score.py`` (co-mod-gan, also
@@ -126,11 +126,13 @@ def ids_scores(real, fake, *, C: float = 1.0, random_state: int = 0, max_iter: i
         Passed to ``LinearSVC``.
     max_iter : int
         Solver iterations (the reference's default, 1000).
+    shared : dict, optional
+        Scratch shared with the method's other set metrics: the fit is kept there, keyed by
+        the features' content and the settings, so ``pids`` and ``uids`` fit once.
 
     Returns
     -------
     IDSResult
-        Memoised by the features' content and the settings.
 
     Notes
     -----
@@ -139,14 +141,15 @@ def ids_scores(real, fake, *, C: float = 1.0, random_state: int = 0, max_iter: i
     and the in-sample SVM separates them: both scores are then 0 or close to it for
     any method and do not rank methods. ``details["warning"]`` says so.
     """
+    r, f = _check_pair(real, fake)
+    key = ("ids", shared_digest(r, shared), shared_digest(f, shared), float(C), int(random_state), int(max_iter))
+    return remember(shared, key, lambda: _fit(r, f, C, random_state, max_iter))
+
+
+def _fit(r: np.ndarray, f: np.ndarray, C: float, random_state: int, max_iter: int) -> IDSResult:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
 
-    r, f = _check_pair(real, fake)
-    key = (content_digest(r), content_digest(f), float(C), int(random_state), int(max_iter))
-    if key in _MEMO:
-        _MEMO.move_to_end(key)
-        return _MEMO[key]
     z = _reduced_design(r, f)
     y = np.r_[np.ones(r.shape[0]), np.zeros(f.shape[0])]
     svm = LinearSVC(dual=False, C=C, fit_intercept=False, random_state=random_state, max_iter=max_iter)
@@ -177,8 +180,4 @@ def ids_scores(real, fake, *, C: float = 1.0, random_state: int = 0, max_iter: i
             "feature dimension"
         )
     pids = pids_from_decisions(real_dec, fake_dec) if r.shape[0] == f.shape[0] else float("nan")
-    result = IDSResult(pids, uids_from_decisions(real_dec, fake_dec), real_dec, fake_dec, details)
-    _MEMO[key] = result
-    while len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
-    return result
+    return IDSResult(pids, uids_from_decisions(real_dec, fake_dec), real_dec, fake_dec, details)

@@ -12,9 +12,20 @@ installing it. What the object is:
   float32 images in [0, 1] and a bool ``H x W`` mask (True = missing), returning a number
   (the ``<name>`` column) or an ``H x W`` map (``<name>`` its mean, ``hole_<name>`` its mean over
   the hole, as hole SSIM);
-- a set metric (``f.kind = "set"``): ``f(real, fake, **options)`` with two equally long lists of
-  images (``f.inputs = "features"``: two ``N x 2048`` arrays of the run's Inception pool3
-  features instead), returning a number.
+- a set metric (``f.kind = "set"``): ``f(real, fake, **options)`` returning a number, with
+  ``f.inputs`` saying what ``real`` and ``fake`` are:
+
+  - ``"images"`` (the default): two equally long sequences of ``H x W x 3`` float32 images,
+    item ``i`` of both from image ``i``. They are lazy (the run passes
+    ``SetMetricContext.images``): each item is read from the run directory when indexed, so
+    nothing holds the whole set, and such a plugin reads every image once more after the run
+    has scored it. A caller without images (``ctx.images`` None: a report from stored
+    features) gives NaN with the reason in its details;
+  - ``"features"``: the two ``N x D`` float64 feature matrices every built-in set metric gets
+    (the run's Inception pool3 features by default), from the features the run stores, so it
+    costs no extraction. Against external reference statistics (``--fid-reference``) ``real``
+    is the reference's per-image features, unpaired; a reference without them gives NaN with
+    the reason.
 
 Optional attributes of the object describe it: ``higher_is_better`` (default False: a
 distance), ``label``, ``digits``, ``summary`` (default: the docstring's first line). Keyword
@@ -39,7 +50,6 @@ import numpy as np
 
 from bench.core.objects import PREFIX, ObjectLoadError, keyword_defaults, load_object, parse_object_spec, summary_of
 from bench.core.spec import NAME, NAME_RULE, parse_options, typed_options
-from bench.metrics.fid import features_for
 from bench.metrics.registry import (
     BROKEN,
     METRICS,
@@ -127,17 +137,28 @@ def _region_value(result: Any, mask: np.ndarray, region: str, what: str) -> floa
     return float(values[mask].mean()) if mask.any() else float("nan")
 
 
+def _set_inputs(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext, what: str, inputs: str):
+    """What the user's set metric is called with (see the module docstring); raises MetricValueError if absent."""
+    if inputs == "features":
+        if real is None:
+            raise MetricValueError(
+                f"metric {what} takes features of the real images; the reference statistics given hold none"
+            )
+        return real, fake
+    if ctx.images is None:
+        raise MetricValueError(
+            f"metric {what} takes images (inputs = 'images'), and this caller passes features only; "
+            "score it in a run (bench run), or declare inputs = 'features'"
+        )
+    return ctx.images
+
+
 def _set_fn(obj: Callable, what: str, options: dict[str, Any], inputs: str) -> Callable:
     """``fn(real, fake, ctx)`` over the user's ``obj(real, fake, **options)``."""
 
-    def fn(
-        real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, **spec_options: Any
-    ) -> SetMetricResult:
+    def fn(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext, **spec_options: Any) -> SetMetricResult:
         try:
-            if inputs == "features":
-                real_in, fake_in, _ = features_for(real, fake, ctx)
-            else:
-                real_in, fake_in = real, fake
+            real_in, fake_in = _set_inputs(real, fake, ctx, what, inputs)
             value = _check_value(obj(real_in, fake_in, **options, **spec_options), f"metric {what}")
         except Exception as err:
             message = err if isinstance(err, MetricValueError) else f"metric {what} raised {type(err).__name__}: {err}"

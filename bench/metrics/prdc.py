@@ -8,14 +8,15 @@ Public functions
 ----------------
 knn_radii(x, k) -> ndarray
     Distance of each row to its k-th nearest other row of the same set.
-precision_recall(real, fake, k=3) -> (precision, recall)
-density_coverage(real, fake, k=5) -> (density, coverage)
+precision_recall(real, fake, k=3, shared=None) -> (precision, recall)
+density_coverage(real, fake, k=5, shared=None) -> (density, coverage)
 prdc(real, fake, k_pr=3, k_dc=5) -> dict
     All four, sharing one set of pairwise distances.
 
-Distances come from the Gram matrices cached by :mod:`bench.metrics.gram` (shared
-with FID and KID of the same sets) up to ``GRAM_MAX_N`` rows, and are computed in
-float64 blocks of rows above that, so memory stays ``O(block x n)``.
+Distances come from the Gram matrices of :mod:`bench.metrics.gram` up to ``GRAM_MAX_N``
+rows (given the same ``shared`` dict, the four metrics, FID and KID of one method use one
+set of them), and are computed in float64 blocks of rows above that, so memory stays
+``O(block x n)``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ K_DC = 5  # Naeem et al. 2020, Section 4 ("we use k = 5")
 BLOCK = 1024
 
 
-def _sq_blocks(a: np.ndarray, b: np.ndarray, same: bool) -> Iterator[tuple[int, np.ndarray]]:
+def _sq_blocks(a: np.ndarray, b: np.ndarray, same: bool, shared: dict | None) -> Iterator[tuple[int, np.ndarray]]:
     """``(start, D2)`` with ``D2[i, j] = |a[start + i] - b[j]|^2`` over blocks of rows of ``a``.
 
     ``same`` says ``a`` and ``b`` are one set, whose self-distances are set to ``inf``
@@ -42,9 +43,9 @@ def _sq_blocks(a: np.ndarray, b: np.ndarray, same: bool) -> Iterator[tuple[int, 
     """
     if max(a.shape[0], b.shape[0]) <= GRAM_MAX_N:
         if same:
-            d2 = feature_set(a).sqdist.copy()
+            d2 = feature_set(a, shared).sqdist.copy()
         else:
-            d2 = feature_pair(a, b).sqdist
+            d2 = feature_pair(a, b, shared).sqdist
         if same:
             np.fill_diagonal(d2, np.inf)
         yield 0, d2
@@ -63,12 +64,12 @@ def _sq_blocks(a: np.ndarray, b: np.ndarray, same: bool) -> Iterator[tuple[int, 
         yield start, d2
 
 
-def _kth_sq(x: np.ndarray, k: int) -> np.ndarray:
+def _kth_sq(x: np.ndarray, k: int, shared: dict | None = None) -> np.ndarray:
     """Squared distance of each row of ``x`` to its ``k``-th nearest other row."""
     if not 1 <= k < x.shape[0]:
         raise ValueError(f"k must lie in 1..{x.shape[0] - 1} for a set of {x.shape[0]} rows, got {k}")
     out = np.empty(x.shape[0])
-    for start, d2 in _sq_blocks(x, x, same=True):
+    for start, d2 in _sq_blocks(x, x, True, shared):
         out[start : start + d2.shape[0]] = np.partition(d2, k - 1, axis=1)[:, k - 1]
     return out
 
@@ -92,7 +93,7 @@ def knn_radii(x, k: int) -> np.ndarray:
 
 
 def _cross_counts(
-    r: np.ndarray, f: np.ndarray, r_real: np.ndarray, r_fake: np.ndarray | None, strict: bool
+    r: np.ndarray, f: np.ndarray, r_real: np.ndarray, r_fake: np.ndarray | None, strict: bool, shared: dict | None
 ) -> dict[str, np.ndarray]:
     """Ball memberships between the sets, given squared k-NN radii of each set.
 
@@ -105,7 +106,7 @@ def _cross_counts(
     count = np.zeros(f.shape[0], np.int64)
     nearest_in = np.zeros(r.shape[0], bool)
     in_fake = np.zeros(r.shape[0], bool)
-    for start, d2 in _sq_blocks(r, f, same=False):
+    for start, d2 in _sq_blocks(r, f, False, shared):
         rows = slice(start, start + d2.shape[0])
         ball = inside(d2, r_real[rows, None])
         in_real |= ball.any(axis=0)
@@ -116,7 +117,7 @@ def _cross_counts(
     return {"in_real": in_real, "count": count, "nearest_in": nearest_in, "in_fake": in_fake}
 
 
-def precision_recall(real, fake, k: int = K_PR) -> tuple[float, float]:
+def precision_recall(real, fake, k: int = K_PR, *, shared: dict | None = None) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al., NeurIPS 2019).
 
     "Improved Precision and Recall Metric for Assessing Generative Models".
@@ -134,6 +135,8 @@ def precision_recall(real, fake, k: int = K_PR) -> tuple[float, float]:
         ``Nr x D`` and ``Nf x D`` feature matrices.
     k : int
         Neighbour rank of the radii (3, the paper's choice).
+    shared : dict, optional
+        Scratch shared with the method's other set metrics (:mod:`bench.metrics.gram`).
 
     Returns
     -------
@@ -141,11 +144,11 @@ def precision_recall(real, fake, k: int = K_PR) -> tuple[float, float]:
         Both in ``[0, 1]``; higher is better.
     """
     r, f = _check_pair(real, fake)
-    c = _cross_counts(r, f, _kth_sq(r, k), _kth_sq(f, k), strict=False)
+    c = _cross_counts(r, f, _kth_sq(r, k, shared), _kth_sq(f, k, shared), False, shared)
     return float(c["in_real"].mean()), float(c["in_fake"].mean())
 
 
-def density_coverage(real, fake, k: int = K_DC) -> tuple[float, float]:
+def density_coverage(real, fake, k: int = K_DC, *, shared: dict | None = None) -> tuple[float, float]:
     """Density and coverage (Naeem et al., ICML 2020).
 
     "Reliable Fidelity and Diversity Metrics for Generative Models".
@@ -165,6 +168,8 @@ def density_coverage(real, fake, k: int = K_DC) -> tuple[float, float]:
         ``Nr x D`` and ``Nf x D`` feature matrices.
     k : int
         Neighbour rank of the radii (5, the paper's choice).
+    shared : dict, optional
+        Scratch shared with the method's other set metrics (:mod:`bench.metrics.gram`).
 
     Returns
     -------
@@ -174,7 +179,7 @@ def density_coverage(real, fake, k: int = K_DC) -> tuple[float, float]:
         In ``[0, 1]``; higher is better.
     """
     r, f = _check_pair(real, fake)
-    c = _cross_counts(r, f, _kth_sq(r, k), None, strict=True)
+    c = _cross_counts(r, f, _kth_sq(r, k, shared), None, True, shared)
     return float(c["count"].sum() / (k * f.shape[0])), float(c["nearest_in"].mean())
 
 
@@ -186,6 +191,7 @@ def prdc(real, fake, k_pr: int = K_PR, k_dc: int = K_DC) -> dict[str, float]:
     dict
         ``precision``, ``recall``, ``density``, ``coverage``.
     """
-    precision, recall = precision_recall(real, fake, k_pr)
-    density, coverage = density_coverage(real, fake, k_dc)
+    shared: dict = {}
+    precision, recall = precision_recall(real, fake, k_pr, shared=shared)
+    density, coverage = density_coverage(real, fake, k_dc, shared=shared)
     return {"precision": precision, "recall": recall, "density": density, "coverage": coverage}

@@ -71,8 +71,8 @@ import numpy as np
 
 from bench.core.digest import file_sha256, files_sha256
 from bench.core.files import atomic_write
-from bench.metrics.fid import BIAS_N, withheld
 from bench.metrics.frechet import (
+    BIAS_N,
     bootstrap_kid,
     centred_interval,
     check_features,
@@ -81,7 +81,7 @@ from bench.metrics.frechet import (
     kid_subset_values,
 )
 from bench.metrics.inception import INCEPTION_RESIZE
-from bench.metrics.registry import SetMetricResult
+from bench.metrics.registry import SetMetricResult, withheld
 
 __all__ = [
     "CLEAN_FID",

@@ -6,7 +6,11 @@ pixels; SSIM averages its full-image map over the hole pixels). Records store th
 ``<name>`` and ``hole_<name>``.
 
 Set-level metrics compare the distribution of a method's outputs with the real
-images of the same run: ``fn(real, fake, context, **options) -> SetMetricResult``.
+images of the same run, from their stored features:
+``fn(real, fake, context, **options) -> SetMetricResult`` with ``real`` and ``fake`` two
+``N x D`` float64 feature matrices, row ``i`` of both from image ``i`` (or, with
+``context.reference``, the reference's own features, possibly None, and unpaired); see
+:class:`SetMetricContext`.
 
 Each entry also describes itself once (label, digits, gate tolerance, table group, reference),
 for every table and gate to read. A metric is named by a spec, as methods are:
@@ -23,7 +27,6 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -136,28 +139,44 @@ class MetricInfo:
 
 @dataclass
 class SetMetricContext:
-    """Everything a set-level metric may need beyond the two image sets.
+    """Everything a set-level metric may need beyond the two feature matrices.
+
+    A set metric is ``fn(real, fake, ctx) -> SetMetricResult``: ``real`` and ``fake`` are
+    ``N x D`` float64 features in the same order (row ``i`` of both belongs to image ``i``:
+    paired sets); when ``reference`` is set, ``real`` is ``reference.feats`` (the reference's
+    per-image features, possibly None) and the sets are not paired.
 
     Attributes
     ----------
-    reference_key : dict
-        Identifies the real images (dataset, split, preprocessing, n, seed, ids hash)
-        so reference statistics can be cached on disk and reused.
-    cache_dir : Path
-        Where reference statistics may be cached.
     seed : int
-        Seed for any resampling (bootstrap, KID subsets).
+        Seed for any resampling (bootstrap, KID subsets, subset draws).
     options : dict
-        Free-form options from the command line (e.g. ``fid_features`` path).
+        Options from the command line: ``fid_bootstrap``, ``kid_subsets``, ``kid_subset_size``
+        and a plugin's own.
     progress : bool
         Whether to show progress bars.
+    extractor : dict
+        ``{"extractor": name, "extractor_sha256": hex, "resize": text}`` of the features,
+        copied into every result's ``details``.
+    reference : ReferenceStats or None
+        External statistics of the real side (:class:`bench.metrics.reference_stats.ReferenceStats`,
+        ``--fid-reference``) in place of the run's own real features.
+    images : tuple or None
+        ``(real_images, fake_images)``: two equally long lazy sequences of float32 ``H x W x 3``
+        images, for plugins declared with ``inputs = "images"``; None when the caller has none.
+    shared : dict
+        Scratch shared by the set metrics of one method and feature set (Gram matrices, k-NN
+        distances, the IDS fit), so they compute those once. The caller makes a fresh one per
+        method and feature set; a metric stores only values keyed by the features' content.
     """
 
-    reference_key: dict[str, Any]
-    cache_dir: Path
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    extractor: dict[str, Any] = field(default_factory=dict)
+    reference: Any = None
+    images: Any = None
+    shared: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -168,6 +187,22 @@ class SetMetricResult:
     low: float = float("nan")
     high: float = float("nan")
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def withheld(reason: str, **details: Any) -> SetMetricResult:
+    """A set metric without a value: NaN value and interval, the reason in ``details["withheld"]``.
+
+    Runs record it (``value: null`` in ``set_metrics.json``), summaries and reports print the
+    reason, and the gate skips it; it never stops a run.
+    """
+    return SetMetricResult(float("nan"), float("nan"), float("nan"), {**details, "withheld": reason})
+
+
+def too_few(name: str, n: int, minimum: int, why: str) -> SetMetricResult | None:
+    """:func:`withheld` when ``n < minimum`` (``name needs n >= minimum: why``), else None."""
+    if n >= minimum:
+        return None
+    return withheld(f"{name} needs n >= {minimum} images ({why}); this set has {n}", n=int(n), min_n=int(minimum))
 
 
 METRICS: Registry[MetricInfo] = Registry("metric")

@@ -1,12 +1,17 @@
-"""Registered set metrics beyond FID and KID, from the same Inception pool3 features.
+"""Registered set metrics beyond FID and KID, from the same feature matrices.
 
 ``precision`` and ``recall`` (Kynkaanniemi et al. 2019, k = 3), ``density`` and
-``coverage`` (Naeem et al. 2020, k = 5), ``pids`` and ``uids`` (Zhao et al. 2021).
-The features come from :func:`bench.metrics.fid.features_for`, so a method's
-Inception pass and the real set's cached features are shared with ``fid``; the
-k-NN distances and the SVM fit are computed once for all metrics of a method
-(memoised by the features' content in :mod:`bench.metrics.gram` and
-:mod:`bench.metrics.ids`). Importing this module does not import torch.
+``coverage`` (Naeem et al. 2020, k = 5), ``pids`` and ``uids`` (Zhao et al. 2021), each
+``fn(real, fake, ctx)`` on ``N x D`` features as :mod:`bench.metrics.fid` describes. The
+k-NN distances and the SVM fit are computed once for all metrics of a method: they are kept
+in ``ctx.shared``, the scratch the caller makes per method and feature set
+(:mod:`bench.metrics.gram`, :mod:`bench.metrics.ids`).
+
+Against external reference statistics (``ctx.reference``) the sets are not paired: the
+k-NN metrics and U-IDS need no pairing and run on the reference's per-image features (they
+are withheld when the reference holds statistics only: a k-NN ball or an SVM needs the
+points), P-IDS is withheld (it compares each output with its own real image). Importing
+this module does not import torch.
 """
 
 from __future__ import annotations
@@ -15,7 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.metrics.fid import MIN_N, extractor_details, features_for, too_few
+from bench.metrics.fid import (
+    MIN_N,
+    extractor_details,
+    no_reference_features,
+    no_reference_pairs,
+    own_features,
+    reference_details,
+    too_few,
+)
+from bench.metrics.frechet import _check_pair
+from bench.metrics.ids import ids_scores
 from bench.metrics.prdc import K_DC, K_PR, density_coverage, precision_recall
 from bench.metrics.registry import SetMetricContext, SetMetricResult, register_metric
 
@@ -25,14 +40,24 @@ NO_INTERVAL = (
 )
 
 
-def _common(rf: np.ndarray, ff: np.ndarray, extractor) -> dict[str, Any]:
+def _common(rf: np.ndarray, ff: np.ndarray, ctx: SetMetricContext) -> dict[str, Any]:
     return {
         "n": int(min(len(rf), len(ff))),
         "n_real": len(rf),
         "n_fake": len(ff),
         "feature_dim": int(rf.shape[1]),
-        **extractor_details(extractor),
+        **extractor_details(ctx.extractor),
+        **reference_details(ctx.reference),
     }
+
+
+def _inputs(real, fake, ctx: SetMetricContext, name: str) -> tuple[np.ndarray, np.ndarray] | SetMetricResult:
+    """The two feature matrices a metric that needs no pairing runs on, or why it cannot run."""
+    if ctx.reference is None:
+        return own_features(real, fake, name)
+    if real is None:
+        return no_reference_features(name, ctx)
+    return _check_pair(real, fake)
 
 
 # name: (k, paper, what it measures)
@@ -44,20 +69,27 @@ _KNN = {
 }
 
 
-def _knn(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, name: str) -> SetMetricResult:
+def _knn(real, fake: np.ndarray, ctx: SetMetricContext, name: str) -> SetMetricResult:
     k, paper, what = _KNN[name]
     # A k-NN radius needs k other images; said in the result rather than stopping the run.
-    short = too_few(name, len(fake), k + 1, f"a k-NN radius with k = {k} needs k other images")
+    why = f"a k-NN radius with k = {k} needs k other images"
+    short = too_few(name, len(fake), k + 1, why)
     if short:
         return short
-    rf, ff, extractor = features_for(real, fake, ctx)
-    # Each pair shares one computation; the distances behind both are cached across the four metrics.
+    got = _inputs(real, fake, ctx, name)
+    if isinstance(got, SetMetricResult):
+        return got
+    rf, ff = got
+    short = too_few(name, len(rf), k + 1, why + " (of the reference)")
+    if short:
+        return short
+    # Each pair shares one computation; the distances behind both are kept in ctx.shared for all four.
     if name in ("precision", "recall"):
-        values = dict(zip(("precision", "recall"), precision_recall(rf, ff, k)))
+        values = dict(zip(("precision", "recall"), precision_recall(rf, ff, k, shared=ctx.shared)))
     else:
-        values = dict(zip(("density", "coverage"), density_coverage(rf, ff, k)))
+        values = dict(zip(("density", "coverage"), density_coverage(rf, ff, k, shared=ctx.shared)))
     details = {
-        **_common(rf, ff, extractor),
+        **_common(rf, ff, ctx),
         "k": k,
         "estimator": f"{paper}: {what}",
         "interval": NO_INTERVAL,
@@ -69,11 +101,15 @@ def _knn(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, 
 def _register_knn(name: str) -> None:
     k, paper, what = _KNN[name]
 
-    def fn(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
+    def fn(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext) -> SetMetricResult:
         return _knn(real, fake, ctx, name)
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = f"{name.capitalize()} of ``fake`` against ``real`` ({paper}, k = {k}): {what}."
+    fn.__doc__ = (
+        f"{name.capitalize()} of ``fake`` against ``real`` ({paper}, k = {k}): {what}.\n\n"
+        "Needs no pairing: with ``ctx.reference`` it runs on the reference's per-image features, "
+        "and is withheld when the reference holds statistics only."
+    )
     register_metric(name, kind="set", higher_is_better=True, summary=f"{what} ({paper}, k = {k})")(fn)
 
 
@@ -81,16 +117,22 @@ for _name in _KNN:
     _register_knn(_name)
 
 
-def _ids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, name: str) -> SetMetricResult:
-    from bench.metrics.ids import ids_scores
-
+def _ids(real, fake: np.ndarray, ctx: SetMetricContext, name: str) -> SetMetricResult:
     short = too_few(name.upper().replace("IDS", "-IDS"), len(fake), MIN_N[name], "a two-class SVM")
     if short:
         return short
-    rf, ff, extractor = features_for(real, fake, ctx)
-    res = ids_scores(rf, ff, random_state=ctx.seed)
+    if name == "pids" and ctx.reference is not None:
+        return no_reference_pairs("P-IDS", ctx)
+    got = _inputs(real, fake, ctx, name)
+    if isinstance(got, SetMetricResult):
+        return got
+    rf, ff = got
+    short = too_few("U-IDS", len(rf), MIN_N[name], "a two-class SVM (of the reference)")
+    if short:
+        return short
+    res = ids_scores(rf, ff, random_state=ctx.seed, shared=ctx.shared)
     details = {
-        **_common(rf, ff, extractor),
+        **_common(rf, ff, ctx),
         **res.details,
         "interval": "no bootstrap interval: each replicate would refit the SVM",
     }
@@ -103,8 +145,11 @@ def _ids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext, 
     higher_is_better=True,
     summary="P-IDS (Zhao et al. 2021): how often a linear SVM scores an output above its own real image",
 )
-def pids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
-    """Paired Inception discriminative score (see :func:`bench.metrics.ids.ids_scores`); 0.5 is ideal."""
+def pids(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext) -> SetMetricResult:
+    """Paired Inception discriminative score (see :func:`bench.metrics.ids.ids_scores`); 0.5 is ideal.
+
+    Withheld with ``ctx.reference``: it compares each output with its own real image.
+    """
     return _ids(real, fake, ctx, "pids")
 
 
@@ -114,6 +159,10 @@ def pids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) 
     higher_is_better=True,
     summary="U-IDS (Zhao et al. 2021): misclassification rate of a linear SVM, real vs outputs",
 )
-def uids(real: list[np.ndarray], fake: list[np.ndarray], ctx: SetMetricContext) -> SetMetricResult:
-    """Unpaired Inception discriminative score (see :func:`bench.metrics.ids.ids_scores`); 0.5 is ideal."""
+def uids(real: np.ndarray | None, fake: np.ndarray, ctx: SetMetricContext) -> SetMetricResult:
+    """Unpaired Inception discriminative score (see :func:`bench.metrics.ids.ids_scores`); 0.5 is ideal.
+
+    Needs no pairing: with ``ctx.reference`` the SVM separates the outputs from the
+    reference's per-image features; withheld when the reference holds statistics only.
+    """
     return _ids(real, fake, ctx, "uids")

@@ -11,8 +11,9 @@ distorted by a different amount.
 With the project's default ``--benchmark-disable`` each benchmark runs once on
 small sizes as a smoke test; measure with
 ``python -m pytest tests/benchmarks/test_set_metrics_speed.py --benchmark-enable -s``.
-Caches (Gram matrices, SVM fits) are cleared before every round, so a round costs
-what a fresh process pays (imports aside). Both tests also print the process's CPU
+Each method's metrics get a fresh ``SetMetricContext.shared`` (the scratch that holds its
+Gram matrices and SVM fit), as a run makes one per method, so a round costs what a run
+pays (imports aside); the features are read-only, as a run's stored features are. Both tests also print the process's CPU
 seconds: on this project's shared 2-core machine, wall time measures the other jobs
 as much as this code.
 
@@ -30,9 +31,7 @@ import time
 import numpy as np
 import pytest
 
-from bench.metrics import SetMetricContext, get_metric, gram, set_scores
-from bench.metrics import fid as fidmod
-from bench.metrics import ids as idsmod
+from bench.metrics import SetMetricContext, get_metric
 
 SET_METRICS = ["fid", "fid_inf", "kid", "kid_paired", "precision", "recall", "density", "coverage", "pids", "uids"]
 N_METHODS = 9
@@ -51,44 +50,29 @@ def method_features(real: np.ndarray, m: int) -> np.ndarray:
     return np.clip(real + 0.01 * m + (0.03 + 0.04 * m) * rng.standard_normal(real.shape), 0.0, None)
 
 
-class ImageSet(list):
-    """Stands for a set of images, as many as the features served under its name (the metrics check n first)."""
-
-    def __init__(self, name: str, table: dict[str, np.ndarray]):
-        super().__init__([None] * len(table[name]))
-        self.name = name
+def frozen(x: np.ndarray) -> np.ndarray:
+    """``x`` read-only, as a run's stored features reach the metrics."""
+    x.setflags(write=False)
+    return x
 
 
 @pytest.fixture
-def precomputed(monkeypatch):
-    """Serve features by image-set name instead of running the network."""
-    table: dict[str, np.ndarray] = {}
-
-    def features_for(real, fake, ctx):
-        for images in (real, fake):
-            table[images.name].setflags(write=False)  # as the runner gets them from the feature memo
-        return table[real.name], table[fake.name], None
-
-    monkeypatch.setattr(fidmod, "features_for", features_for)
-    monkeypatch.setattr(set_scores, "features_for", features_for)
+def precomputed():
+    """Features by set name (the real set and each method's outputs)."""
     import sklearn.svm  # noqa: F401  (imported once per process; not the metrics' cost)
 
-    return table
+    return {}
 
 
-def _clear() -> None:
-    gram.clear()
-    idsmod._MEMO.clear()
-
-
-def _score_all(methods: list[str], ctx: SetMetricContext, seconds: dict[str, float], table: dict) -> dict:
-    # Method by method, every metric of a method in turn: the order of the runner's loop.
+def _score_all(methods: list[str], seconds: dict[str, float], table: dict) -> dict:
+    # Method by method, every metric of a method in turn with one scratch: the order of the runner's loop.
     out: dict[str, list[float]] = {name: [] for name in SET_METRICS}
     cpu = time.process_time()
     for method in methods:
+        ctx = SetMetricContext(seed=0, progress=False)
         for name in SET_METRICS:
             start = time.perf_counter()
-            result = get_metric(name).fn(ImageSet("real", table), ImageSet(method, table), ctx)
+            result = get_metric(name).fn(table["real"], table[method], ctx)
             # FID-inf withholds itself where its fit's intercept is negative (these synthetic features at
             # the unit-test size); every other metric has a value.
             assert np.isfinite(result.value) or "negative intercept" in result.details.get("withheld", ""), name
@@ -99,17 +83,14 @@ def _score_all(methods: list[str], ctx: SetMetricContext, seconds: dict[str, flo
     return out
 
 
-def test_report_set_metrics_9_methods(benchmark, precomputed, tmp_path):
+def test_report_set_metrics_9_methods(benchmark, precomputed):
     n, d = (280, 2048) if benchmark.enabled else (40, 64)
-    precomputed["real"] = pool3_like(n, d, seed=0)
+    precomputed["real"] = frozen(pool3_like(n, d, seed=0))
     methods = [f"m{m}" for m in range(N_METHODS)]
     for m, name in enumerate(methods):
-        precomputed[name] = method_features(precomputed["real"], m)
-    ctx = SetMetricContext(reference_key={}, cache_dir=tmp_path, seed=0, progress=False)
+        precomputed[name] = frozen(method_features(precomputed["real"], m))
     seconds: dict[str, float] = {}
-    values = benchmark.pedantic(
-        _score_all, args=(methods, ctx, seconds, precomputed), setup=_clear, rounds=1, iterations=1
-    )
+    values = benchmark.pedantic(_score_all, args=(methods, seconds, precomputed), rounds=1, iterations=1)
     assert all(len(v) == N_METHODS and np.isfinite(v).all() for k, v in values.items() if k != "fid_inf")
     assert np.all(np.diff(values["fid"]) > 0)  # more distortion, larger FID
     if benchmark.enabled:
@@ -118,15 +99,13 @@ def test_report_set_metrics_9_methods(benchmark, precomputed, tmp_path):
         print(f"\n{N_METHODS} methods, n = {n}: " + ", ".join(f"{k} {v / rounds:.2f} s" for k, v in seconds.items()))
 
 
-def test_fid_with_interval_2000(benchmark, precomputed, tmp_path):
+def test_fid_with_interval_2000(benchmark, precomputed):
     n, d = (2000, 2048) if benchmark.enabled else (60, 64)
-    precomputed["real"] = pool3_like(n, d, seed=0)
-    precomputed["m"] = method_features(precomputed["real"], 3)
-    ctx = SetMetricContext(reference_key={}, cache_dir=tmp_path, seed=0, progress=False)
+    real = frozen(pool3_like(n, d, seed=0))
+    fake = frozen(method_features(real, 3))
     cpu = time.process_time()
     res = benchmark.pedantic(
-        lambda: get_metric("fid").fn(ImageSet("real", precomputed), ImageSet("m", precomputed), ctx),
-        setup=_clear,
+        lambda: get_metric("fid").fn(real, fake, SetMetricContext(seed=0, progress=False)),
         rounds=1,
         iterations=1,
     )

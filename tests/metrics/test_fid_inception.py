@@ -1,8 +1,8 @@
 """The Inception extractor and the registered ``fid``/``kid`` metrics on real images.
 
 The network costs ~0.13 s per image on 2 cores (0.2 s on one), so these tests use a dozen
-images, load the network once per module and share feature computations
-(features are memoised by image content).
+images, load the network once per module and extract each set's features once per module.
+The registered metrics take those features, as a run passes them from its stored features.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from bench.inputs.data import get_source
-from bench.metrics import SetMetricContext, feature_memo, get_metric
+from bench.metrics import SetMetricContext, get_metric
 from bench.metrics import fid as fidmod
 from bench.metrics import frechet as fr
 from bench.metrics import inception as inc
@@ -167,7 +167,7 @@ def test_features_reject_bad_images(extractor, builtin_images):
 def noise_features(extractor):
     """Features of N builtin images and of their noisy versions, per sigma."""
     real = _images("builtin")
-    return real, {s: fidmod.image_features(_noisy(real, s) if s else real, extractor) for s in SIGMAS}
+    return real, {s: extractor(_noisy(real, s) if s else real) for s in SIGMAS}
 
 
 def _assert_monotonic(feats):
@@ -188,25 +188,21 @@ def test_fid_rises_monotonically_with_noise_builtin(noise_features):
 @needs_celeba
 def test_fid_rises_monotonically_with_noise_celeba(extractor):
     real = _images("celeba")
-    feats = {s: fidmod.image_features(_noisy(real, s) if s else real, extractor) for s in SIGMAS}
+    feats = {s: extractor(_noisy(real, s) if s else real) for s in SIGMAS}
     _assert_monotonic(feats)
 
 
 # --- the registered metrics -----------------------------------------------------
 
 
-def _ctx(tmp_path, **options):
-    key = {"dataset": {"dataset": "builtin", "split": "test"}, "n": N, "seed": 0, "ids_sha256": "x"}
-    return SetMetricContext(
-        reference_key=key, cache_dir=tmp_path, seed=0, options={"fid_features": None, **options}, progress=False
-    )
+def _ctx(extractor, **options):
+    return SetMetricContext(seed=0, options=options, progress=False, extractor=fidmod.extractor_details(extractor))
 
 
 @pytest.mark.slow  # one 2048 x 2048 sqrtm: ~15 s on 2 idle cores
-def test_fid_metric_end_to_end(noise_features, tmp_path):
-    real, feats = noise_features
-    fake = _noisy(real, 0.1)
-    res = get_metric("fid").fn(real, fake, _ctx(tmp_path, fid_bootstrap=50))
+def test_fid_metric_end_to_end(noise_features, extractor):
+    _, feats = noise_features
+    res = get_metric("fid").fn(feats[0.0], feats[0.1], _ctx(extractor, fid_bootstrap=50))
     # The headline value is the Gram route (n <= 2048) on the same 2048-d features.
     assert res.value == pytest.approx(fr.fid_gram(feats[0.0], feats[0.1]), rel=1e-5)
     assert res.low <= res.value <= res.high
@@ -215,42 +211,19 @@ def test_fid_metric_end_to_end(noise_features, tmp_path):
     assert "align_corners=False" in d["resize"]
     assert "biased" in d["warning"] and "equal n" in d["warning"]
     assert d["bootstrap"]["replicates"] == 50 and d["bootstrap"]["paired"]
-    assert len(list((tmp_path / "fid").glob("ref-*.npz"))) == 1
 
 
-def test_kid_metric_and_reference_cache(noise_features, tmp_path, monkeypatch):
-    real, feats = noise_features
-    fake = _noisy(real, 0.1)
-    ctx = _ctx(tmp_path, fid_bootstrap=50)
-    res = get_metric("kid").fn(real, fake, ctx)  # the standard estimator: all cross pairs
+def test_kid_metric(noise_features, extractor):
+    _, feats = noise_features
+    ctx = _ctx(extractor, fid_bootstrap=50)
+    res = get_metric("kid").fn(feats[0.0], feats[0.1], ctx)  # the standard estimator: all cross pairs
     assert res.value == pytest.approx(fr.kid_from_features(feats[0.0], feats[0.1], paired=False), rel=1e-12)
     assert res.low <= res.value <= res.high
     assert res.details["subset_size"] == N and "independent" in res.details["estimator"]
-    paired = get_metric("kid_paired").fn(real, fake, ctx)
+    assert res.details["extractor_sha256"] == inc.INCEPTION_SHA256
+    paired = get_metric("kid_paired").fn(feats[0.0], feats[0.1], ctx)
     assert paired.value == pytest.approx(fr.kid_from_features(feats[0.0], feats[0.1], paired=True), rel=1e-12)
     assert "paired" in paired.details["estimator"]
-    assert len(list((tmp_path / "fid").glob("ref-*.npz"))) == 1
-    # Any change of the reference key is a different cache entry.
-    other = _ctx(tmp_path, fid_bootstrap=50)
-    other.reference_key = {**other.reference_key, "seed": 1}
-    get_metric("kid").fn(real, fake, other)
-    assert len(list((tmp_path / "fid").glob("ref-*.npz"))) == 2
-
-    # A repeated call reads the real set's features from disk: with the in-process
-    # memo dropped, only the fake set goes through the network.
-    feature_memo._MEMO.clear()
-    calls = []
-    ext = inc.load_extractor()
-    original = type(ext).__call__
-
-    def counting(self, images, **kw):
-        calls.append(len(images))
-        return original(self, images, **kw)
-
-    monkeypatch.setattr(type(ext), "__call__", counting)
-    again = get_metric("kid").fn(real, fake, ctx)
-    assert again.value == res.value and again.low == res.low
-    assert calls == [N]
 
 
 def test_kid_of_two_halves_of_one_set_is_zero_in_expectation(noise_features):
@@ -300,7 +273,7 @@ def test_user_torchscript_extractor(tmp_path, builtin_images):
     np.testing.assert_allclose(feats, ref, atol=1e-5)
 
     real, fake = builtin_images[:6], _noisy(builtin_images[:6], 0.05)
-    res = get_metric("fid").fn(real, fake, _ctx(tmp_path / "cache", fid_features=str(path), fid_bootstrap=20))
+    res = get_metric("fid").fn(ext(real), ext(fake), _ctx(ext, fid_bootstrap=20))
     assert res.details["extractor_sha256"] == ext.sha256 and res.details["feature_dim"] == 6
     own = fr.frechet_distance(*fr.feature_stats(ext(real)), *fr.feature_stats(ext(fake)))
     assert res.value == pytest.approx(own, rel=1e-6, abs=1e-8)  # Gram route (n <= D) vs pytorch-fid sqrtm

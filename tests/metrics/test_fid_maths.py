@@ -340,44 +340,64 @@ def test_fid_infinity_removes_most_of_the_small_n_bias():
     assert abs(np.mean(inf_err)) < 0.5 * np.mean(at_n_err)
 
 
-# --- the Gram cache shared by the set metrics ---------------------------------------
+# --- the Gram matrices shared by the set metrics of one method ---------------------------
 
 
-def test_cached_gram_products_equal_direct_ones():
+def test_shared_gram_products_equal_direct_ones():
     from scipy.spatial.distance import cdist
 
     from bench.metrics import gram
 
-    gram.clear()
     rng = np.random.default_rng(20)
     r = rng.gamma(2.0, 0.5, (30, 40)) + 3.0  # far from the origin, like pool3 features
     f = rng.gamma(2.0, 0.5, (25, 40)) + 3.2
-    p = gram.feature_pair(r, f)
+    shared: dict = {}
+    p = gram.feature_pair(r, f, shared)
     np.testing.assert_allclose(p.raw_cross, r @ f.T, rtol=1e-12)
     np.testing.assert_allclose(p.real.raw, r @ r.T, rtol=1e-12)
     np.testing.assert_allclose(p.sqdist, cdist(r, f, "sqeuclidean"), rtol=1e-9)
     np.testing.assert_allclose(p.fake.sqdist, cdist(f, f, "sqeuclidean"), rtol=1e-9, atol=1e-9)
     rc, fc = r - r.mean(0), f - f.mean(0)
     np.testing.assert_allclose(p.cross, rc @ fc.T, rtol=1e-12, atol=1e-12)
-    assert gram.feature_pair(r.copy(), f.copy()) is p  # equal content, one entry
-    gram.clear()
+    assert gram.feature_pair(r.copy(), f.copy(), shared) is p  # equal content, one entry
+    assert gram.feature_pair(r, f) is not p  # without a scratch: computed afresh, nothing kept
 
 
-def test_gram_cache_follows_content_not_identity():
+def test_shared_gram_follows_content_not_identity():
     from bench.metrics import gram
 
-    gram.clear()
     rng = np.random.default_rng(21)
     x, y = rng.normal(size=(20, 30)), rng.normal(0.3, 1.2, size=(20, 30))
-    before = fr.fid_gram(x, y)
-    y[:5] += 1.0  # modified in place: the cache must not answer for the old content
-    after = fr.fid_gram(x, y)
+    shared: dict = {}
+    before = fr.fid_gram(x, y, shared=shared)
+    y[:5] += 1.0  # modified in place: the scratch must not answer for the old content
+    after = fr.fid_gram(x, y, shared=shared)
     assert after != pytest.approx(before, rel=1e-3)
     assert after == pytest.approx(fr.frechet_distance(*fr.feature_stats(x), *fr.feature_stats(y)), rel=1e-6)
     frozen = np.array(y)
     frozen.setflags(write=False)
-    assert gram.content_digest(frozen) == gram.content_digest(y) == gram.content_digest(frozen)
-    gram.clear()
+    assert gram.content_digest(frozen) == gram.content_digest(y)
+    # A read-only array's digest is remembered within a scratch, a writeable one's never.
+    assert gram.shared_digest(frozen, shared) == gram.shared_digest(frozen, shared) == gram.content_digest(y)
+    assert ("digest", id(frozen)) in shared and ("digest", id(y)) not in shared
+    gram.shared_digest(y, shared)
+    assert ("digest", id(y)) not in shared
+    view = frozen[:, :]  # read-only but not owning its memory: its owner could change it
+    gram.shared_digest(view, shared)
+    assert ("digest", id(view)) not in shared
+
+
+def test_the_metrics_modules_keep_no_module_level_cache():
+    import bench.metrics.gram as gram
+    import bench.metrics.ids as ids
+
+    for module in (gram, ids):
+        containers = {
+            name: value
+            for name, value in vars(module).items()
+            if isinstance(value, (dict, list, set)) and not name.startswith("__") and name != "__all__"
+        }
+        assert containers == {}, module.__name__
 
 
 def test_blas_threads_limited_for_small_decompositions_only():
@@ -425,35 +445,3 @@ def test_fid_infinity_gram_route_equals_sqrtm_points():
     np.testing.assert_allclose(fids, ref, rtol=1e-6)
     a = np.vstack([np.ones(len(ns)), 1.0 / ns]).T
     assert value == pytest.approx(np.linalg.lstsq(a, np.array(ref), rcond=None)[0][0], rel=1e-6)
-
-
-def test_list_hash_is_remembered_only_for_frozen_arrays(monkeypatch):
-    import hashlib
-
-    import bench.metrics.feature_memo as fid
-
-    rng = np.random.default_rng(3)
-    images = [rng.random((6, 5, 3), dtype=np.float32) for _ in range(3)]
-    by_hand = hashlib.sha256()
-    for im in images:
-        by_hand.update(repr(im.shape).encode())
-        by_hand.update(im.tobytes())
-    frozen = [fid.freeze(im.copy()) for im in images]
-    assert fid.images_sha256(images) == fid.images_sha256(frozen) == by_hand.hexdigest()
-
-    checks = []
-    monkeypatch.setattr(fid, "check_image", lambda im, name: checks.append(name))
-    assert fid.images_sha256(list(frozen)) == by_hand.hexdigest()
-    assert checks == []  # served from the memo: same arrays, still alive, read-only
-    fid.images_sha256(images)
-    assert len(checks) == 3  # writeable arrays are hashed every time
-    images[0][0, 0, 0] = 0.5
-    assert fid.images_sha256(images) != by_hand.hexdigest()
-    view = frozen[0][:, :]  # read-only but not owning its memory: never remembered
-    assert not view.flags.writeable and not view.flags.owndata
-    checks.clear()
-    fid.images_sha256([view, *frozen[1:]])
-    fid.images_sha256([view, *frozen[1:]])
-    assert len(checks) == 6
-    with pytest.raises(ValueError):
-        frozen[1][0, 0, 0] = 0.0

@@ -8,7 +8,6 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
 import bench.metrics.fid as fid_mod
-import bench.metrics.set_scores as set_mod
 from bench.metrics import SetMetricContext, get_metric
 from bench.metrics.frechet import fid_infinity_min_n, fid_infinity_sizes
 from bench.metrics.pixel import PSNR_MAX, psnr, psnr_capped, psnr_from_mse
@@ -81,24 +80,15 @@ def test_withheld_set_metric_reads_withheld_with_its_reason():
     assert "withheld" in md and "fid_inf of A withheld: too few" in md
 
 
-@pytest.fixture
-def synthetic_features(monkeypatch):
-    """Set metrics on random 64-d features instead of Inception's (the maths and n checks are what is tested)."""
-    rng = np.random.default_rng(5)
-
-    def features_for(real, fake, ctx):
-        return rng.normal(size=(len(real), 64)), rng.normal(0.3, 1.0, size=(len(fake), 64)), None
-
-    monkeypatch.setattr(fid_mod, "features_for", features_for)
-    monkeypatch.setattr(set_mod, "features_for", features_for)
-    return SetMetricContext(reference_key={}, cache_dir="unused", seed=0, options={"fid_bootstrap": 20})
-
-
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("name", SET_METRICS)
-def test_set_metrics_at_tiny_n_give_a_number_or_a_reason(synthetic_features, name, n):
-    res = get_metric(name).fn([None] * n, [None] * n, synthetic_features)
+def test_set_metrics_at_tiny_n_give_a_number_or_a_reason(name, n):
+    # Random 64-d features instead of Inception's: the maths and the n checks are what is tested.
+    rng = np.random.default_rng(5)
+    real, fake = rng.normal(size=(n, 64)), rng.normal(0.3, 1.0, size=(n, 64))
+    ctx = SetMetricContext(seed=0, options={"fid_bootstrap": 20}, progress=False)
+    res = get_metric(name).fn(real, fake, ctx)
     if "withheld" in res.details:
         assert math.isnan(res.value) and "n >= " in res.details["withheld"] and str(n) in res.details["withheld"]
     else:
@@ -116,14 +106,11 @@ def test_fid_inf_needs_its_fifteen_subset_sizes():
 
 @pytest.mark.parametrize("intercept", [-11.2, 7.5])
 def test_a_negative_fid_inf_is_withheld_a_positive_one_kept(monkeypatch, intercept):
-    import bench.metrics.frechet as frechet
-
     x = np.random.default_rng(0).normal(size=(40, 64))
     ns, fids = np.arange(20, 41), np.linspace(60.0, 40.0, 21)
-    monkeypatch.setattr(fid_mod, "features_for", lambda real, fake, ctx: (x, x, None))
-    monkeypatch.setattr(frechet, "fid_infinity", lambda r, f, seed=0: (intercept, ns, fids))
-    ctx = SetMetricContext(reference_key={}, cache_dir="unused", seed=0, options={})
-    res = get_metric("fid_inf").fn([None] * 40, [None] * 40, ctx)
+    monkeypatch.setattr(fid_mod, "fid_infinity", lambda r, f, seed=0, shared=None: (intercept, ns, fids))
+    ctx = SetMetricContext(seed=0, options={})
+    res = get_metric("fid_inf").fn(x, x.copy(), ctx)
     if intercept < 0:
         assert math.isnan(res.value) and "negative intercept (-11.2)" in res.details["withheld"]
         assert res.details["subset_fids"] == list(fids)  # the fit's points stay inspectable

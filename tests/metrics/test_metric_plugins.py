@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +237,75 @@ def test_a_metric_error_is_a_value_error_naming_the_metric():
     image = np.zeros((8, 8, 3), np.float32)
     with pytest.raises(MetricValueError, match="metric 'boom' raised RuntimeError: out of memory"):
         info.fn(image, image, np.ones((8, 8), bool), "image")
+
+
+class _LazyImages(Sequence):
+    """Images made on demand, as a run reads them from its directory; counts every read."""
+
+    def __init__(self, n: int, seed: int, reads: list[int]):
+        self.n, self.seed, self.reads = n, seed, reads
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self.n))]
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        i %= self.n
+        self.reads.append(i)
+        return np.random.default_rng([self.seed, i]).random((8, 8, 3), dtype=np.float32)
+
+
+def _set_plugin(inputs: str):
+    from bench.metrics.plugins import metric_of
+
+    def colour_gap(real, fake, scale=1.0):
+        """Scaled distance between the mean colours of the two sets, one item (image or feature row) at a time."""
+        mean_r = sum(np.asarray(x, np.float64).reshape(-1, 3).mean(axis=0) for x in real) / len(real)
+        mean_f = sum(np.asarray(x, np.float64).reshape(-1, 3).mean(axis=0) for x in fake) / len(fake)
+        return scale * float(np.abs(mean_r - mean_f).sum())
+
+    colour_gap.kind = "set"
+    colour_gap.inputs = inputs
+    return metric_of(colour_gap, "colour_gap", "metric 'colour_gap'", "test", "scale=2")
+
+
+def test_an_images_plugin_reads_each_image_of_ctx_images_once():
+    from bench.metrics.registry import SetMetricContext
+
+    info = _set_plugin("images")
+    reads_r: list[int] = []
+    reads_f: list[int] = []
+    real, fake = _LazyImages(5, 1, reads_r), _LazyImages(5, 2, reads_f)
+    feats = np.zeros((5, 4))  # what the run passes beside the images; an images plugin ignores it
+    res = info.fn(feats, feats, SetMetricContext(images=(real, fake), progress=False))
+    want = [np.random.default_rng([s, i]).random((8, 8, 3), dtype=np.float32) for s in (1, 2) for i in range(5)]
+    mean_r = np.mean([im.astype(np.float64).mean(axis=(0, 1)) for im in want[:5]], axis=0)
+    mean_f = np.mean([im.astype(np.float64).mean(axis=(0, 1)) for im in want[5:]], axis=0)
+    assert res.value == pytest.approx(2 * np.abs(mean_r - mean_f).sum(), rel=1e-12)
+    assert res.details == {"n": 5, "inputs": "images"}
+    assert sorted(reads_r) == sorted(reads_f) == [0, 1, 2, 3, 4]  # one read of each image
+
+
+def test_an_images_plugin_without_images_is_nan_with_the_reason():
+    from bench.metrics.registry import SetMetricContext
+
+    res = _set_plugin("images").fn(np.zeros((5, 4)), np.zeros((5, 4)), SetMetricContext(progress=False))
+    assert np.isnan(res.value)
+    assert "metric 'colour_gap' takes images" in res.details["error"] and "features only" in res.details["error"]
+
+
+def test_a_features_plugin_gets_the_two_feature_matrices():
+    from bench.metrics.registry import SetMetricContext
+
+    rng = np.random.default_rng(4)
+    real, fake = rng.random((6, 3)), rng.random((6, 3)) + 0.5  # rows of 3 "colours"
+    info = _set_plugin("features")
+    res = info.fn(real, fake, SetMetricContext(progress=False))
+    assert res.value == pytest.approx(2 * np.abs(real.mean(axis=0) - fake.mean(axis=0)).sum(), rel=1e-12)
+    assert res.details == {"n": 6, "inputs": "features"}
+    # A reference without per-image features passes real=None: NaN and the reason, not an exception.
+    none = info.fn(None, fake, SetMetricContext(progress=False))
+    assert np.isnan(none.value) and "takes features of the real images" in none.details["error"]

@@ -3,7 +3,7 @@
 The references below are written from the papers' formulas in the most direct way
 (``scipy.spatial.distance.cdist`` and Python loops; a plain ``LinearSVC`` on the raw
 features as co-mod-gan calls it), independently of :mod:`bench.metrics.prdc`,
-:mod:`bench.metrics.ids` and the Gram-matrix cache they use.
+:mod:`bench.metrics.ids` and the Gram matrices they share through ``ctx.shared``.
 """
 
 from __future__ import annotations
@@ -12,22 +12,12 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from bench.metrics import SetMetricContext, feature_memo, get_metric, gram
-from bench.metrics import fid as fidmod
+from bench.metrics import SetMetricContext, get_metric, gram
 from bench.metrics import ids as idsmod
 from bench.metrics import prdc as prdcmod
 from bench.metrics.frechet import FeatureError
 from bench.metrics.ids import ids_scores, pids_from_decisions, uids_from_decisions
 from bench.metrics.prdc import density_coverage, knn_radii, prdc, precision_recall
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    gram.clear()
-    idsmod._MEMO.clear()
-    yield
-    gram.clear()
-    idsmod._MEMO.clear()
 
 
 def _col(values) -> np.ndarray:
@@ -246,8 +236,8 @@ def test_small_n_warning_and_determinism():
     real, fake = rng.standard_normal((20, 64)), rng.standard_normal((20, 64)) + 0.1
     res = ids_scores(real, fake)
     assert "linearly separable" in res.details["warning"] and res.uids == 0.0
-    idsmod._MEMO.clear()
-    again = ids_scores(real, fake)
+    again = ids_scores(real, fake)  # a second fit: nothing is kept between calls without ``shared``
+    assert again is not res
     assert (again.uids, again.pids) == (res.uids, res.pids)
     np.testing.assert_array_equal(again.fake_decision, res.fake_decision)
     assert "warning" not in ids_scores(rng.standard_normal((40, 8)), rng.standard_normal((40, 8))).details
@@ -261,67 +251,143 @@ def test_unpaired_sizes_give_uids_only():
 
 # --- registered metrics ---------------------------------------------------------------------
 
+EXTRACTOR = {"extractor": "test:stats", "extractor_sha256": "0" * 64, "resize": "none"}
+KNN_IDS = ["precision", "recall", "density", "coverage", "pids", "uids"]
 
-class _CountingExtractor:
-    """Channel means, standard deviations and quartiles of an image: 12-d features, no network."""
 
-    name, sha256, resize = "test:stats", "0" * 64, "none"
-
-    def __init__(self):
-        self.identity = {"extractor": self.name, "extractor_sha256": self.sha256, "resize": self.resize}
-        self.calls: list[int] = []
-
-    def __call__(self, images, batch_size=32, progress=False):
-        self.calls.append(len(images))
-        rows = [
-            np.r_[
-                im.reshape(-1, 3).mean(0),
-                im.reshape(-1, 3).std(0),
-                np.quantile(im.reshape(-1, 3), [0.25, 0.75], axis=0).ravel(),
-            ]
-            for im in images
+def _stats_features(images) -> np.ndarray:
+    """Channel means, standard deviations and quartiles of each image: 12-d features, no network."""
+    rows = [
+        np.r_[
+            im.reshape(-1, 3).mean(0),
+            im.reshape(-1, 3).std(0),
+            np.quantile(im.reshape(-1, 3), [0.25, 0.75], axis=0).ravel(),
         ]
-        return np.array(rows, dtype=np.float64)
+        for im in images
+    ]
+    return np.array(rows, dtype=np.float64)
 
 
-def test_registered_metrics_share_one_feature_pass(tmp_path, monkeypatch):
-    ext = _CountingExtractor()
-    monkeypatch.setattr(fidmod, "load_extractor", lambda path=None: ext)
-    feature_memo._MEMO.clear()
-    rng = np.random.default_rng(13)
-    real = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(30)]
+def _image_features(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    real = [rng.random((16, 16, 3), dtype=np.float32) for _ in range(n)]
     fake = [np.clip(im + rng.normal(0, 0.1, im.shape), 0, 1).astype(np.float32) for im in real]
-    ctx = SetMetricContext(
-        reference_key={"test": "set-metrics"}, cache_dir=tmp_path, seed=0, options={"fid_bootstrap": 10}, progress=False
-    )
-    names = ["fid", "precision", "recall", "density", "coverage", "pids", "uids"]
-    results = {name: get_metric(name).fn(real, fake, ctx) for name in names}
-    assert ext.calls == [30, 30]  # the real set once, the outputs once, for all seven metrics
-    rf, ff = ext(real), ext(fake)
+    return _stats_features(real), _stats_features(fake)
+
+
+def _count_calls(monkeypatch, owner, name: str) -> list:
+    calls: list = []
+    original = getattr(owner, name)
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls
+
+
+def test_registered_metrics_take_features_and_share_one_computation(monkeypatch):
+    rf, ff = _image_features(30, 13)
+    pairs = _count_calls(monkeypatch, gram, "FeaturePair")
+    fits = _count_calls(monkeypatch, idsmod, "_fit")
+    ctx = SetMetricContext(seed=0, options={"fid_bootstrap": 10}, progress=False, extractor=dict(EXTRACTOR))
+    results = {name: get_metric(name).fn(rf, ff, ctx) for name in ["fid", *KNN_IDS]}
+    # One Gram pair and one SVM fit for all seven metrics of the method, kept in its ctx.shared.
+    assert len(pairs) == 1 and len(fits) == 1
     assert {k: results[k].value for k in ("precision", "recall", "density", "coverage")} == pytest.approx(
         _ref_prdc(rf, ff), abs=1e-6
     )
     ref_u, ref_p, _, _ = _ref_ids(rf, ff)
     assert results["uids"].value == pytest.approx(ref_u, abs=2 / 60)
     assert results["pids"].value == pytest.approx(ref_p, abs=2 / 30)
-    for name in names[1:]:
+    for name in KNN_IDS:
         info = get_metric(name)
         assert info.kind == "set" and info.higher_is_better
         d = results[name].details
-        assert d["n"] == 30 and d["feature_dim"] == 12 and d["extractor_sha256"] == ext.sha256
+        assert d["n"] == 30 and d["feature_dim"] == 12
+        assert {k: d[k] for k in EXTRACTOR} == EXTRACTOR  # the extractor comes from ctx.extractor
     assert results["precision"].details["k"] == 3 and results["density"].details["k"] == 5
     assert "Kynkaanniemi" in get_metric("recall").summary and "Naeem" in get_metric("coverage").summary
 
 
-def test_registered_knn_metric_on_too_few_images_is_withheld_with_a_reason(tmp_path, monkeypatch):
-    ext = _CountingExtractor()
-    monkeypatch.setattr(fidmod, "load_extractor", lambda path=None: ext)
-    feature_memo._MEMO.clear()
-    rng = np.random.default_rng(14)
-    real = [rng.random((8, 8, 3), dtype=np.float32) for _ in range(4)]
-    fake = [np.clip(im + 0.05, 0, 1).astype(np.float32) for im in real]
-    ctx = SetMetricContext(reference_key={"test": "tiny"}, cache_dir=tmp_path, progress=False)
-    res = get_metric("density").fn(real, fake, ctx)
+def _same(a, b) -> bool:
+    """Bit-identical results: value, interval and details (NaN equal to NaN)."""
+
+    def eq(x, y):
+        return x == y or (np.isnan(x) and np.isnan(y))
+
+    return all(eq(x, y) for x, y in zip((a.value, a.low, a.high), (b.value, b.low, b.high))) and repr(
+        a.details
+    ) == repr(b.details)
+
+
+def test_shared_scratch_gives_the_values_of_separate_computations(monkeypatch):
+    # pool3-like: non-negative, off the origin, n < D (the Gram route), 40 images (FID-inf runs).
+    rng = np.random.default_rng(30)
+    load = rng.standard_normal((8, 64)) / 4
+    rf = np.log1p(np.exp(rng.standard_normal((40, 8)) @ load + 0.3 * rng.standard_normal((40, 64)) - 1.0))
+    ff = np.clip(rf + 0.05 + 0.1 * rng.standard_normal(rf.shape), 0, None)
+    names = ["fid", "fid_inf", "kid", "kid_paired", *KNN_IDS]
+    opts = {"fid_bootstrap": 20}
+
+    def ctx(shared=None):
+        return SetMetricContext(options=opts, progress=False, **({} if shared is None else {"shared": shared}))
+
+    shared: dict = {}
+    together = {name: get_metric(name).fn(rf, ff, ctx(shared)) for name in names}
+    pairs = _count_calls(monkeypatch, gram, "FeaturePair")
+    alone = {name: get_metric(name).fn(rf, ff, ctx()) for name in names}
+    assert len(pairs) >= len(names) - 2  # each computed its own (pids and uids share their SVM fit)
+    for name in names:
+        assert _same(together[name], alone[name]), name
+    # The scratch holds the one pair of this method's features.
+    assert sum(1 for key in shared if key[0] == "gram.pair") == 1
+    # Read-only features are hashed once per scratch; writeable ones on every use (they may change).
+    frozen_r, frozen_f = rf.copy(), ff.copy()
+    frozen_r.setflags(write=False)
+    frozen_f.setflags(write=False)
+    digests = _count_calls(monkeypatch, gram, "content_digest")
+    again: dict = {}
+    for name in names:
+        assert _same(get_metric(name).fn(frozen_r, frozen_f, ctx(again)), together[name]), name
+    assert len(digests) == 2
+
+
+def _scipy_fid(x: np.ndarray, y: np.ndarray) -> float:
+    import scipy.linalg
+
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    root = scipy.linalg.sqrtm(s1 @ s2).real
+    d = x.mean(0) - y.mean(0)
+    return float(d @ d + np.trace(s1) + np.trace(s2) - 2 * np.trace(root))
+
+
+def test_a_modified_feature_matrix_is_not_answered_from_the_scratch():
+    rng = np.random.default_rng(31)
+    rf, ff = rng.normal(size=(20, 30)), rng.normal(0.3, 1.2, size=(20, 30))
+    ctx = SetMetricContext(options={"fid_bootstrap": 0}, progress=False)
+    before = get_metric("fid").fn(rf, ff, ctx).value
+    ff[:5] += 1.0  # the same array object with new content: the scratch is keyed by content
+    after = get_metric("fid").fn(rf, ff, ctx).value
+    assert after != pytest.approx(before, rel=1e-3)
+    assert after == pytest.approx(_scipy_fid(rf, ff), rel=1e-6)
+
+
+def test_registered_knn_metric_on_too_few_images_is_withheld_with_a_reason():
+    rf, ff = _image_features(4, 14)
+    ctx = SetMetricContext(progress=False)
+    res = get_metric("density").fn(rf, ff, ctx)
     assert np.isnan(res.value) and res.details["withheld"].startswith("density needs n >= 6 images")
-    assert "k = 5" in res.details["withheld"] and ext.calls == []  # withheld before any feature is extracted
-    assert np.isfinite(get_metric("precision").fn(real, fake, ctx).value)  # k = 3 < 4
+    assert "k = 5" in res.details["withheld"]
+    assert np.isfinite(get_metric("precision").fn(rf, ff, ctx).value)  # k = 3 < 4
+
+
+@pytest.mark.parametrize("name", ["fid", "fid_inf", "kid", "kid_paired", *KNN_IDS])
+def test_registered_metrics_refuse_unpaired_own_features(name):
+    rng = np.random.default_rng(15)
+    ctx = SetMetricContext(progress=False)
+    with pytest.raises(ValueError, match=rf"{name}: real and fake features differ in shape: \(30, 4\) vs \(29, 4\)"):
+        get_metric(name).fn(rng.normal(size=(30, 4)), rng.normal(size=(29, 4)), ctx)
+    with pytest.raises(ValueError, match=f"{name}: no real features given"):
+        get_metric(name).fn(None, rng.normal(size=(29, 4)), ctx)
