@@ -11,32 +11,18 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 import numpy as np
 
-from bench.core.children import worker_pool
 from bench.core.images import ContractError, blank_hole, check_image, composite, quantize
 from bench.inputs.data import Sample
 from bench.inputs.masks import Rect
 from bench.metrics import all_metrics, evaluate_image
 from bench.metrics.registry import REGIONS
-from methods import create, inpaint_images
-
-_WORKER_METHOD = None
-
-
-def _worker_init(spec: str) -> None:
-    global _WORKER_METHOD
-    _WORKER_METHOD = create(spec)
-
-
-def _worker_call(image: np.ndarray, mask: np.ndarray, image_id: str):
-    return _timed_call(_WORKER_METHOD, image, mask, image_id)
+from methods import inpaint_images
 
 
 def _timed_call(method, image: np.ndarray, mask: np.ndarray, image_id: str):
@@ -48,19 +34,19 @@ def _timed_call(method, image: np.ndarray, mask: np.ndarray, image_id: str):
         return None, time.perf_counter() - start, f"{type(err).__name__}: {err}"
 
 
-def execute(method, spec: str, todo: Sequence[tuple[Sample, np.ndarray]], jobs: int = 1) -> Iterator:
+def execute(method, spec: str, todo: Sequence[tuple[Sample, np.ndarray]]) -> Iterator:
     """Run a method on (sample, mask) pairs, with the hole blanked before each call.
 
-    Batched methods get ``method.batch_size`` images per call; parallel-safe ones
-    run in ``jobs`` worker processes; an exception is caught and returned as text so
-    one bad image never ends a run. Methods that ask for it get each image's id
-    (:attr:`methods.Method.needs_image_id`).
+    Batched methods get ``method.batch_size`` images per call; an exception is caught and
+    returned as text so one bad image never ends a run. Methods that ask for it get each
+    image's id (:attr:`methods.Method.needs_image_id`). ``todo`` may make its pairs when
+    indexed (:meth:`bench.inputs.protocol.Protocol.pairs`): one image is decoded at a time.
+    Processes in parallel are the executors' (:mod:`bench.engine.executor`).
 
     Yields
     ------
     tuple
-        ``(sample, mask, output or None, seconds per image, error text or None)``,
-        in completion order (which is input order unless ``jobs > 1``).
+        ``(sample, mask, output or None, seconds per image, error text or None)``, in input order.
     """
     if method.batch_size > 1:
         for start in range(0, len(todo), method.batch_size):
@@ -82,26 +68,6 @@ def execute(method, spec: str, todo: Sequence[tuple[Sample, np.ndarray]], jobs: 
             per_image = (time.perf_counter() - t0) / len(chunk)
             for (sample, mask), out in zip(chunk, outs):
                 yield sample, mask, out, per_image, err
-    elif jobs > 1 and method.parallel_safe and len(todo) > 1:
-        # Leaving early (a stop signal, the generator closed) kills the processes instead of finishing the queue.
-        with worker_pool(jobs, _worker_init, (spec,)) as pool:
-            # A few images per process in flight: the rest of the list is not decoded until its turn.
-            window = 2 * jobs
-            pairs = iter(todo)
-            futures: dict = {}
-            while True:
-                for sample, mask in islice(pairs, window - len(futures)):
-                    futures[pool.submit(_worker_call, blank_hole(sample.image, mask), mask.copy(), sample.id)] = (
-                        sample,
-                        mask,
-                    )
-                if not futures:
-                    break
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    sample, mask = futures.pop(fut)
-                    out, seconds, err = fut.result()
-                    yield sample, mask, out, seconds, err
     else:
         for sample, mask in todo:
             out, seconds, err = _timed_call(method, blank_hole(sample.image, mask), mask.copy(), sample.id)

@@ -8,12 +8,17 @@ Dask is never imported.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Generator, Iterator
+from concurrent.futures import FIRST_COMPLETED, wait
+from itertools import islice
 from typing import Any
 
 import numpy as np
 
+from bench.core.children import worker_pool
+from bench.core.images import from_uint8, to_uint8
 from bench.engine.evaluate import execute, score
 
 
@@ -75,15 +80,31 @@ class Executor:
         raise NotImplementedError
 
 
+# Images per work unit of a --jobs process: small, so the processes share the tail of the work.
+JOB_CHUNK = 4
+
+
+def _one_thread_worker() -> None:
+    # Set before the worker imports torch or numba: --jobs processes share the cores one each.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+
+
 class LocalExecutor(Executor):
-    """Today's behaviour: methods in this process, or ``jobs`` spawned processes for parallel-safe ones."""
+    """Methods in this process, or parallel-safe ones in ``jobs`` spawned processes.
+
+    A ``--jobs`` process runs a chunk of images through the whole loop (inpaint, composite,
+    score) and, when the run asks, extracts the outputs' features there, where they were made:
+    the same work unit as a cluster worker's (:func:`bench.engine.tasks.inpaint_chunk`), so the
+    run receives rows, 8-bit outputs and feature rows.
+    """
 
     def __init__(self, jobs: int = 1):
         self.jobs = jobs
         self._open: list[Generator] = []
 
     def inpaint(self, pending, proto, data, metrics, progress=True, features=None):
-        results = self._inpaint(pending, proto, data, metrics, progress)
+        results = self._inpaint(pending, proto, data, metrics, progress, features)
         self._open.append(results)
         return results
 
@@ -93,13 +114,21 @@ class LocalExecutor(Executor):
         while self._open:
             self._open.pop().close()
 
-    def _inpaint(self, pending, proto, data, metrics, progress):
+    def _inpaint(self, pending, proto, data, metrics, progress, features):
         from tqdm import tqdm
 
         for method, ids in pending:
             spec = method.spec
             bar = tqdm(total=len(ids), desc=spec, unit="img", disable=not progress, leave=True)
-            results = execute(method, spec, proto.pairs(ids), self.jobs)
+            if self.jobs > 1 and method.parallel_safe and method.batch_size == 1 and len(ids) > 1:
+                try:
+                    for item in self._in_workers(method, ids, proto, data, metrics, features):
+                        yield item
+                        bar.update(1)
+                finally:
+                    bar.close()
+                continue
+            results = execute(method, spec, proto.pairs(ids))
             try:
                 for sample, mask, out, seconds, err in results:
                     row, final = score(spec, sample, mask, proto.masks[sample.id][1], out, seconds, err, metrics)
@@ -109,6 +138,37 @@ class LocalExecutor(Executor):
                 # Closed now, not when collected: leaving early stops the worker processes at once.
                 results.close()
                 bar.close()
+
+    def _in_workers(self, method, ids: list[str], proto, data, metrics, features):
+        """A method's images in chunks on ``jobs`` processes, a few chunks in flight per process."""
+        from bench.engine.probe import suite_identity
+        from bench.engine.tasks import inpaint_chunk
+
+        seed, family, names = proto.identity["seed"], proto.identity["mask_family"], [m.name for m in metrics]
+        suite = suite_identity()
+        chunks = iter([ids[k : k + JOB_CHUNK] for k in range(0, len(ids), JOB_CHUNK)])
+        with worker_pool(self.jobs, _one_thread_worker) as pool:
+            futures: dict = {}
+            while True:
+                # The images travel as 8-bit arrays: the processes need not see the data source.
+                for chunk in islice(chunks, 2 * self.jobs - len(futures)):
+                    arrays = [to_uint8(proto.image(i)) for i in chunk]
+                    digests = ([proto.image_digest(i) for i in chunk], [proto.mask_digest(i) for i in chunk])
+                    args = (method.spec, data, chunk, *digests, seed, family, names, suite, arrays, features)
+                    futures[pool.submit(inpaint_chunk, *args)] = chunk
+                if not futures:
+                    break
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    futures.pop(future)
+                    for image_id, row, final, feats in future.result():
+                        yield (
+                            method.spec,
+                            proto.sample(image_id),
+                            row,
+                            None if final is None else from_uint8(final),
+                            feats,
+                        )
 
     def measure(self, specs, sweep, desc="variants"):
         from tqdm import tqdm
