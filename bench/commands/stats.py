@@ -81,6 +81,7 @@ def export_run_stats(run: str | Path, out: str | Path, formats: tuple[str, ...] 
         raise ValueError(
             f"{rundir.path}: statistics names {', '.join(clash)} would clash (a method's folder is named so)"
         )
+    feats.require([spec for _, spec, _ in sets if spec is not None], real=not reference)
     written: list[Path] = []
     out = Path(out)
     with claim_dir(out, "stats"):

@@ -176,6 +176,29 @@ class RunFeatures:
         """``len(ids) x D`` float64 features of ``spec``'s outputs, in order."""
         return self._get(self.output_digests(spec, ids), f"the outputs of {spec}")
 
+    def require(self, specs: list[str], real: bool = True) -> None:
+        """Check that the features of the real images (``real``) and of every output of ``specs`` are stored.
+
+        Raises
+        ------
+        RunFeaturesError
+            One line: how many of how many are missing, and of what.
+        """
+        wanted: dict[str, list[str]] = {}
+        if real:
+            wanted["the real images"] = self.real_digests(self.image_ids())
+        for spec in specs:
+            wanted[f"the outputs of {spec}"] = self.output_digests(spec, self.ok_ids(spec))
+        lost = {what: len(self.store.missing(d)) for what, d in wanted.items()}
+        total = len({d for digests in wanted.values() for d in digests})
+        missing = sum(lost.values())
+        if missing:
+            parts = ", ".join(f"{what}: {k}" for what, k in lost.items() if k)
+            raise RunFeaturesError(
+                f"{self.rundir.path}: {missing} of {total} features are not stored in {self.store.path} ({parts}); "
+                + _rerun_hint(self.rundir)
+            )
+
     def _get(self, digests: list[str], what: str) -> np.ndarray:
         lost = self.store.missing(digests)
         if lost:

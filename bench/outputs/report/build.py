@@ -90,6 +90,8 @@ def build_report(run: str | Path, out: str | Path | None = None, options: Report
         raise ValueError(f"--bins: unknown axis {opts.bins!r} (known: {', '.join(BIN_AXES)})")
     # Opened before the folder is claimed: a run without its stored features is refused with nothing written.
     features = RunFeatures(data.rundir) if needs_features(data, opts) else None
+    if features is not None:
+        features.require(data.methods)
     out = Path(out) if out is not None else data.rundir.path / "report"
     with claim_dir(out, "report", legacy=lambda path: (path / "report.md").is_file()):
         return _write_report(data, out, reference, opts, features)

@@ -162,6 +162,8 @@ def family_table(runs: list[FamilyRun], methods: list[str] | None = None) -> Fam
         if unknown:
             raise ValueError(f"--methods: {', '.join(unknown)} in none of the runs (they have: {', '.join(present)})")
     rows_order = list(methods) if methods else present
+    for r in runs:  # every missing feature named before any is used
+        r.features.require([m for m in rows_order if r.features.ok_ids(m)])
     infos = {name: get_metric(name) for name in FAMILY_METRICS}
     rows = []
     for r in runs:
