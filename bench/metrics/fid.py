@@ -28,6 +28,10 @@ withheld(reason, **details) -> SetMetricResult
 too_few(name, n, minimum, why) -> SetMetricResult or None
     :func:`withheld` below a metric's smallest n (:data:`MIN_N`). Both live in
     :mod:`bench.metrics.registry` beside :class:`~bench.metrics.registry.SetMetricResult`.
+own_features(real, fake, name), reference_details(ref), no_reference_pairs(name, ctx),
+no_reference_features(name, ctx)
+    What every registered set metric checks and says (also :mod:`bench.metrics.set_scores`):
+    the run's two matrices paired, the reference in ``details``, the withheld reasons.
 feature_stats, frechet_distance, fid_from_features, fid_gram, kid_from_features,
 bootstrap_fid, bootstrap_kid, centred_interval
     The maths, re-exported from :mod:`bench.metrics.frechet`.
