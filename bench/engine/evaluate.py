@@ -190,6 +190,10 @@ class Measurement:
         }
 
 
+# Outputs per forward pass of a variant's features (the extractor batches within it).
+FEATURE_CHUNK = 16
+
+
 def sweep_metrics() -> list:
     """The per-image metrics of a sweep (whole image and hole: MSE, PSNR, SSIM)."""
     return [m for m in all_metrics("image") if m.name in ("mse", "psnr", "ssim")]
@@ -234,31 +238,41 @@ def measure_method(
     from bench.metrics.frechet import bootstrap_fid, centred_interval, fid_gram
 
     todo = [(s, masks[s.id]) for s in samples]
-    finals, rows, errors, start = [], [], 0, time.perf_counter()
+    done, rows, errors, start = set(), [], 0, time.perf_counter()
+    # Outputs are turned into features a chunk at a time: a variant never holds its image set.
+    chunk: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
     for sample, mask, out, seconds, err in execute(method, method.spec, todo):
         row, final = score(method.spec, sample, mask, [], out, seconds, err, metrics)
         if final is None:
             errors += 1
             continue
-        finals.append((sample.id, final))
+        done.add(sample.id)
         rows.append(row)
+        chunk.append(final)
+        if len(chunk) == FEATURE_CHUNK:
+            parts.append(extractor(chunk, progress=False))
+            chunk = []
+    if chunk:
+        parts.append(extractor(chunk, progress=False))
     seconds = (time.perf_counter() - start) / max(1, len(todo))
-    if len(finals) < 2:
-        raise RuntimeError(f"{method.spec}: only {len(finals)} outputs succeeded; cannot measure FID")
-    done = {i for i, _ in finals}
+    if len(done) < 2:
+        raise RuntimeError(f"{method.spec}: only {len(done)} outputs succeeded; cannot measure FID")
     keep = [k for k, s in enumerate(samples) if s.id in done]
     real = real_features[keep]
-    fake = extractor([f for _, f in finals], progress=False)
+    fake = np.concatenate(parts, axis=0)
     # Exact FID through Gram matrices (equal to the sqrtm route to ~1e-6, tested in
-    # test_fid_maths) in milliseconds: a sweep computes hundreds of them.
-    fid = fid_gram(real, fake)
+    # test_fid_maths) in milliseconds: a sweep computes hundreds of them. The value and the
+    # bootstrap share one Gram pair.
+    shared: dict = {}
+    fid = fid_gram(real, fake, shared=shared)
     # A fixed seed gives every variant the same resampled image ids, so differences of
     # replicates between two variants form a paired bootstrap of their FID difference.
-    reps = bootstrap_fid(real, fake, n_boot=n_boot, seed=seed, paired=True)
+    reps = bootstrap_fid(real, fake, n_boot=n_boot, seed=seed, paired=True, shared=shared)
     low, high = centred_interval(fid, reps)
     columns = [m.column(region) for region in REGIONS for m in metrics if region in m.regions]
     means = {c: float(np.nanmean([r.get(c, np.nan) for r in rows])) for c in columns if any(c in r for r in rows)}
-    complete = len(finals) == len(samples)
+    complete = len(done) == len(samples)
     return Measurement(
-        method.spec, fid, low, high, means, seconds, errors, {"n": len(finals)}, reps if complete else None
+        method.spec, fid, low, high, means, seconds, errors, {"n": len(done)}, reps if complete else None
     )

@@ -23,7 +23,7 @@ from bench.core.files import atomic_write_json, update_json
 from bench.engine.features import FeatureStage
 from bench.engine.provenance import FIELDS, scoring_parts
 from bench.metrics import SetMetricContext
-from bench.metrics.fid import BIAS_N
+from bench.metrics.frechet import BIAS_N
 from bench.outputs.rundir import RunDir
 
 log = logging.getLogger("bench")
@@ -161,11 +161,13 @@ def compute_set_metrics(
             continue
         if not todo:
             continue
-        fake = stage.store.get([fakes[i] for i in ids])
-        real = reference.feats if reference is not None else stage.store.get([proto.image_digest(i) for i in ids])
+        fake = _frozen(stage.store.get([fakes[i] for i in ids]))
+        real = (
+            reference.feats if reference is not None else _frozen(stage.store.get([proto.image_digest(i) for i in ids]))
+        )
         ctx = SetMetricContext(
             seed=cfg.seed,
-            options={"fid_features": cfg.fid_features},
+            options={},
             progress=cfg.progress,
             extractor=dict(identity),
             reference=reference,
@@ -198,6 +200,12 @@ def _extract_missing(stage: FeatureStage, rundir: RunDir, proto, plan: list, rea
             need_fake.setdefault(fakes[i], load)
     stage.extract(need_real.items(), "the real images", progress)
     stage.extract(need_fake.items(), "earlier outputs", progress)
+
+
+def _frozen(feats: np.ndarray) -> np.ndarray:
+    """Read-only, so the metrics of one method hash it once (their shared scratch is keyed by content)."""
+    feats.setflags(write=False)
+    return feats
 
 
 def _stored_key(stored: dict, spec: str, metric: str) -> Any:
