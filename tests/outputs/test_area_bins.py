@@ -22,6 +22,7 @@ from bench.outputs.summary import (
     assign_area_bins,
     summarize_by_area,
 )
+from tests.outputs.feature_runs import add_feature_store
 from tests.outputs.test_report_latex_width import synthetic_run
 
 LABELS = ["0-10%", "10-20%", "20-30%", "30-40%", "40-50%", "50-60%", "\u226560%"]
@@ -114,11 +115,9 @@ def test_missing_mask_area_is_a_clear_error():
 
 @pytest.fixture(scope="module")
 def wide_run(tmp_path_factory):
-    # Holes up to 75 %: every LaMa bin and the open one are populated. Its set metrics are dropped: it stores
-    # no features to split them with (tests/outputs/test_report_bins_features.py splits a real run's).
+    # Holes up to 75 %: every LaMa bin and the open one are populated; with stored features (set metrics per bin).
     run = synthetic_run(tmp_path_factory.mktemp("bins") / "run", methods=["telea", "ns", "mean"], n=84, max_area=0.75)
-    (run / "set_metrics.json").unlink()
-    return run
+    return add_feature_store(run)
 
 
 def test_report_bins_area_splits_every_per_image_table(wide_run, tmp_path):
@@ -145,7 +144,9 @@ def test_report_bins_area_splits_every_per_image_table(wide_run, tmp_path):
         assert f"### Hole area {label} (n = {n})" in md, label
     assert "with holes of 60% or more in a last bin \u226560%" in md
     assert "## Whole image by hole area" in md and "## Hole only by hole area" in md
-    assert not (rep.out / "table_set_area.tex").exists()
+    # Set metrics are split from the stored features, in a table and file of their own.
+    assert "Per hole-area bin values follow" in (rep.out / "table_set.tex").read_text()
+    assert {"table_set_area.tex", "set_area.csv"} <= names
     summary = pd.read_csv(rep.out / "summary_area.csv")
     assert not {"fid", "kid"} & set(summary["metric"])
 
