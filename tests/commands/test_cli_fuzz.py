@@ -62,6 +62,7 @@ BASES: dict[tuple[str, ...], list[str]] = {
     ("masks", "figure"): ["--out", "{out}/masks", "--n", "2", "--size", "16", "--examples", "1", "--families", "rects"],
     ("publish",): ["{train}", "--dest", "{out}/weights", "--notes", "{user}/notes.md"],
     ("report",): ["{run}", "--out", "{out}/report", "--no-latex", "--no-compile", "--no-grid"],
+    ("stats",): ["{run}", "--out", "{out}/stats"],
     ("time",): ["--methods", "mean", "--sizes", "64", "--n", "1", "--json", "{out}/time.json"],
     ("train",): ["--config", "{tiny}", "--out", "{out}/train", "--no-progress"],
 }
