@@ -102,8 +102,10 @@ def export_run_stats(run: str | Path, out: str | Path, formats: tuple[str, ...] 
             f"FID statistics of {rundir.path} from its stored {identity['extractor']} features: "
             + "; ".join(where)
             + "; NAME = "
-            + ("real for its real images, else " if not reference else "(its real side was reference statistics) ")
-            + "a method's folder under outputs/ (one file set per method).\n",
+            + ("real for its real images, else " if not reference else "")
+            + "a method's folder under outputs/ (one file set per method)"
+            + (f"; no real-image file: the run's real side was {reference}" if reference else "")
+            + ".\n",
         )
         written.append(readme)
     return written

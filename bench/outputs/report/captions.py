@@ -76,6 +76,12 @@ def _set_note(table: MetricTable) -> str:
 SET_BINNED = "Per hole-area bin values follow, computed from the features the run stored."
 
 
+def real_side(data: RunData) -> str:
+    """What the set metrics compared the outputs with: the run's real images, or a reference file."""
+    reference = (data.config.get("run") or {}).get("fid_reference")
+    return f"reference statistics {reference}" if reference else "the run's real images"
+
+
 def set_bins_note(whole: list[str] | None = None, split: bool = True) -> str:
     """Plain text under the whole-run set-metric table of a binned report: what is not split, where the bins are."""
     parts = [w.rstrip(".") + "." for w in whole or ()]
@@ -127,7 +133,8 @@ def set_caption(
     p = describe_protocol(data.config)
     names = "/".join(display_label(c) for c in table.columns)
     text = (
-        f"{names} of each method's outputs against the run's real images, {latex.escape_latex(p['dataset'])} "
+        f"{names} of each method's outputs against {latex.escape_latex(real_side(data))}, "
+        f"{latex.escape_latex(p['dataset'])} "
         f"at {p['size']} px. {latex.escape_latex(features_text(data, table))}. Masks: "
         f"{latex.escape_latex(p['masks'])} (mask SHA-256 {p['mask_sha']}). Value $\\pm$ half-width of the "
         r"metric's own 95\% bootstrap interval over images; best per column in bold; $\downarrow$ lower is "

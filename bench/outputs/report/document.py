@@ -75,7 +75,7 @@ def report_markdown(data: RunData, t: ReportTables, reference: str, opts: Report
         lines += [
             "## Set metrics",
             "",
-            f"{captions.features_text(data, t.sets)}. Against the run's real images; value \u00b1 half-width "
+            f"{captions.features_text(data, t.sets)}. Against {captions.real_side(data)}; value \u00b1 half-width "
             "of the metric's own 95 % bootstrap interval over images; \u2193 lower is better."
             + (" " + captions.set_bins_note(t.set_whole, bool(t.set_bins)) if t.binned else ""),
             "",
