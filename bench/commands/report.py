@@ -14,7 +14,9 @@ def _specs(value: str | None) -> list[str] | None:
 
 
 @click.command()
-@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.argument(
+    "runs", nargs=-1, required=True, metavar="RUN [RUN_B ...]", type=click.Path(exists=True, file_okay=False)
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
