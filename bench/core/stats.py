@@ -65,7 +65,7 @@ def bootstrap_ci(
     if groups is None:
         idx = rng.integers(0, x.size, size=(n_boot, x.size))
         with np.errstate(invalid="ignore"):
-            means = x[idx].mean(axis=1)
+            means = _chunked(lambda rows: x[rows].mean(axis=1), idx)
     else:
         codes = group_codes(g[keep])
         n_groups = int(codes.max()) + 1
@@ -76,10 +76,15 @@ def bootstrap_ci(
         sizes = np.bincount(codes, minlength=n_groups)
         idx = rng.integers(0, n_groups, size=(n_boot, n_groups))
         with np.errstate(invalid="ignore"):
-            means = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)
+            means = _chunked(lambda rows: sums[rows].sum(axis=1) / sizes[rows].sum(axis=1), idx)
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha])
     return mean, float(low), float(high)
+
+
+def _chunked(fn, idx: np.ndarray, rows: int = 128) -> np.ndarray:
+    """``fn(idx)`` computed over blocks of rows: the gathered values of all replicates are never held at once."""
+    return np.concatenate([fn(idx[k : k + rows]) for k in range(0, idx.shape[0], rows)])
 
 
 def group_codes(labels) -> np.ndarray:

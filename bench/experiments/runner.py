@@ -301,6 +301,7 @@ def _run_locked(
     with open_stage(cfg, rundir, proto, pending, set_metrics, executor, reference) as stage:
         rewritten = _write_ground_truth(rundir, proto, stage if reference is None else None, executor, cfg.progress)
         computed = _compute(cfg, rundir, pending, proto, previous, image_metrics, executor, stage, provenance)
+        proto.release()  # the set metrics work on features: no decoded image is needed from here on
         # Counted and summarised from the file, so what is printed is what a later reader finds.
         on_disk = {(r["method"], r["image_id"]): r for r in rundir.read_records()}
         rows = [on_disk[(spec, i)] for spec in methods for i in ids if (spec, i) in on_disk]

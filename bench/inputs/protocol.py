@@ -216,6 +216,11 @@ class Protocol:
         """SHA-256 of one image's mask, as in the mask manifest (``masks.json``)."""
         return self.manifest["masks"][image_id]["sha256"]
 
+    def release(self) -> None:
+        """Drop the decoded images and drawn masks kept for later use (made again if asked for)."""
+        self.image_cache.clear()
+        self.mask_cache.clear()
+
     def pairs(self, ids: list[str]) -> Pairs:
         """``(sample, mask)`` of each of ``ids``, made when read: a method's work list that holds no pixels."""
         return Pairs(self, list(ids))
