@@ -237,8 +237,11 @@ def test_a_backbone_file_that_is_not_one_is_named(monkeypatch, tmp_path):
         get_metric(f"lpips:backbone={tmp_path / 'missing.pth'}")
 
 
-def test_a_replaced_backbone_is_recorded_and_its_rows_recomputed(monkeypatch, backbones, tmp_path):
-    """Same path, other weights: the definition names the new file's sha256 and no LPIPS row is reused."""
+def test_a_replaced_backbone_is_recorded_and_its_rows_scored_again(monkeypatch, backbones, tmp_path):
+    """Same path, other weights: the definition names the new file's sha256 and no LPIPS value is reused.
+
+    The method's outputs are unchanged, so the rows are scored again from them, not recomputed.
+    """
     import json
 
     own = tmp_path / "hub"
@@ -265,7 +268,7 @@ def test_a_replaced_backbone_is_recorded_and_its_rows_recomputed(monkeypatch, ba
     torch.save(alex.state_dict(), backbone)
     again = CliRunner().invoke(cli, [*args, "--out", str(out)])
     assert again.exit_code == 0, again.output
-    assert "2 computed now, 0 resumed" in again.output
+    assert "0 computed now, 2 resumed, 2 of them scored again from their saved outputs" in again.output
     definition = json.loads((out / "config.json").read_text())["metric_definitions"]["lpips"]
     assert hashlib.sha256(backbone.read_bytes()).hexdigest() in definition
     rows = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
