@@ -9,15 +9,24 @@ import click
 import numpy as np
 
 from bench.commands.cluster_option import cluster_option
-from bench.commands.options import MASKS_HELP, check_data_root, check_mask_spec, max_pixels_option, split_specs
+from bench.commands.options import (
+    MASKS_HELP,
+    check_data_root,
+    check_dataset,
+    check_mask_spec,
+    max_pixels_option,
+    split_specs,
+)
 from bench.inputs.masks import MaskError
 from bench.metrics.registry import metric_names
+
+DATASET_HELP = "Data source (bench list datasets; @module:attr for your own)."
 
 # Bootstrap replicates beyond which the intervals no longer change but memory and time grow.
 MAX_BOOT = 100_000
 
 _data_options = [
-    click.option("--dataset", default="builtin", show_default=True, type=click.Choice(["builtin", "celeba", "folder"])),
+    click.option("--dataset", default="builtin", show_default=True, callback=check_dataset, help=DATASET_HELP),
     click.option("--data-root", type=click.Path(file_okay=False), default=None),
     click.option("--split", default="test", show_default=True),
     click.option(

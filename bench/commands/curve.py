@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bench.commands.options import check_data_root, max_pixels_option, output_file_check
+from bench.commands.options import check_data_root, check_dataset, max_pixels_option, output_file_check
 
 
 @click.command()
@@ -15,8 +15,8 @@ from bench.commands.options import check_data_root, max_pixels_option, output_fi
     "--dataset",
     default="celeba",
     show_default=True,
-    type=click.Choice(["builtin", "celeba", "folder"]),
-    help="Dataset of the probe images.",
+    callback=check_dataset,
+    help="Dataset of the probe images (bench list datasets; @module:attr for your own).",
 )
 @click.option(
     "--data-root", type=click.Path(file_okay=False), default=None, help="CelebA root or image folder of the probe."

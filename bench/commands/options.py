@@ -17,10 +17,12 @@ MASKS_HELP = (
 )
 
 
-def check_dataset(ctx, param, value: str) -> str:
-    """Click callback: a registered dataset name or ``@module:attr`` spec, in its canonical form."""
+def check_dataset(ctx, param, value: str | None) -> str | None:
+    """Click callback: a registered dataset name or ``@module:attr`` spec, in its canonical form (None stays None)."""
     from bench.inputs.data.registry import resolve
 
+    if value is None:
+        return None
     try:
         return resolve(value)[2]
     except (ValueError, KeyError) as err:

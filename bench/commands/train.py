@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bench.commands.options import max_pixels_option
+from bench.commands.options import check_dataset, max_pixels_option
 
 BUDGET_CONFIG = Path(__file__).resolve().parents[2] / "methods" / "glcic" / "configs" / "celeba-gpu.toml"
 
@@ -79,9 +79,9 @@ def _check_checkpoint(path: str) -> None:
 )
 @click.option(
     "--dataset",
-    type=click.Choice(["builtin", "celeba", "folder"]),
+    callback=check_dataset,
     default=None,
-    help="Training images (default: config's, else builtin).",
+    help="Training images (bench list datasets; default: config's, else builtin).",
 )
 @click.option(
     "--data-root",

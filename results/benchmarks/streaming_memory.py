@@ -120,7 +120,10 @@ def main() -> None:
         command += ["--size", "512", "--methods", "mean", "--metrics", "mse,fid", "--n", str(n), "--out", str(out)]
         command += ["--no-progress", *extra]
         measured = peak_memory(command, env)
-        entry = {"code": label, "n": n, "extractor": args.extractor, "load_1min": load, **measured}
+        commit = subprocess.run(
+            ["git", "-C", args.code or str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        entry = {"code": label, "commit": commit, "n": n, "extractor": args.extractor, "load_1min": load, **measured}
         entries.append(entry)
         print(
             f"{label:28s} n = {n:5d} {args.extractor:9s} peak {measured['peak_main_mb']:7.0f} MB "
