@@ -11,8 +11,10 @@ Locally the stage extracts in ``workers`` single-threaded processes at the lowes
 (nice 19): on a 2-core machine two one-thread processes run the Inception network about 1.7x
 faster than one process with two threads (threads synchronise at every layer), and at nice 19
 they take only the cores the methods leave idle, so a method's recorded time is not delayed.
-With ``workers=0`` (one core, a GPU, or little work) it extracts in this process. At most two
-chunks per process are in flight, so a fast method cannot pile up its outputs in memory.
+With ``workers=0`` (one core, a GPU, or little work) it extracts in this process. The chunks in
+flight are bounded by their bytes (two per process at least): a fast method's outputs bank work
+for the processes to do while a slow method leaves them a core, and a large image set cannot
+pile up in memory.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ BATCH = 8
 # Below this many images to extract, starting processes costs more than it saves.
 POOL_MIN_IMAGES = 64
 NICE = 19
+# 8-bit images handed to the processes and not yet extracted: about 850 images of 160 px (enough
+# for the processes to keep busy through a slow method after fast ones) or 85 of 512 px.
+INFLIGHT_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,7 @@ class FeatureStage:
         self._copies: list[str] = []
         self._buffer: list[tuple[str, np.ndarray]] = []
         self._queued: set[str] = set()
-        self._flight: list[tuple[Future, list[str]]] = []
+        self._flight: list[tuple[Future, list[str], int]] = []
         self.extracted = 0
 
     # ------------------------------------------------------------ feeding
@@ -190,9 +195,9 @@ class FeatureStage:
         for k, (im, q) in enumerate(zip(images, u8)):
             if not np.array_equal(from_uint8(q), im):
                 raise ValueError(f"image {digests[k][:12]} is not 8-bit exact: its features would be another image's")
-        self._flight.append((self._pool.submit(extract_u8, u8, self.request), digests))
-        # Two chunks per process in flight at most: the next image waits instead of piling up.
-        while len(self._flight) > 2 * self.workers:
+        self._flight.append((self._pool.submit(extract_u8, u8, self.request), digests, sum(q.nbytes for q in u8)))
+        # Past the byte budget the next image waits instead of piling up.
+        while len(self._flight) > 2 * self.workers and sum(f[2] for f in self._flight) > INFLIGHT_BYTES:
             self._collect(self._flight.pop(0))
         self._collect_done()
 
@@ -238,8 +243,8 @@ class FeatureStage:
             self._flight.remove(item)
             self._collect(item)
 
-    def _collect(self, item: tuple[Future, list[str]]) -> None:
-        future, digests = item
+    def _collect(self, item: tuple[Future, list[str], int]) -> None:
+        future, digests, _ = item
         self._write(digests, future.result())
 
     def _write(self, digests: list[str], feats: np.ndarray) -> None:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bench.core.digest import image_sha256
+from bench.core.images import to_uint8
 from bench.engine import features as stage_mod
 from bench.engine.features import FeatureRequest, FeatureStage
 from bench.metrics.feature_store import FeatureStore
@@ -48,15 +49,23 @@ def test_every_image_lands_in_the_store_once_equal_to_a_direct_extraction(tmp_pa
     np.testing.assert_allclose(stored, direct, rtol=1e-5, atol=1e-6)
 
 
-def test_at_most_two_chunks_per_process_are_in_flight(tmp_path, tiny_net):
+@pytest.mark.parametrize("budget_chunks", [0, 5])
+def test_chunks_in_flight_stay_within_the_byte_budget_or_two_per_process(
+    tmp_path, tiny_net, monkeypatch, budget_chunks
+):
     images = _images(120, seed=1)
+    chunk_bytes = stage_mod.CHUNK * to_uint8(images[0]).nbytes
+    monkeypatch.setattr(stage_mod, "INFLIGHT_BYTES", budget_chunks * chunk_bytes)
+    # Finished chunks are collected only when the budget says so, so the count does not depend on timing.
+    monkeypatch.setattr(FeatureStage, "_collect_done", lambda self: None)
     with _stage(tmp_path, tiny_net, 1) as stage:
         most = 0
         for im in images:
             stage.add(image_sha256(im), im)
             most = max(most, len(stage._flight))
+            assert sum(f[2] for f in stage._flight) <= max(2 * chunk_bytes, stage_mod.INFLIGHT_BYTES)
         stage.finish()
-    assert most <= 2
+    assert most == max(2, budget_chunks)  # the bound is reached, never passed
     assert len(stage.store) == 120
 
 
