@@ -105,6 +105,9 @@ def extract_u8(images_u8: list[np.ndarray], request: FeatureRequest) -> np.ndarr
 
 
 def _init_worker() -> None:
+    # The extractor sizes its threads from OMP_NUM_THREADS: without it each process would run two
+    # threads on two cores beside the other process, and threads wait for each other at every layer.
+    os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
     try:

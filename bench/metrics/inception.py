@@ -179,7 +179,7 @@ class FeatureExtractor:
         for i, im in enumerate(images):
             check_image(im, f"images[{i}]")
         previous = torch.get_num_threads()
-        torch.set_num_threads(_cores())  # the caller's setting is restored below
+        torch.set_num_threads(inference_threads())  # the caller's setting is restored below
         chunks = []
         try:
             with torch.inference_mode():
@@ -223,7 +223,7 @@ class FeatureExtractor:
         return out.cpu().to(torch.float64).numpy()
 
 
-def _cores() -> int:
+def inference_threads() -> int:
     """Threads for inference: ``OMP_NUM_THREADS`` when set, else every core this process may use.
 
     On a machine shared with other busy processes, two threads on two cores can be

@@ -11,7 +11,7 @@ from bench.core.images import to_uint8
 from bench.engine import features as stage_mod
 from bench.engine.features import FeatureRequest, FeatureStage
 from bench.metrics.feature_store import FeatureStore
-from bench.metrics.inception import load_extractor
+from bench.metrics.inception import inference_threads, load_extractor
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +94,10 @@ def test_a_pool_is_used_only_for_enough_work_on_the_cpu(monkeypatch):
     assert stage_mod.default_workers(1000, device="cuda:0") == 0
     monkeypatch.setattr(stage_mod, "usable_cores", lambda: 1)
     assert stage_mod.default_workers(1000) == 0
+
+
+def test_the_stage_processes_extract_on_one_thread_each(tmp_path, tiny_net):
+    # The extractor takes its thread count from OMP_NUM_THREADS, else every core: two processes
+    # of two threads each on two cores run several times slower than two of one.
+    with _stage(tmp_path, tiny_net, 2) as stage:
+        assert {stage._pool.submit(inference_threads).result() for _ in range(4)} == {1}
