@@ -272,7 +272,7 @@ class RowLog:
         """
         kept, damage, bad = self.scan()
         if damage:
-            damage.aside = _free_name(self.path, "damaged")
+            damage.aside = free_name(self.path, "damaged")
             atomic_write(damage.aside, lambda fh: fh.write(b"".join(bad)))
             atomic_write_text(self.path, "".join(line + "\n" for line in kept))
             log.warning("%s", damage.describe())
@@ -404,8 +404,8 @@ def _csv_width(header: str) -> int:
     return len(next(csv.reader([header])))
 
 
-def _free_name(path: Path, tag: str) -> Path:
-    """``PATH.TAG-N`` for the first N that names no file yet."""
+def free_name(path: Path, tag: str) -> Path:
+    """``PATH.TAG-N`` for the first N that names no file yet (where damaged bytes are set aside)."""
     n = 1
     while path.with_name(f"{path.name}.{tag}-{n}").exists():
         n += 1

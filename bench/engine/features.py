@@ -30,7 +30,7 @@ import numpy as np
 
 from bench.core.children import new_pool, stop_pool
 from bench.core.images import from_uint8, to_uint8
-from bench.metrics.feature_store import FeatureStore, shipped_store
+from bench.metrics.feature_store import FeatureStore, shipped_store, store_for_writing
 
 log = logging.getLogger("bench")
 
@@ -292,7 +292,11 @@ def open_stage(
     executor, data
         A distributed executor and where its workers find the images (see :class:`FeatureStage`).
     """
-    store = FeatureStore(folder, load_extractor(request).identity)
+    store, aside = store_for_writing(folder, load_extractor(request).identity)
+    if aside is not None:
+        log.warning(
+            "%s was not a readable feature store; moved to %s, its features are extracted again", store.path, aside
+        )
     expected = len(store.missing(reals)) + outputs
     if workers is None:
         workers = default_workers(expected, request.device)

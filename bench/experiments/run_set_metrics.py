@@ -185,12 +185,14 @@ def compute_set_metrics(
 
 
 def _extract_missing(stage: FeatureStage, rundir: RunDir, proto, plan: list, reals: bool, progress: bool) -> None:
-    """Extract and store the features the plan's metrics need that the store lacks (nothing when complete)."""
+    """Extract and store every feature of the plan's images that the store lacks (nothing when complete).
+
+    Also for results that are kept: the store is part of the run, and reports and ``bench stats``
+    read it, so a store that was lost or set aside is made whole again.
+    """
     need_real: dict[str, Any] = {}
     need_fake: dict[str, Any] = {}
-    for spec, ids, fakes, _, todo in plan:
-        if not todo:
-            continue
+    for spec, ids, fakes, _, _ in plan:
         if reals:
             for i in ids:
                 need_real.setdefault(proto.image_digest(i), lambda i=i: proto.image(i))

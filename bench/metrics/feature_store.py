@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.core.files import atomic_write, free_name
+
 MAGIC = b"inpaint-bench features 1\n"
 # Features shipped with the package: those of the README's main job's real images (builtin, test
 # split, 160 px, the first 280), so a fresh machine does not extract them. A run copies a row
@@ -183,15 +185,9 @@ class FeatureStore:
         return MAGIC + json.dumps({**self.identity, "dim": self.dim}, sort_keys=True).encode() + b"\n"
 
     def _create(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         header = self._header()
         # The header is written whole before the file appears under its name.
-        tmp = self.path.with_name(f".{self.path.name}.new")
-        with open(tmp, "wb") as fh:
-            fh.write(header)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, lambda fh: fh.write(header))
         self._data_start = len(header)
 
     def _read_header(self) -> None:
@@ -199,11 +195,11 @@ class FeatureStore:
             magic = fh.read(len(MAGIC))
             line = fh.readline(1 << 16)
         if magic != MAGIC or not line.endswith(b"\n"):
-            raise FeatureStoreError(f"{self.path}: not a feature store of inpaint-bench; move it away")
+            raise FeatureStoreError(f"{self.path}: not a feature store of inpaint-bench")
         try:
             header = json.loads(line)
         except ValueError:
-            raise FeatureStoreError(f"{self.path}: unreadable header; move it away") from None
+            raise FeatureStoreError(f"{self.path}: unreadable header") from None
         stored = {k: header.get(k) for k in self.identity}
         if stored != self.identity:
             raise FeatureStoreError(f"{self.path}: holds features of {stored}, not of {self.identity}")
@@ -224,6 +220,35 @@ class FeatureStore:
                     break  # damaged from here on: a later put cuts it off
                 self._index.setdefault(body[:DIGEST_BYTES], record)
                 self._records = record + 1
+
+
+def store_for_writing(folder: str | os.PathLike, identity: dict[str, Any]) -> tuple[FeatureStore, Path | None]:
+    """The store a run appends to in ``folder``, setting aside a file in its place that cannot be read.
+
+    A store file whose header is damaged, or that holds another extractor's features, has no
+    row this run can use; it is moved to ``PATH.damaged-N`` (kept, not deleted) and a new store
+    is started, so its features are extracted again instead of the run stopping.
+
+    Parameters
+    ----------
+    folder : path
+        The run's ``features/``.
+    identity : dict
+        The extractor's ``{"extractor", "extractor_sha256", "resize"}``.
+
+    Returns
+    -------
+    store : FeatureStore
+    aside : Path or None
+        Where the unreadable file went, or None when there was none.
+    """
+    try:
+        return FeatureStore(folder, identity), None
+    except FeatureStoreError:
+        path = Path(folder) / f"{extractor_key(identity)}{SUFFIX}"
+        aside = free_name(path, "damaged")
+        os.replace(path, aside)
+        return FeatureStore(folder, identity), aside
 
 
 def shipped_store(identity: dict[str, Any]) -> FeatureStore | None:

@@ -120,7 +120,7 @@ class RunFeatures:
         try:
             self.store = FeatureStore(self.rundir.features_dir, self.identity)
         except FeatureStoreError as err:
-            raise RunFeaturesError(f"{self.rundir.path}: {err}") from None
+            raise RunFeaturesError(f"{self.rundir.path}: {err}; " + _rerun_hint(self.rundir)) from None
         if not self.store.path.is_file():
             raise RunFeaturesError(
                 f"{self.rundir.path}: no stored features of {self.identity['extractor']} "

@@ -235,6 +235,40 @@ def test_a_torn_tail_and_a_garbage_line_are_set_aside_and_their_rows_redone(tmp_
     assert "12 rows (0 computed now, 12 resumed)" in again.stdout and "unreadable" not in again.stderr
 
 
+def test_a_damaged_feature_store_is_set_aside_and_its_features_extracted_again(tmp_path):
+    out = tmp_path / "run"
+    args = [
+        "run",
+        "--methods",
+        "telea,mean",
+        "--n",
+        "6",
+        "--metrics",
+        "mse,fid,kid",
+        "--no-progress",
+        "--out",
+        str(out),
+    ]
+    assert _cli(*args).returncode == 0
+    (store,) = (out / "features").glob("*.features")
+    reference = _features(out)
+    fid = {m: r["fid"]["value"] for m, r in json.loads((out / "set_metrics.json").read_text()).items()}
+    store.write_bytes(b"\x00" * 64 + store.read_bytes()[64:])  # the header overwritten
+    resumed = _cli(*args)
+    said = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0 and "Traceback" not in said and "unexpected error" not in said, said
+    assert (
+        f"{store} was not a readable feature store; moved to {store}.features.damaged-1".replace(
+            ".features.features", ".features"
+        )
+        in said
+    )
+    assert (out / "features" / f"{store.name}.damaged-1").is_file()
+    assert _features(out) == reference  # every row extracted again, the same bytes
+    again = json.loads((out / "set_metrics.json").read_text())
+    assert {m: r["fid"]["value"] for m, r in again.items()} == fid
+
+
 def test_a_reader_names_damaged_lines_without_changing_the_file(tmp_path, caplog):
     out = tmp_path / "run"
     run(RunConfig(out=out, **CHEAP))

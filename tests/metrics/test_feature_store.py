@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from bench.metrics.feature_store import CRC_BYTES, FeatureStore, FeatureStoreError, open_store
+from bench.metrics.feature_store import CRC_BYTES, MAGIC, FeatureStore, FeatureStoreError, open_store, store_for_writing
 
 IDENTITY = {"extractor": "test-net", "extractor_sha256": "ab" * 32, "resize": "none"}
 
@@ -108,3 +108,28 @@ def test_values_a_float32_cannot_hold_are_refused(tmp_path):
     with pytest.raises(FeatureStoreError, match="6-d"):
         store.put([_digest(0)], _feats(1, d=6))
         store.put([_digest(1)], _feats(1, d=7))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"\x00" * 40, MAGIC + b"{\x00\x00", b""],
+    ids=["zeroed", "garbled header", "empty"],
+)
+def test_a_run_sets_an_unreadable_store_aside_and_starts_a_new_one(tmp_path, damage):
+    good = FeatureStore(tmp_path, IDENTITY)
+    good.put([_digest(0)], _feats(1))
+    original = good.path.read_bytes()
+    store, aside = store_for_writing(tmp_path, IDENTITY)
+    assert aside is None and len(store) == 1  # a readable store is used as it is
+    good.path.write_bytes(damage + original[len(damage) :] if damage else b"")
+    damaged = good.path.read_bytes()
+    with pytest.raises(FeatureStoreError, match="feature store|header"):
+        FeatureStore(tmp_path, IDENTITY)
+    store, aside = store_for_writing(tmp_path, IDENTITY)
+    assert aside == tmp_path / f"{good.path.name}.damaged-1"
+    assert aside.read_bytes() == damaged  # kept, not deleted
+    assert len(store) == 0 and store.missing([_digest(0)]) == [_digest(0)]
+    store.put([_digest(0)], _feats(1))
+    assert len(FeatureStore(tmp_path, IDENTITY)) == 1
+    _, aside_again = store_for_writing(tmp_path, IDENTITY)
+    assert aside_again is None
