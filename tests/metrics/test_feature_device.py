@@ -69,7 +69,7 @@ def _before(images: list[np.ndarray]) -> np.ndarray:
         script = torch.jit.load(str(inc.inception_path()), map_location="cpu").eval()
     net = FIDInception.from_torchscript(script)
     previous = torch.get_num_threads()
-    torch.set_num_threads(inc._cores())  # as the extractor runs
+    torch.set_num_threads(inc.inference_threads())  # as the extractor runs
     try:
         with torch.inference_mode():
             out = net(inc.inception_input(torch.from_numpy(np.stack(images))))

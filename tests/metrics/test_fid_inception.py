@@ -292,6 +292,6 @@ def test_inference_threads_follow_omp_num_threads(monkeypatch):
     import os
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    assert inc._cores() == 1
+    assert inc.inference_threads() == 1
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert inc._cores() == len(os.sched_getaffinity(0))
+    assert inc.inference_threads() == len(os.sched_getaffinity(0))
